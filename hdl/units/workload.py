@@ -1,0 +1,299 @@
+"""WorkloadLane: a deterministic reference compute unit."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, wiring
+
+from ..signatures import LaneSignature
+from .lfsr import GaloisLFSR
+from .regfile import ParityRegisterFile
+from .scratch import ScratchRAM
+
+__all__ = ["WorkloadLane", "Op", "AluFn"]
+
+
+class Op(enum.Enum, shape=3):
+    """Operation, decoded from bits ``[0:3]`` of the LFSR state."""
+    ALU_A = 0   # rd = fn(rs1, rs2)
+    ALU_B = 1   # rd = fn(rs1, rs2)
+    LOAD  = 2   # rd = scratch[rs1]
+    STORE = 3   # scratch[rs1] = rs2
+    WRITE = 4   # I/O write: mem[io(rs1)] = rs2 under a strobe
+    READ  = 5   # I/O read:  rd = mem[io(rs1)]
+    LI    = 6   # rd = entropy (the LFSR state, repeated to the data width)
+    IRQ   = 7   # rd = rotl(rs1, 1) ^ irq
+
+
+class AluFn(enum.Enum, shape=2):
+    """ALU function, decoded from bits ``[15:17]`` of the LFSR state."""
+    ADD = 0
+    SUB = 1
+    XOR = 2
+    MIX = 3     # rs1 ^ entropy
+
+
+class _State(enum.Enum, shape=3):
+    EXEC  = 0
+    WRITE = 1
+    WRESP = 2
+    READ  = 3
+    RRESP = 4
+
+
+# Bit fields of the LFSR state that make up one operation.
+_OP     = slice(0, 3)
+_RD     = 3
+_RS1    = 7
+_RS2    = 11
+_FN     = slice(15, 17)
+_STRB   = 17
+_FULL   = 26
+
+
+class WorkloadLane(wiring.Component):
+    """A deterministic workload unit that honours the lane contract.
+
+    Every cycle in which it is not waiting for the bus, the lane executes one operation
+    chosen by a 32-bit LFSR: ALU arithmetic on a register file with parity, loads and
+    stores to a small scratch RAM, and AXI4-Lite reads and writes to an I/O window. The
+    LFSR advances once per operation, so the sequence of operations, and therefore the
+    I/O trace, depends only on ``seed`` and on the data read back: same seed and same
+    responses, same trace. :class:`ftvoter.sim.models.WorkloadModel` is the
+    instruction-level golden model.
+
+    Operand registers are named by the LFSR; I/O and scratch addresses come from register
+    data, so a corrupted register reaches the bus as a wrong address or wrong data.
+
+    The lane has one AXI4-Lite transaction outstanding at most. A write presents AW and W
+    together and waits for both handshakes, then for B; a read presents AR, then waits for
+    R. Read data are written to the destination register whatever the response code.
+
+    ``self_error`` is set (and held until reset) in the cycle after an operation reads a
+    register whose parity bit does not match.
+
+    Stable fault sites (hierarchical names below the lane): ``regfile.r<i>``,
+    ``regfile.parity``, ``scratch.m<i>``, ``lfsr.state`` and the lane's own registers
+    listed by :meth:`state_registers`.
+
+    Parameters
+    ----------
+    seed : int
+        LFSR seed, from 1 to 2**32 - 1.
+    addr_width : int
+        AXI4-Lite address width.
+    data_width : int
+        AXI4-Lite and register width: 32 or 64.
+    irq_width : int
+        Number of interrupt lines (mixed into registers by ``IRQ`` operations).
+    regs : int
+        Registers in the register file: 2, 4, 8 or 16.
+    scratch_words : int
+        Words of scratch RAM: a power of two from 2 to 64.
+    io_base : int
+        Byte address of the I/O window, aligned to its size.
+    io_words : int
+        Size of the I/O window in words, a power of two.
+
+    Members
+    -------
+    bus : Out(AXI4LiteSignature(addr_width, data_width))
+    irq : In(irq_width)
+    self_error : Out(1)
+
+    Raises
+    ------
+    TypeError
+        If a parameter has the wrong type or range (see the component parts).
+    ValueError
+        If the I/O window is misaligned or does not fit in the address space.
+    """
+
+    def __init__(self, *, seed=1, addr_width=16, data_width=32, irq_width=1, regs=8,
+                 scratch_words=8, io_base=0, io_words=256):
+        signature = LaneSignature(addr_width=addr_width, data_width=data_width,
+                                  irq_width=irq_width)
+        if (not isinstance(io_words, int) or isinstance(io_words, bool) or io_words < 1 or
+                io_words & (io_words - 1)):
+            raise TypeError(f"I/O window size must be a power of two, not {io_words!r}")
+        if not isinstance(io_base, int) or isinstance(io_base, bool) or io_base < 0:
+            raise TypeError(f"I/O base must be a non-negative integer, not {io_base!r}")
+        window = io_words * (data_width // 8)
+        if io_base % window:
+            raise ValueError(f"I/O base must be aligned to the window size {window:#x}, "
+                             f"not {io_base:#x}")
+        if io_base + window > 2**addr_width:
+            raise ValueError(f"I/O window must fit in the {addr_width}-bit address space, "
+                             f"not end at {io_base + window:#x}")
+        self._lfsr = GaloisLFSR(seed)
+        self._regfile = ParityRegisterFile(count=regs, width=data_width)
+        self._scratch = ScratchRAM(depth=scratch_words, width=data_width)
+        self._seed = seed
+        self._io_base = io_base
+        self._io_words = io_words
+        super().__init__(signature)
+
+        self.fsm_state = Signal(_State, name="fsm_state")
+        self.pending_rd = Signal(range(regs), name="pending_rd")
+        self.parity_fail = Signal(name="parity_fail")
+
+    @property
+    def seed(self):
+        return self._seed
+
+    @property
+    def regs(self):
+        return self._regfile.count
+
+    @property
+    def scratch_words(self):
+        return self._scratch.depth
+
+    @property
+    def io_base(self):
+        return self._io_base
+
+    @property
+    def io_words(self):
+        return self._io_words
+
+    def state_registers(self):
+        """Return the lane's state registers as a dict of stable site names to signals.
+
+        The names are paths below the lane (``regfile.r3``, ``bus.awaddr``); the bus
+        output registers are the lane's ``bus`` signals themselves.
+        """
+        sites = {f"regfile.r{i}": reg for i, reg in enumerate(self._regfile.regs)}
+        sites["regfile.parity"] = self._regfile.parity
+        sites.update({f"scratch.m{i}": word for i, word in enumerate(self._scratch.words)})
+        sites["lfsr.state"] = self._lfsr.state
+        sites["ctrl.fsm_state"] = self.fsm_state
+        sites["ctrl.pending_rd"] = self.pending_rd
+        sites["ctrl.parity_fail"] = self.parity_fail
+        for name in ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready",
+                     "araddr", "arvalid", "rready"):
+            sites[f"bus.{name}"] = getattr(self.bus, name)
+        return sites
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.lfsr = lfsr = self._lfsr
+        m.submodules.regfile = regfile = self._regfile
+        m.submodules.scratch = scratch = self._scratch
+
+        width = self.signature.data_width
+        rbits = (self.regs - 1).bit_length()
+        sbits = (self.scratch_words - 1).bit_length()
+        wbits = (self._io_words - 1).bit_length()
+        nstrb = width // 8
+        bus = self.bus
+
+        s = lfsr.value
+        op = Signal(Op)
+        fn = Signal(AluFn)
+        rd = s[_RD:_RD + rbits]
+        entropy = Signal(width)
+        m.d.comb += [
+            op.eq(s[_OP]),
+            fn.eq(s[_FN]),
+            entropy.eq(Cat(*[s] * ((width + 31) // 32))[:width]),
+            regfile.raddr0.eq(s[_RS1:_RS1 + rbits]),
+            regfile.raddr1.eq(s[_RS2:_RS2 + rbits]),
+        ]
+        rs1, rs2 = regfile.rdata0, regfile.rdata1
+
+        io_addr = Signal(self.signature.addr_width)
+        m.d.comb += io_addr.eq(self._io_base + (rs1[:wbits] << (nstrb.bit_length() - 1)))
+
+        alu = Signal(width)
+        with m.Switch(fn):
+            with m.Case(AluFn.ADD):
+                m.d.comb += alu.eq(rs1 + rs2)
+            with m.Case(AluFn.SUB):
+                m.d.comb += alu.eq(rs1 - rs2)
+            with m.Case(AluFn.XOR):
+                m.d.comb += alu.eq(rs1 ^ rs2)
+            with m.Case(AluFn.MIX):
+                m.d.comb += alu.eq(rs1 ^ entropy)
+
+        m.d.comb += [
+            bus.awprot.eq(0),
+            bus.arprot.eq(0),
+            self.self_error.eq(self.parity_fail),
+            scratch.addr.eq(rs1[:sbits]),
+            scratch.wdata.eq(rs2),
+        ]
+
+        with m.If(regfile.parity_error):
+            m.d.sync += self.parity_fail.eq(1)
+
+        with m.Switch(self.fsm_state):
+            with m.Case(_State.EXEC):
+                m.d.comb += [
+                    lfsr.en.eq(1),
+                    regfile.ren0.eq(1),
+                    regfile.ren1.eq(1),
+                    regfile.waddr.eq(rd),
+                ]
+                with m.Switch(op):
+                    with m.Case(Op.ALU_A, Op.ALU_B):
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(alu)]
+                    with m.Case(Op.LOAD):
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(scratch.rdata)]
+                    with m.Case(Op.STORE):
+                        m.d.comb += scratch.we.eq(1)
+                    with m.Case(Op.WRITE):
+                        m.d.sync += [
+                            bus.awaddr.eq(io_addr),
+                            bus.awvalid.eq(1),
+                            bus.wdata.eq(rs2),
+                            bus.wstrb.eq(Mux(s[_FULL], Const(-1, nstrb),
+                                             s[_STRB:_STRB + nstrb])),
+                            bus.wvalid.eq(1),
+                            self.fsm_state.eq(_State.WRITE),
+                        ]
+                    with m.Case(Op.READ):
+                        m.d.sync += [
+                            bus.araddr.eq(io_addr),
+                            bus.arvalid.eq(1),
+                            self.pending_rd.eq(rd),
+                            self.fsm_state.eq(_State.READ),
+                        ]
+                    with m.Case(Op.LI):
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(entropy)]
+                    with m.Case(Op.IRQ):
+                        m.d.comb += [
+                            regfile.we.eq(1),
+                            regfile.wdata.eq(Cat(rs1[-1], rs1[:-1]) ^ self.irq),
+                        ]
+
+            with m.Case(_State.WRITE):
+                aw_done = ~bus.awvalid | bus.awready
+                w_done = ~bus.wvalid | bus.wready
+                with m.If(bus.awready):
+                    m.d.sync += bus.awvalid.eq(0)
+                with m.If(bus.wready):
+                    m.d.sync += bus.wvalid.eq(0)
+                with m.If(aw_done & w_done):
+                    m.d.sync += [bus.bready.eq(1), self.fsm_state.eq(_State.WRESP)]
+
+            with m.Case(_State.WRESP):
+                with m.If(bus.bvalid):
+                    m.d.sync += [bus.bready.eq(0), self.fsm_state.eq(_State.EXEC)]
+
+            with m.Case(_State.READ):
+                with m.If(bus.arready):
+                    m.d.sync += [
+                        bus.arvalid.eq(0),
+                        bus.rready.eq(1),
+                        self.fsm_state.eq(_State.RRESP),
+                    ]
+
+            with m.Case(_State.RRESP):
+                with m.If(bus.rvalid):
+                    m.d.comb += [
+                        regfile.we.eq(1),
+                        regfile.waddr.eq(self.pending_rd),
+                        regfile.wdata.eq(bus.rdata),
+                    ]
+                    m.d.sync += [bus.rready.eq(0), self.fsm_state.eq(_State.EXEC)]
+
+        return m
