@@ -175,15 +175,15 @@ def check_lane(lane):
     if not isinstance(lane, wiring.Component):
         raise TypeError(f"Lane must be a wiring.Component, not {lane!r}")
     members = lane.signature.members
-    bus = members.get("bus")
+    bus = members["bus"] if "bus" in members else None
     if (bus is None or not bus.is_signature or bus.flow != wiring.Out or
             not isinstance(bus.signature, AXI4LiteSignature)):
         raise TypeError(f"Lane must have a member 'bus' of Out(AXI4LiteSignature), "
                         f"not {bus!r}")
-    irq = members.get("irq")
+    irq = members["irq"] if "irq" in members else None
     if irq is None or irq.is_signature or irq.flow != wiring.In:
         raise TypeError(f"Lane must have a port 'irq' of In(n), not {irq!r}")
-    err = members.get("self_error")
+    err = members["self_error"] if "self_error" in members else None
     if err is None or err.is_signature or err.flow != wiring.Out or err.shape != 1:
         raise TypeError(f"Lane must have a port 'self_error' of Out(1), not {err!r}")
     return LaneSignature(addr_width=bus.signature.addr_width,
