@@ -24,6 +24,49 @@ def _delay(m, value, cycles, name):
     return value
 
 
+class _OutputCheck(wiring.Component):
+    """Comparator and (with 3 lanes) voter over the lanes' output vectors.
+
+    A separate module so that the comparator's ``lane<i>`` inputs are not named in the
+    Lockstep's own module, where ``lane<i>`` are the lane instances (fault-site paths).
+    """
+
+    def __init__(self, width, *, lanes, registered, offset):
+        self._comparator = LockstepComparator(width, lanes=lanes, registered=registered,
+                                              offset=offset)
+        members = {f"out{i}": In(width) for i in range(lanes)}
+        members.update({
+            "voted":    Out(width),
+            "mismatch": Out(1),
+            "disagree": Out(lanes),
+            "syndrome": Out(width),
+        })
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.comparator = comparator = self._comparator
+        outputs = [getattr(self, f"out{i}") for i in range(comparator.lanes)]
+        for index, vector in enumerate(outputs):
+            m.d.comb += getattr(comparator, f"lane{index}").eq(vector)
+        m.d.comb += [
+            self.mismatch.eq(comparator.mismatch),
+            self.disagree.eq(comparator.disagree),
+            self.syndrome.eq(comparator.syndrome),
+        ]
+        if comparator.lanes == 2:
+            m.d.comb += self.voted.eq(outputs[0])
+        else:
+            m.submodules.voter = voter = MajorityVoter(comparator.width)
+            m.d.comb += [
+                voter.lane0.eq(outputs[0]),
+                voter.lane1.eq(outputs[1]),
+                voter.lane2.eq(outputs[2]),
+                self.voted.eq(voter.out),
+            ]
+        return m
+
+
 class Lockstep(wiring.Component):
     """Replicate a lane, run the copies in lockstep and compare everything they output.
 
@@ -145,25 +188,14 @@ class Lockstep(wiring.Component):
         outputs = [Cat(*(value for _, value in _bus_members(unit.bus, Out)))
                    for unit in self._units]
 
-        m.submodules.comparator = comparator = LockstepComparator(
+        m.submodules.check = check = _OutputCheck(
             self._compared_width, lanes=self.lanes, registered=self._registered, offset=k)
         for index, vector in enumerate(outputs):
-            m.d.comb += getattr(comparator, f"lane{index}").eq(vector)
+            m.d.comb += getattr(check, f"out{index}").eq(vector)
         m.d.comb += [
-            self.mismatch.eq(comparator.mismatch),
-            self.disagree.eq(comparator.disagree),
-            self.syndrome.eq(comparator.syndrome),
+            self.mismatch.eq(check.mismatch),
+            self.disagree.eq(check.disagree),
+            self.syndrome.eq(check.syndrome),
+            Cat(*(value for _, value in _bus_members(self.bus, Out))).eq(check.voted),
         ]
-
-        forwarded = Cat(*(value for _, value in _bus_members(self.bus, Out)))
-        if self.lanes == 2:
-            m.d.comb += forwarded.eq(outputs[0])
-        else:
-            m.submodules.voter = voter = MajorityVoter(self._compared_width)
-            m.d.comb += [
-                voter.lane0.eq(outputs[0]),
-                voter.lane1.eq(outputs[1]),
-                voter.lane2.eq(outputs[2]),
-                forwarded.eq(voter.out),
-            ]
         return m

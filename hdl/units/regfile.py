@@ -72,11 +72,12 @@ class ParityRegisterFile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         regs = Array(self.regs)
+        parity = Array(self.parity[i] for i in range(self._count))
         errors = []
         for raddr, rdata, ren in ((self.raddr0, self.rdata0, self.ren0),
                                   (self.raddr1, self.rdata1, self.ren1)):
             m.d.comb += rdata.eq(regs[raddr])
-            errors.append(ren & (rdata.xor() ^ self.parity.bit_select(raddr, 1)))
+            errors.append(ren & (rdata.xor() ^ parity[raddr]))
         m.d.comb += self.parity_error.eq(errors[0] | errors[1])
         with m.If(self.we):
             m.d.sync += regs[self.waddr].eq(self.wdata)

@@ -1,0 +1,1 @@
+"""ftvoter.analysis (to come)."""

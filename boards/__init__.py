@@ -1,0 +1,1 @@
+"""ftvoter.boards (to come)."""

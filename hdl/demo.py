@@ -1,0 +1,95 @@
+"""LockstepDemo: a self-contained lockstep system for simulation demos and benchmarks."""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from .lockstep import Lockstep
+from .units.memory import AXI4LiteMemory
+
+__all__ = ["LockstepDemo"]
+
+
+class LockstepDemo(wiring.Component):
+    """A :class:`~ftvoter.hdl.lockstep.Lockstep` whose bus ends in an on-chip RAM.
+
+    Needs no bus model in the testbench, so a simulation can run many cycles with no
+    Python in the per-cycle path. Counters tell what happened.
+
+    Parameters
+    ----------
+    lockstep : Lockstep
+        The lockstep group to wrap.
+    ram_words : int
+        Words of RAM behind the bus.
+
+    Members
+    -------
+    irq : In(irq_width)
+        Passed to the lanes.
+    self_error, mismatch, disagree, syndrome : Out
+        As :class:`~ftvoter.hdl.lockstep.Lockstep`.
+    cycles : Out(32)
+        Cycles since reset (saturating).
+    writes, reads : Out(32)
+        Completed bus writes (B handshakes) and reads (R handshakes), saturating.
+    mismatches : Out(32)
+        Cycles in which ``mismatch`` was asserted, saturating.
+    first_mismatch : Out(32)
+        Value of ``cycles`` in the first cycle with ``mismatch``; all ones until then.
+
+    Raises
+    ------
+    TypeError
+        If ``lockstep`` is not a :class:`Lockstep`.
+    """
+
+    def __init__(self, lockstep, *, ram_words=256):
+        if not isinstance(lockstep, Lockstep):
+            raise TypeError(f"Lockstep must be a Lockstep, not {lockstep!r}")
+        self._lockstep = lockstep
+        bus = lockstep.signature.members["bus"].signature
+        self._memory = AXI4LiteMemory(addr_width=bus.addr_width, data_width=bus.data_width,
+                                      depth=ram_words)
+        super().__init__({
+            "irq":            In(lockstep.irq.shape()),
+            "self_error":     Out(lockstep.lanes),
+            "mismatch":       Out(1),
+            "disagree":       Out(lockstep.lanes),
+            "syndrome":       Out(lockstep.compared_width),
+            "cycles":         Out(32),
+            "writes":         Out(32),
+            "reads":          Out(32),
+            "mismatches":     Out(32),
+            "first_mismatch": Out(32, init=2**32 - 1),
+        })
+
+    @property
+    def lockstep(self):
+        return self._lockstep
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.lockstep = lockstep = self._lockstep
+        m.submodules.memory = memory = self._memory
+        connect(m, lockstep.bus, memory.bus)
+        m.d.comb += [
+            lockstep.irq.eq(self.irq),
+            self.self_error.eq(lockstep.self_error),
+            self.mismatch.eq(lockstep.mismatch),
+            self.disagree.eq(lockstep.disagree),
+            self.syndrome.eq(lockstep.syndrome),
+        ]
+
+        def count(counter, event):
+            with m.If(event & ~counter.all()):
+                m.d.sync += counter.eq(counter + 1)
+
+        bus = lockstep.bus
+        count(self.cycles, 1)
+        count(self.writes, bus.bvalid & bus.bready)
+        count(self.reads, bus.rvalid & bus.rready)
+        count(self.mismatches, lockstep.mismatch)
+        with m.If(lockstep.mismatch & self.first_mismatch.all()):
+            m.d.sync += self.first_mismatch.eq(self.cycles)
+        return m

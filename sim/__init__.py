@@ -1,0 +1,1 @@
+"""ftvoter simulation: Verilog export, Verilator/cocotb runner, golden models, the CLI."""

@@ -1,0 +1,193 @@
+"""The ``ftvoter`` command line."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .toolchain import ToolchainError, write_atomic
+
+__all__ = ["main"]
+
+
+class _UsageError(Exception):
+    """Bad arguments: exit code 2."""
+
+
+def _positive(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _natural(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {text!r}")
+    return value
+
+
+def _add_lockstep_options(parser, *, ram_default=0):
+    from .designs import LANE_KINDS
+    parser.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+                        help="number of lanes: 2 (DMR) or 3 (TMR) (default: %(default)s)")
+    parser.add_argument("--lane", choices=sorted(LANE_KINDS), default="workload",
+                        help="lane kind; 'workload' is the LFSR-driven reference lane "
+                             "(default: %(default)s)")
+    parser.add_argument("--offset", type=_natural, default=0, metavar="K",
+                        help="delayed lockstep: lane 1 runs K cycles behind lane 0 "
+                             "(2 lanes only; default: %(default)s)")
+    parser.add_argument("--seed", type=_positive, default=1,
+                        help="the lanes' LFSR seed, 1 to 2**32-1 (default: %(default)s)")
+    parser.add_argument("--addr-width", type=_positive, default=16, metavar="BITS",
+                        help="AXI4-Lite address width (default: %(default)s)")
+    parser.add_argument("--data-width", type=int, choices=(32, 64), default=32,
+                        metavar="BITS", help="AXI4-Lite data width, 32 or 64 "
+                                             "(default: %(default)s)")
+    parser.add_argument("--io-words", type=_positive, default=256, metavar="WORDS",
+                        help="size of the lanes' I/O window in words, a power of two "
+                             "(default: %(default)s)")
+    parser.add_argument("--ram", type=_natural, default=ram_default, metavar="WORDS",
+                        help="end the bus in an on-chip RAM of WORDS words, with "
+                             "counters, instead of exporting it as ports; 0 exports the "
+                             "bus (default: %(default)s)")
+
+
+def _lockstep_params(args):
+    return {"lanes": args.lanes, "lane": args.lane, "offset": args.offset,
+            "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
+            "io_words": args.io_words, "ram": args.ram}
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ftvoter",
+        description="Lockstep fault tolerance for FPGAs: export gateware, simulate, "
+                    "benchmark.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    verilog = commands.add_parser(
+        "verilog", help="write a design as a self-contained Verilog module",
+        description="Write a design as one self-contained Verilog module. Ports use "
+                    "Amaranth's flattening (lane0_bus__awaddr); the clock is 'clk' and "
+                    "the synchronous, active-high reset 'rst' (absent from purely "
+                    "combinational designs such as the voter).")
+    components = verilog.add_subparsers(dest="design", required=True, metavar="DESIGN")
+
+    def output_options(sub):
+        sub.add_argument("-o", "--output", metavar="FILE", default="-",
+                         help="where to write the Verilog ('-': standard output, "
+                              "the default)")
+        sub.add_argument("--name", metavar="MODULE",
+                         help="Verilog module name (default: ftvoter_<design>)")
+
+    comparator = components.add_parser(
+        "comparator", help="lockstep comparator (ports lane0.., mismatch, disagree, "
+                           "syndrome)",
+        description="Lockstep comparator. Ports: clk, rst, lane0..lane<N-1> [W-1:0], "
+                    "mismatch, disagree [N-1:0], syndrome [W-1:0]. mismatch is asserted "
+                    "one cycle after a cycle in which the lanes differ (same cycle with "
+                    "--comb); syndrome holds the differing bits of the first mismatch "
+                    "since reset.")
+    comparator.add_argument("--width", type=_positive, default=32, metavar="W",
+                            help="width of each lane's value in bits (default: %(default)s)")
+    comparator.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+                            help="number of lanes (default: %(default)s)")
+    comparator.add_argument("--offset", type=_natural, default=0, metavar="K",
+                            help="delayed lockstep: delay lane 0 by K cycles before "
+                                 "comparing (default: %(default)s)")
+    comparator.add_argument("--comb", action="store_true",
+                            help="combinational mismatch and disagree (0 cycles of "
+                                 "latency instead of 1)")
+    output_options(comparator)
+
+    voter = components.add_parser(
+        "voter", help="bitwise 2-of-3 majority voter (ports lane0..2, out, disagree)",
+        description="Bitwise 2-of-3 majority voter, purely combinational. Ports: "
+                    "lane0, lane1, lane2 [W-1:0], out [W-1:0], disagree [2:0] (bit i: "
+                    "lane i differs from out).")
+    voter.add_argument("--width", type=_positive, default=8, metavar="W",
+                       help="width of each lane's value in bits (default: %(default)s)")
+    output_options(voter)
+
+    lockstep = components.add_parser(
+        "lockstep", help="lanes in lockstep with comparator, behind one AXI4-Lite port",
+        description="N lanes in lockstep, all bus outputs compared, lane 0's bus (DMR) "
+                    "or the majority (TMR) forwarded. Ports: clk, rst, bus__<axi> "
+                    "(AXI4-Lite initiator), irq, self_error [N-1:0], mismatch, "
+                    "disagree [N-1:0], syndrome. With --ram the bus ends in an on-chip "
+                    "RAM and counters (cycles, writes, reads, mismatches, first_mismatch) "
+                    "are ports instead.")
+    _add_lockstep_options(lockstep)
+    output_options(lockstep)
+
+    sim = commands.add_parser(
+        "sim", help="run the lockstep demo against an AXI4-Lite RAM model",
+        description="Simulate the lockstep demo under Verilator with cocotb, its bus "
+                    "answered by cocotbext-axi's AxiLiteRam; write an FST waveform and "
+                    "print a summary (cycles, transactions, mismatches).")
+    sim.add_argument("--cycles", type=_positive, default=10_000,
+                     help="clock cycles to simulate (default: %(default)s)")
+    sim.add_argument("--waves", metavar="FILE", default="build/demo.fst",
+                     help="FST waveform to write (default: %(default)s); 'none' for none")
+    sim.add_argument("--flip", metavar="LANE.SITE[BIT]@CYCLE",
+                     help="flip one bit of a lane register at a cycle, e.g. "
+                          "'lane1.regfile.r3[7]@500'")
+    _add_lockstep_options(sim)
+
+    bench = commands.add_parser(
+        "bench", help="measure simulation speed of the lockstep demo",
+        description="Measure the simulation speed (cycles/s) of the lockstep demo under "
+                    "Verilator: with a cocotb coroutine awaiting every clock edge, and "
+                    "with Python waiting in one long stretch. The bus ends in an on-chip "
+                    "RAM, so no bus model runs in Python.")
+    bench.add_argument("--cycles", type=_positive, default=200_000,
+                       help="cycles per measurement (default: %(default)s)")
+    bench.add_argument("--json", metavar="FILE",
+                       help="also write the figures to FILE as JSON")
+    _add_lockstep_options(bench, ram_default=256)
+    return parser
+
+
+def _cmd_verilog(args):
+    from .toolchain import export_verilog
+    if args.design == "comparator":
+        params = {"width": args.width, "lanes": args.lanes, "offset": args.offset,
+                  "comb": args.comb}
+    elif args.design == "voter":
+        params = {"width": args.width}
+    else:
+        params = _lockstep_params(args)
+    try:
+        path = export_verilog(args.design, params, name=args.name)
+    except (TypeError, ValueError) as error:
+        raise _UsageError(str(error)) from None
+    text = path.read_text()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomic(Path(args.output), text)
+    return 0
+
+
+def main(argv=None):
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"verilog": _cmd_verilog}
+    if args.command in ("sim", "bench"):
+        from . import runs
+        handlers[args.command] = getattr(runs, f"cmd_{args.command}")
+    try:
+        return handlers[args.command](args)
+    except _UsageError as error:
+        parser.exit(2, f"ftvoter: error: {error}\n")
+    except ToolchainError as error:
+        parser.exit(1, f"ftvoter: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "ftvoter: interrupted\n")

@@ -1,0 +1,76 @@
+"""The designs ftvoter can export and simulate, with their parameters.
+
+One registry serves ``ftvoter verilog``, the simulation helpers and the tests, so a
+design's name and options mean the same everywhere.
+"""
+
+from dataclasses import dataclass, field
+
+from ftvoter.hdl.compare import LockstepComparator
+from ftvoter.hdl.demo import LockstepDemo
+from ftvoter.hdl.lockstep import Lockstep
+from ftvoter.hdl.units.workload import WorkloadLane
+from ftvoter.hdl.voter import MajorityVoter
+
+__all__ = ["DESIGNS", "LANE_KINDS", "Design", "resolve", "build", "toplevel", "make_lane"]
+
+
+def make_lane(kind, params):
+    """Return a lane factory for a lane kind and the lockstep parameters."""
+    if kind not in LANE_KINDS:
+        raise ValueError(f"Lane kind must be one of {', '.join(LANE_KINDS)}, not {kind!r}")
+    return lambda: LANE_KINDS[kind](params)
+
+
+LANE_KINDS = {
+    "workload": lambda p: WorkloadLane(seed=p["seed"], addr_width=p["addr_width"],
+                                       data_width=p["data_width"], io_words=p["io_words"]),
+}
+
+
+def _lockstep(p):
+    lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"])
+    if p["ram"]:
+        return LockstepDemo(lockstep, ram_words=p["ram"])
+    return lockstep
+
+
+@dataclass(frozen=True)
+class Design:
+    build: object
+    toplevel: str
+    defaults: dict = field(default_factory=dict)
+
+
+DESIGNS = {
+    "comparator": Design(
+        lambda p: LockstepComparator(p["width"], lanes=p["lanes"], offset=p["offset"],
+                                     registered=not p["comb"]),
+        "ftvoter_comparator", {"width": 32, "lanes": 2, "offset": 0, "comb": False}),
+    "voter": Design(lambda p: MajorityVoter(p["width"]), "ftvoter_voter", {"width": 8}),
+    "lockstep": Design(
+        _lockstep, "ftvoter_lockstep",
+        {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
+         "data_width": 32, "io_words": 256, "ram": 0}),
+}
+
+
+def resolve(design, params):
+    """Return the full parameter set of ``design``: defaults updated with ``params``."""
+    if design not in DESIGNS:
+        raise ValueError(f"Design must be one of {', '.join(DESIGNS)}, not {design!r}")
+    defaults = DESIGNS[design].defaults
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"Design {design} has no parameter {unknown[0]!r}")
+    return {**defaults, **params}
+
+
+def build(design, params):
+    """Construct the component of ``design`` with the given parameters."""
+    return DESIGNS[design].build(resolve(design, params))
+
+
+def toplevel(design):
+    """Return the Verilog module name of ``design``."""
+    return DESIGNS[design].toplevel

