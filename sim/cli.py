@@ -135,7 +135,8 @@ def _build_parser():
     sim.add_argument("--cycles", type=_positive, default=10_000,
                      help="clock cycles to simulate (default: %(default)s)")
     sim.add_argument("--waves", metavar="FILE", default="build/demo.fst",
-                     help="FST waveform to write (default: %(default)s); 'none' for none")
+                     help="waveform to write: FST, or VCD if FILE ends in .vcd (default: "
+                          "%(default)s); 'none' for none")
     sim.add_argument("--flip", metavar="LANE.SITE[BIT]@CYCLE",
                      help="flip one bit of a lane register at a cycle, e.g. "
                           "'lane1.regfile.r3[7]@500'")

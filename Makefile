@@ -1,0 +1,45 @@
+# ftvoter front door. Every target creates .venv (Python 3.11+) and installs the project
+# into it when missing, so a fresh clone needs nothing but Python and network to PyPI.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.ftvoter-installed
+
+CYCLES ?= 10000
+WAVES  ?= build/demo.fst
+JOBS   ?= 2
+
+.PHONY: help test sim bench lint clean distclean
+
+help:
+	@echo "make test    run the whole test suite (unit tests and cocotb testbenches)"
+	@echo "make sim     simulate the lockstep demo ($(CYCLES) cycles), write $(WAVES)"
+	@echo "make bench   print simulation speed of the lockstep demo under Verilator"
+	@echo "make lint    ruff over the Python sources"
+	@echo "make clean   remove build/ and generated reports; distclean also removes .venv"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+sim: $(STAMP)
+	$(BIN)/ftvoter sim --cycles $(CYCLES) --waves $(WAVES)
+
+bench: $(STAMP)
+	$(BIN)/ftvoter bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build
+	find reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

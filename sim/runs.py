@@ -1,0 +1,111 @@
+"""``ftvoter sim`` and ``ftvoter bench``: run the lockstep demo under Verilator."""
+
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from .toolchain import ToolchainError, build_simulator, run_cocotb, write_atomic
+
+__all__ = ["cmd_sim", "cmd_bench", "simulate"]
+
+_MODULE = "ftvoter.sim.cocotb_demo"
+
+
+def simulate(params, testcase, env, *, waves_file=None, quiet=True):
+    """Build the lockstep design, run one test of the demo module, return its figures."""
+    waves = None
+    if waves_file is not None:
+        waves = "vcd" if Path(waves_file).suffix == ".vcd" else "fst"
+    simulation = build_simulator("lockstep", params, waves=waves or False)
+    with tempfile.TemporaryDirectory(prefix="ftvoter-") as tmp:
+        summary = Path(tmp) / "summary.json"
+        tests, failed = run_cocotb(simulation, _MODULE, testcase=testcase,
+                                   env={**env, "FTVOTER_SUMMARY": summary},
+                                   waves_file=waves_file, test_dir=Path(tmp) / "run",
+                                   quiet=quiet)
+        if failed or not summary.exists():
+            log = Path(tmp) / "run" / "sim.log"
+            tail = log.read_text().strip().splitlines()[-15:] if log.exists() else []
+            raise ToolchainError(f"{testcase} failed in simulation:\n" + "\n".join(tail))
+        return json.loads(summary.read_text())
+
+
+def _lockstep_params(args):
+    from .cli import _lockstep_params
+    return _lockstep_params(args)
+
+
+def cmd_sim(args):
+    from .cli import _UsageError
+    params = _lockstep_params(args)
+    env = {"FTVOTER_CYCLES": args.cycles}
+    if args.flip:
+        if not re.fullmatch(r"lane\d\.(\w+\.)*\w+\[\d+\]@\d+", args.flip):
+            raise _UsageError(f"--flip must look like lane1.regfile.r3[7]@500, "
+                              f"not {args.flip!r}")
+        if int(args.flip[4]) >= args.lanes:
+            raise _UsageError(f"--flip names lane {args.flip[4]}, but there are "
+                              f"{args.lanes} lanes")
+        env["FTVOTER_FLIP"] = args.flip
+    waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
+    if waves is not None:
+        waves.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    figures = simulate(params, "run_demo", env, waves_file=waves)
+    total = time.perf_counter() - started
+    kind = {2: "DMR", 3: "TMR"}[args.lanes]
+    print(f"ftvoter sim: {kind} lockstep of {args.lanes} '{args.lane}' lanes"
+          + (f", offset {args.offset}" if args.offset else "")
+          + (", on-chip RAM" if args.ram else ", cocotbext-axi AxiLiteRam on the bus"))
+    print(f"  cycles        {figures['cycles']}")
+    print(f"  transactions  {figures['writes'] + figures['reads']} "
+          f"({figures['writes']} writes, {figures['reads']} reads)")
+    print(f"  mismatches    {figures['mismatch_cycles']} cycles"
+          + (f", first at cycle {figures['first_mismatch_cycle']}"
+             if figures["first_mismatch_cycle"] is not None else ""))
+    if args.flip:
+        latency = figures["detection_latency"]
+        print(f"  flip          {args.flip}: "
+              + (f"detected {latency} cycles later" if latency is not None
+                 else "not detected (masked or not yet propagated)"))
+    print(f"  self_error    {figures['self_error']:0{args.lanes}b} (lane {args.lanes - 1}..0)")
+    if waves is not None:
+        print(f"  waveform      {waves}")
+    print(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")
+    return 0
+
+
+def cmd_bench(args):
+    params = _lockstep_params(args)
+    if not params["ram"]:
+        from .cli import _UsageError
+        raise _UsageError("bench needs the on-chip RAM (--ram WORDS, at least 1)")
+    env = {"FTVOTER_CYCLES": args.cycles}
+    rows = []
+    for name, testcase, what in (
+            ("every-edge", "run_bench_every_edge",
+             "cocotb coroutine awaits every rising edge"),
+            ("long-wait", "run_bench_long_wait",
+             "Python waits in one Timer; clock in the GPI")):
+        figures = simulate(params, testcase, env)
+        figures.update(mode=name, description=what)
+        if figures["mismatches"]:
+            raise ToolchainError(f"bench {name}: {figures['mismatches']} mismatches in a "
+                                 f"fault-free run")
+        rows.append(figures)
+    kind = {2: "DMR", 3: "TMR"}[args.lanes]
+    print(f"ftvoter bench: {kind} lockstep of '{args.lane}' lanes + on-chip RAM, "
+          f"{args.cycles} cycles per mode, Verilator")
+    print(f"  {'mode':<11} {'cycles/s':>12} {'seconds':>9}  {'transactions':>12}  how")
+    for row in rows:
+        print(f"  {row['mode']:<11} {row['cycles_per_second']:>12,.0f} "
+              f"{row['wall_seconds']:>9.2f}  {row['writes'] + row['reads']:>12}  "
+              f"{row['description']}")
+    ratio = rows[1]["cycles_per_second"] / rows[0]["cycles_per_second"]
+    print(f"  long-wait is {ratio:.1f}x every-edge")
+    if args.json:
+        write_atomic(Path(args.json), json.dumps({"params": params, "modes": rows},
+                                                 indent=2))
+    return 0

