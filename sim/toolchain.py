@@ -178,8 +178,8 @@ def _lz4_library():
                 capture_output=True, text=True)
             archives = list(Path(tmp).glob("lz4-*.tar.gz"))
             if result.returncode != 0 or not archives:
-                raise ToolchainError(f"FST waveforms need LZ4, and the lz4 sources could "
-                                     f"not be fetched from PyPI; write a .vcd instead")
+                raise ToolchainError("FST waveforms need LZ4, and the lz4 sources could "
+                                     "not be fetched from PyPI; write a .vcd instead")
             with tarfile.open(archives[0]) as archive:
                 for member in archive.getmembers():
                     if member.name.endswith(("lz4libs/lz4.c", "lz4libs/lz4.h")):

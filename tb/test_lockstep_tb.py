@@ -13,10 +13,10 @@ import random
 import cocotb
 import pytest
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteRam
 
-from ftvoter.sim.models import MemoryModel, Read, Write, WorkloadModel
+from ftvoter.sim.models import MemoryModel, Read, WorkloadModel, Write
 
 SEED = 0xC0C07B
 RAM_BYTES = 4096

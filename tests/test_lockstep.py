@@ -2,12 +2,13 @@ import pytest
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
-from axi_sim import monitor
 
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.memory import AXI4LiteMemory
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.sim.models import WorkloadModel
+
+from axi_sim import monitor
 
 SEED = 0x5EED
 

@@ -4,7 +4,6 @@ import pytest
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
-from axi_sim import monitor, serve
 
 from ftvoter.hdl.units.lfsr import GaloisLFSR
 from ftvoter.hdl.units.memory import AXI4LiteMemory
@@ -12,6 +11,8 @@ from ftvoter.hdl.units.regfile import ParityRegisterFile
 from ftvoter.hdl.units.scratch import ScratchRAM
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.sim.models import MemoryModel, WorkloadModel, lfsr_next
+
+from axi_sim import monitor, serve
 
 EXEC = 0
 
