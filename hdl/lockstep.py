@@ -173,6 +173,7 @@ class Lockstep(wiring.Component):
         if k:
             m.d.sync += trailing_reset.eq(trailing_reset >> 1)
 
+        inputs = dict(_bus_members(self.bus, In))
         for index, unit in enumerate(self._units):
             delay = k if index else 0
             if delay:
@@ -180,8 +181,7 @@ class Lockstep(wiring.Component):
             else:
                 m.submodules[f"lane{index}"] = unit
             for path, value in _bus_members(unit.bus, In):
-                source = dict(_bus_members(self.bus, In))[path]
-                m.d.comb += value.eq(_delay(m, source, delay, f"lane{index}_{path}"))
+                m.d.comb += value.eq(_delay(m, inputs[path], delay, f"lane{index}_{path}"))
             m.d.comb += unit.irq.eq(_delay(m, self.irq, delay, f"lane{index}_irq"))
             m.d.comb += self.self_error[index].eq(unit.self_error)
 

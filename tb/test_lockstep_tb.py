@@ -16,7 +16,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteRam
 
-from ftvoter.sim.models import MemoryModel, Read, WorkloadModel, Write
+from ftvoter.sim.models import Read, WorkloadModel, Write
 
 SEED = 0xC0C07B
 RAM_BYTES = 4096
@@ -107,14 +107,14 @@ def first_divergence(flip_op, register, bit, data_width, limit=100_000):
     """Index of the first bus request that differs once ``register`` is flipped before
     operation ``flip_op`` (golden model against faulted model), or None."""
     golden = WorkloadModel(seed=SEED, data_width=data_width)
-    faulty = WorkloadModel(seed=SEED, data_width=data_width, memory=MemoryModel(data_width))
+    # The lanes share one memory through the bus, so the faulty model reads what the
+    # golden one wrote. Until the first divergent request its writes are identical to
+    # the golden ones (writing them again changes nothing), and we stop there.
+    faulty = WorkloadModel(seed=SEED, data_width=data_width, memory=golden.memory)
     index = 0
     for op in range(limit):
         if op == flip_op:
             faulty.regs[register] ^= 1 << bit
-        # Both see the same memory through the shared bus: feed the faulty model the
-        # golden read data, as the hardware does.
-        faulty.memory = golden.memory
         a, b = golden.step(), faulty.step()
         if a is None:
             continue
