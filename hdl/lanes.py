@@ -1,0 +1,180 @@
+"""LaneManager: per-lane state and the events between states."""
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .compare import _check_lanes
+from .registers import EVENT_KINDS, LANE_OPS, LANE_STATES
+
+__all__ = ["LaneManager", "RESYNC_RESET_CYCLES"]
+
+#: Cycles for which ``lanes_reset`` is held during a resynchronisation.
+RESYNC_RESET_CYCLES = 4
+
+ONLINE, BROKEN, REMOVED, SYNCING = (LANE_STATES[k] for k in
+                                    ("ONLINE", "BROKEN", "REMOVED", "SYNCING"))
+
+
+class LaneManager(wiring.Component):
+    """Track each lane as ONLINE, BROKEN, REMOVED or SYNCING.
+
+    All lanes are ONLINE after reset. Transitions, each logged as one event:
+
+    - ``isolate`` (from the bridge): an ONLINE lane becomes BROKEN (event BROKEN);
+    - command REMOVE: an ONLINE lane becomes REMOVED (event REMOVED), unless it is the last
+      online lane; FREEZE does the same and also raises ``freeze`` for that lane (its
+      clock is stopped, so its state can be inspected); FREEZE of a BROKEN or REMOVED lane
+      only freezes it;
+    - command INSERT: a BROKEN or REMOVED lane becomes SYNCING (one at a time).
+
+    Resynchronisation is the simple kind: while a lane is SYNCING, ``syncing`` tells the
+    bridge to stop accepting new transactions; once the bridge reports ``safe`` (nothing in
+    flight), ``lanes_reset`` resets *all* lanes together for
+    :data:`RESYNC_RESET_CYCLES` cycles, after which the SYNCING lane is ONLINE (event
+    FIXED if it was broken, INSERTED if it was removed) and all lanes start again in
+    lockstep from their reset state. Commands that cannot be carried out pulse
+    ``rejected``. At most one event is produced per cycle: isolation first, then the end of
+    a resynchronisation, then a pending command.
+
+    Parameters
+    ----------
+    lanes : int
+        2 or 3.
+
+    Members
+    -------
+    isolate : In(lanes)
+        Lanes to mark BROKEN (at most one bit set; the lowest wins).
+    cmd : In(1), cmd_lane : In(2), cmd_op : In(2)
+        A command from LANE_CMD (``LANE_OPS`` encoding), for one cycle.
+    safe : In(1)
+        No transaction in flight.
+    state : Out(6)
+        Two bits per lane (``LANE_STATES`` encoding), lane 0 lowest; missing lanes read 0.
+    online : Out(lanes)
+        Lanes in the vote.
+    freeze : Out(lanes)
+        Lanes whose clock is to be stopped.
+    syncing : Out(1)
+        A resynchronisation is pending or running.
+    lanes_reset : Out(1)
+        Reset all lanes (resynchronisation).
+    event_valid : Out(1), event_lane : Out(2), event_kind : Out(2)
+        A state change (``EVENT_KINDS`` encoding).
+    rejected : Out(1)
+        A command could not be carried out.
+    """
+
+    def __init__(self, lanes=2):
+        _check_lanes(lanes)
+        self._lanes = lanes
+        super().__init__({
+            "isolate":     In(lanes),
+            "cmd":         In(1),
+            "cmd_lane":    In(2),
+            "cmd_op":      In(2),
+            "safe":        In(1),
+            "state":       Out(6),
+            "online":      Out(lanes),
+            "freeze":      Out(lanes),
+            "syncing":     Out(1),
+            "lanes_reset": Out(1),
+            "event_valid": Out(1),
+            "event_lane":  Out(2),
+            "event_kind":  Out(2),
+            "rejected":    Out(1),
+        })
+        self.states = [Signal(2, name=f"lane{i}_state", init=ONLINE) for i in range(lanes)]
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._lanes
+        states = self.states
+        was_broken = Signal(n)
+        freeze = Signal(n)
+        m.d.comb += [
+            self.state.eq(Cat(*states)),
+            self.online.eq(Cat(*(state == ONLINE for state in states))),
+            self.freeze.eq(freeze),
+            self.syncing.eq(Cat(*(state == SYNCING for state in states)).any()),
+        ]
+        online_count = sum(state == ONLINE for state in states)
+
+        def event(lane, kind):
+            m.d.comb += [self.event_valid.eq(1), self.event_lane.eq(lane),
+                         self.event_kind.eq(EVENT_KINDS[kind])]
+
+        # A command waits in a one-deep buffer until a cycle with no other event.
+        pending = Signal()
+        pending_lane = Signal(2)
+        pending_op = Signal(2)
+        with m.If(self.cmd):
+            m.d.sync += [pending.eq(1), pending_lane.eq(self.cmd_lane),
+                         pending_op.eq(self.cmd_op)]
+
+        reset_count = Signal(range(RESYNC_RESET_CYCLES + 1))
+        resetting = Signal()
+        m.d.comb += self.lanes_reset.eq(resetting)
+
+        isolating = Signal()
+        m.d.comb += isolating.eq(self.isolate.any())
+        finishing = Signal()
+
+        with m.If(isolating):
+            for lane in range(n):
+                lower = self.isolate[:lane].any() if lane else Const(0, 1)
+                with m.If(self.isolate[lane] & ~lower & (states[lane] == ONLINE)):
+                    m.d.sync += states[lane].eq(BROKEN)
+                    event(lane, "BROKEN")
+
+        # Resynchronisation: wait for a safe point, reset all lanes, bring the lane online.
+        with m.If(resetting):
+            with m.If(reset_count == RESYNC_RESET_CYCLES - 1):
+                m.d.comb += finishing.eq(1)
+                with m.If(~isolating):
+                    m.d.sync += [resetting.eq(0), reset_count.eq(0)]
+                    for lane in range(n):
+                        with m.If(states[lane] == SYNCING):
+                            m.d.sync += states[lane].eq(ONLINE)
+                            event(lane, "FIXED")
+                            with m.If(~was_broken[lane]):
+                                event(lane, "INSERTED")
+            with m.Else():
+                m.d.sync += reset_count.eq(reset_count + 1)
+        with m.Elif(self.syncing & self.safe):
+            m.d.sync += [resetting.eq(1), reset_count.eq(0)]
+
+        with m.If(pending & ~isolating & ~finishing & ~self.cmd):
+            m.d.sync += pending.eq(0)
+            for lane in range(n):
+                with m.If(pending_lane == lane):
+                    state = states[lane]
+                    with m.Switch(pending_op):
+                        with m.Case(LANE_OPS["REMOVE"], LANE_OPS["FREEZE"]):
+                            with m.If((state == ONLINE) & (online_count > 1)):
+                                m.d.sync += [state.eq(REMOVED), was_broken[lane].eq(0)]
+                                event(lane, "REMOVED")
+                                with m.If(pending_op == LANE_OPS["FREEZE"]):
+                                    m.d.sync += freeze[lane].eq(1)
+                            with m.Elif((pending_op == LANE_OPS["FREEZE"]) &
+                                        ((state == BROKEN) | (state == REMOVED))):
+                                m.d.sync += freeze[lane].eq(1)
+                            with m.Else():
+                                m.d.comb += self.rejected.eq(1)
+                        with m.Case(LANE_OPS["INSERT"]):
+                            with m.If(((state == BROKEN) | (state == REMOVED)) &
+                                      ~self.syncing):
+                                m.d.sync += [state.eq(SYNCING), freeze[lane].eq(0),
+                                             was_broken[lane].eq(state == BROKEN)]
+                            with m.Else():
+                                m.d.comb += self.rejected.eq(1)
+                        with m.Default():
+                            m.d.comb += self.rejected.eq(1)
+            with m.If(pending_lane >= n):
+                m.d.comb += self.rejected.eq(1)
+        return m

@@ -1,0 +1,390 @@
+"""ErrorRegisters: what software and operators read about the voter, and how they steer it."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from .csr import Access, CSRAccessSignature, CSRBank, Field, Register, RegisterMap
+from .signatures import AXI4_RESP_OKAY, AXI4_RESP_SLVERR, AXI4LiteSignature
+
+__all__ = ["ERROR_REGISTERS", "ErrorRegisters", "UNLOCK_KEY", "ID_VALUE", "CAUSES",
+           "LANE_STATES", "LANE_OPS", "EVENT_KINDS", "CHANNELS", "POLICIES"]
+
+RO, RW, RW1C, WO = Access.RO, Access.RW, Access.RW1C, Access.WO
+
+ID_VALUE = 0x46545652           # "FTVR"
+VERSION = (0, 1)
+UNLOCK_KEY = 0x554E4C4B         # "UNLK"
+
+LANE_STATES = {"ONLINE": 0, "BROKEN": 1, "REMOVED": 2, "SYNCING": 3}
+LANE_OPS = {"NONE": 0, "REMOVE": 1, "INSERT": 2, "FREEZE": 3}
+EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3}
+CHANNELS = {"AW": 0, "W": 1, "AR": 2, "B": 3, "R": 4}
+POLICIES = {"HALT": 0, "DIAGNOSE": 1}
+
+#: ERROR_CAUSE bits, in order.
+CAUSES = [
+    ("AW", "lanes diverged on the write address channel"),
+    ("W", "lanes diverged on the write data channel"),
+    ("AR", "lanes diverged on the read address channel"),
+    ("B_READY", "lanes diverged on bready"),
+    ("R_READY", "lanes diverged on rready"),
+    ("SELF_ERROR", "a lane's own detector (self_error) was set at a divergence"),
+    ("NO_MAJORITY", "no single faulty lane could be identified (policy applied)"),
+    ("HALTED", "the bridge halted (fail-safe)"),
+    ("PATH_ERROR", "a path answered SLVERR or DECERR"),
+    ("PATH_TIMEOUT", "a path did not answer within the timeout"),
+    ("NO_PATH", "no working path was left; the lanes got SLVERR"),
+    ("REJECTED", "a write to a protected register was ignored (locked, or no unlock)"),
+    ("DIAG_FAIL", "a lane failed its self-test under the diagnose policy"),
+]
+
+
+def _lane_fields(width, access, doc, **kw):
+    return [Field(f"LANE{i}", i * width, width, access, doc=doc.format(i=i), **kw)
+            for i in range(3)]
+
+
+def _count(name, offset, doc):
+    return Register(name, offset, [Field("COUNT", 0, 32, RO, doc="Saturating count.")],
+                    doc=doc)
+
+
+ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
+    Register("ID", 0x00, [Field("ID", 0, 32, RO, doc=f"Always 0x{ID_VALUE:08x} (\"FTVR\").")],
+             doc="Identifies the block."),
+    Register("VERSION", 0x04, [Field("MINOR", 0, 8, RO, doc="Minor version."),
+                               Field("MAJOR", 8, 8, RO, doc="Major version.")],
+             doc="Register map version."),
+    Register("FEATURES", 0x08, [
+        Field("LANES", 0, 2, RO, doc="Number of lanes (2 or 3)."),
+        Field("PATHS", 2, 2, RO, doc="Number of secondary paths (1 or 2)."),
+        Field("POLICY", 4, 1, RO, enum=POLICIES,
+              doc="What a DMR divergence without self_error does."),
+        Field("TIMEOUT", 16, 16, RO, doc="Path timeout in cycles."),
+    ], doc="Build-time parameters."),
+    Register("CONTROL", 0x0C, [
+        Field("LOCK", 0, 1, RW, doc="1: writes from the lanes to CONTROL, UNLOCK and "
+                                    "LANE_CMD are ignored (and counted); only the "
+                                    "management port can change them."),
+        Field("RESUME", 1, 1, WO, doc="Write 1 to leave the halted state."),
+    ], doc="Protected: from the management port, write UNLOCK first."),
+    Register("UNLOCK", 0x10, [Field("KEY", 0, 32, WO, doc=f"Write 0x{UNLOCK_KEY:08x} "
+                                    "(\"UNLK\") to allow the next management write to "
+                                    "CONTROL or LANE_CMD; other values are counted as "
+                                    "rejected.")],
+             doc="One-shot unlock of the protected registers for the management port."),
+    Register("STATUS", 0x14, [
+        Field("HALTED", 0, 1, RO, doc="Forwarding stopped (fail-safe); see CONTROL.RESUME."),
+        Field("SYNCING", 1, 1, RO, doc="A lane is being resynchronised."),
+        Field("DIAGNOSING", 2, 1, RO, doc="Waiting for the lanes' self-test verdicts."),
+        Field("UNLOCKED", 3, 1, RO, doc="The management unlock is armed."),
+        Field("ONLINE", 4, 3, RO, doc="Mask of online lanes."),
+    ], doc="Live state of the bridge."),
+    Register("LANE_STATE", 0x18, _lane_fields(2, RO, "State of lane {i}.", enum=LANE_STATES),
+             doc="Per-lane state."),
+    Register("ERROR_CAUSE", 0x1C, [Field(name, bit, 1, RW1C, doc=doc)
+                                   for bit, (name, doc) in enumerate(CAUSES)],
+             doc="Sticky causes; write 1 to clear. When all are clear, the next error "
+                 "captures FIRST_ERROR_CYCLE and SYNDROME again."),
+    Register("FIRST_ERROR_CYCLE", 0x20, [Field("CYCLE", 0, 32, RO,
+                                               doc="CYCLE when the first cause was set.")],
+             doc="When the first error since ERROR_CAUSE was clear happened."),
+    Register("CYCLE", 0x24, [Field("CYCLE", 0, 32, RO, doc="Cycles since reset (wraps).")],
+             doc="Free-running cycle counter."),
+    Register("SYNDROME", 0x28, [
+        Field("CHANNEL", 0, 3, RO, enum=CHANNELS, doc="Channel of the first divergence."),
+        Field("LANES", 4, 3, RO, doc="Lanes that disagreed (DMR: both)."),
+        Field("CTRL", 8, 8, RO, doc="Differing control bits: bit 0 valid (or ready), "
+                                    "bits 1-4 wstrb (W) or bits 1-3 prot (AW, AR)."),
+        Field("VALID", 31, 1, RO, doc="A syndrome was captured."),
+    ], doc="First divergence since ERROR_CAUSE was clear."),
+    Register("SYNDROME_BITS", 0x2C, [Field("BITS", 0, 32, RO, doc="Differing address (AW, "
+                                           "AR) or data (W) bits.")],
+             doc="Differing payload bits of the first divergence."),
+    _count("CORRECTED", 0x30, "TMR divergences outvoted (odd lane taken out)."),
+    _count("RETRIES", 0x34, "Path operations retried on the other path."),
+    _count("REJECTED", 0x38, "Writes ignored: protected register locked, no unlock, "
+                             "wrong key, or a lane command that could not be done."),
+    _count("ERRORS0", 0x40, "Divergences in which lane 0 disagreed."),
+    _count("ERRORS1", 0x44, "Divergences in which lane 1 disagreed."),
+    _count("ERRORS2", 0x48, "Divergences in which lane 2 disagreed."),
+    Register("PATH_STATUS", 0x4C, [
+        Field("FAILED", 0, 2, RW1C, doc="Path j failed (error or timeout) and is out of "
+                                        "service; write 1 to return it to service."),
+        Field("ACTIVE", 4, 1, RO, doc="Path that new operations go to."),
+    ], doc="Secondary paths."),
+    Register("LANE_CMD", 0x50, [
+        Field("LANE", 0, 2, WO, doc="Lane to act on."),
+        Field("OP", 4, 2, WO, enum=LANE_OPS, doc="REMOVE takes an online lane out; INSERT "
+              "resynchronises a broken or removed lane and brings it online; FREEZE "
+              "removes it and stops its clock so its state can be inspected."),
+    ], doc="Protected: from the management port, write UNLOCK first."),
+    Register("EVENT", 0x54, [
+        Field("CYCLE", 0, 26, RO, doc="Low bits of CYCLE when it happened."),
+        Field("LANE", 26, 2, RO, doc="Lane."),
+        Field("KIND", 28, 2, RO, enum=EVENT_KINDS, doc="What happened."),
+        Field("VALID", 31, 1, RO, doc="1: an event was popped; 0: the log is empty."),
+    ], doc="Event log of lane state changes (FIFO of 16); each read pops one event.",
+        read_strobe=True),
+    Register("EVENT_STATUS", 0x58, [
+        Field("COUNT", 0, 5, RO, doc="Events waiting."),
+        Field("OVERFLOW", 8, 1, RW1C, doc="An event was lost because the log was full."),
+    ], doc="Event log fill level."),
+    Register("IRQ_STATUS", 0x5C, [
+        Field("ERROR", 0, 1, RW1C, doc="An ERROR_CAUSE bit was set."),
+        Field("EVENT", 1, 1, RW1C, doc="An event was logged."),
+        Field("HALT", 2, 1, RW1C, doc="The bridge halted."),
+    ], doc="Pending interrupts; write 1 to clear."),
+    Register("IRQ_ENABLE", 0x60, [
+        Field("ERROR", 0, 1, RW, doc="Interrupt on ERROR."),
+        Field("EVENT", 1, 1, RW, doc="Interrupt on EVENT."),
+        Field("HALT", 2, 1, RW, doc="Interrupt on HALT."),
+    ], doc="The interrupt line is the OR of IRQ_STATUS and IRQ_ENABLE."),
+    Register("SCRATCH", 0x64, [Field("VALUE", 0, 32, RW, doc="Free for software.")],
+             doc="Scratch register (no effect on the hardware)."),
+], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "
+                 "(agreed transactions at the bridge's csr_base) and by the out-of-band "
+                 "management port (mgmt).")
+
+
+class ErrorRegisters(wiring.Component):
+    """The error registers: sticky causes, counters, event log, interrupts and controls.
+
+    Built from :data:`ERROR_REGISTERS` by :class:`~ftvoter.hdl.csr.CSRBank`, with the
+    behaviour around it: saturating counters, first-error capture, the event FIFO, the
+    interrupt line, and access control:
+
+    - ``lanes`` is the access port of agreed transactions from the lanes. With
+      CONTROL.LOCK set, their writes to CONTROL, UNLOCK and LANE_CMD are ignored.
+    - ``mgmt`` is an AXI4-Lite target for out-of-band access. A write to CONTROL or
+      LANE_CMD is only accepted right after UNLOCK was written with :data:`UNLOCK_KEY`
+      (one write per unlock); a wrong key, or a protected write without unlock, is
+      ignored.
+
+    Every ignored write answers SLVERR (``lanes_error`` for the lanes' port), increments
+    REJECTED and sets ERROR_CAUSE.REJECTED. Sticky bits are RW1C: a hardware set wins
+    over a software clear in the same cycle, so no error is lost.
+
+    Parameters
+    ----------
+    lanes, paths : int
+        For FEATURES and the widths of the per-lane ports.
+    policy : str
+        "halt" or "diagnose", for FEATURES.
+    timeout : int
+        Path timeout, for FEATURES.
+    """
+
+    def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, mgmt_addr_width=8):
+        self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
+        self._bank = CSRBank(ERROR_REGISTERS)
+        super().__init__({
+            "lanes":         In(CSRAccessSignature(8)),
+            "lanes_error":   Out(1),
+            "mgmt":          In(AXI4LiteSignature(addr_width=mgmt_addr_width, data_width=32)),
+            # Inputs from the bridge and lane manager.
+            "cause_set":     In(len(CAUSES)),
+            "divergence":    In(1),
+            "div_channel":   In(3),
+            "div_lanes":     In(3),
+            "div_ctrl":      In(8),
+            "div_bits":      In(32),
+            "corrected":     In(1),
+            "retry":         In(2),
+            "lane_errors":   In(3),
+            "path_fail_set": In(2),
+            "active_path":   In(1),
+            "halted":        In(1),
+            "syncing":       In(1),
+            "diagnosing":    In(1),
+            "online":        In(3),
+            "lane_state":    In(6),
+            "event_valid":   In(1),
+            "event_lane":    In(2),
+            "event_kind":    In(2),
+            # Outputs to the bridge and lane manager.
+            "irq":           Out(1),
+            "lock":          Out(1),
+            "resume":        Out(1),
+            "lane_cmd":      Out(1),
+            "lane_cmd_lane": Out(2),
+            "lane_cmd_op":   Out(2),
+            "path_failed":   Out(2),
+            "cycle":         Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bank = bank = self._bank
+        port = bank.port
+
+        # --- access arbitration: the lanes' port has priority; mgmt waits a cycle ------
+        mgmt = self.mgmt
+        mgmt_write = Signal()
+        mgmt_read = Signal()
+        m.d.comb += [
+            mgmt_write.eq(mgmt.awvalid & mgmt.wvalid & ~mgmt.bvalid & ~self.lanes.en),
+            mgmt_read.eq(mgmt.arvalid & ~mgmt.rvalid & ~self.lanes.en & ~mgmt_write),
+        ]
+        from_mgmt = Signal()
+        enable = Signal()
+        write = Signal()
+        addr = Signal(8)
+        wdata = Signal(32)
+        wstrb = Signal(4)
+        with m.If(self.lanes.en):
+            m.d.comb += [enable.eq(1), write.eq(self.lanes.write), addr.eq(self.lanes.addr),
+                         wdata.eq(self.lanes.wdata), wstrb.eq(self.lanes.wstrb)]
+        with m.Elif(mgmt_write | mgmt_read):
+            m.d.comb += [from_mgmt.eq(1), enable.eq(1), write.eq(mgmt_write),
+                         addr.eq(Mux(mgmt_write, mgmt.awaddr, mgmt.araddr)),
+                         wdata.eq(mgmt.wdata), wstrb.eq(mgmt.wstrb)]
+
+        # --- protection -------------------------------------------------------------------
+        unlocked = Signal()
+        protected = Signal()
+        rejected = Signal()
+        is_unlock = enable & write & (addr == ERROR_REGISTERS["UNLOCK"].offset)
+        m.d.comb += protected.eq(enable & write & ((addr == ERROR_REGISTERS["CONTROL"].offset) |
+                                          (addr == ERROR_REGISTERS["LANE_CMD"].offset) |
+                                          (addr == ERROR_REGISTERS["UNLOCK"].offset)))
+        with m.If(from_mgmt):
+            m.d.comb += rejected.eq((protected & ~is_unlock & ~unlocked) |
+                                    (is_unlock & (wdata != UNLOCK_KEY)))
+            with m.If(is_unlock):
+                m.d.sync += unlocked.eq(wdata == UNLOCK_KEY)
+            with m.Elif(protected):
+                m.d.sync += unlocked.eq(0)
+        with m.Else():
+            m.d.comb += rejected.eq(protected & port("CONTROL", "LOCK"))
+        # A rejected write does not reach the bank.
+        m.d.comb += [
+            bank.access.en.eq(enable), bank.access.write.eq(write & ~rejected),
+            bank.access.addr.eq(addr), bank.access.wdata.eq(wdata),
+            bank.access.wstrb.eq(wstrb),
+        ]
+        m.d.comb += self.lanes.rdata.eq(bank.access.rdata)
+        m.d.comb += self.lanes_error.eq(self.lanes.en & rejected)
+
+        # --- mgmt AXI4-Lite target ------------------------------------------------------
+        m.d.comb += [mgmt.awready.eq(mgmt_write), mgmt.wready.eq(mgmt_write),
+                     mgmt.arready.eq(mgmt_read)]
+        with m.If(mgmt_write):
+            m.d.sync += [mgmt.bvalid.eq(1),
+                         mgmt.bresp.eq(Mux(rejected, AXI4_RESP_SLVERR, AXI4_RESP_OKAY))]
+        with m.Elif(mgmt.bready):
+            m.d.sync += mgmt.bvalid.eq(0)
+        with m.If(mgmt_read):
+            m.d.sync += [mgmt.rvalid.eq(1), mgmt.rdata.eq(bank.access.rdata),
+                         mgmt.rresp.eq(AXI4_RESP_OKAY)]
+        with m.Elif(mgmt.rready):
+            m.d.sync += mgmt.rvalid.eq(0)
+
+        # --- counters and captures --------------------------------------------------------
+        cycle = Signal(32)
+        m.d.sync += cycle.eq(cycle + 1)
+        m.d.comb += self.cycle.eq(cycle)
+
+        counters = {}
+        for name in ("CORRECTED", "RETRIES", "REJECTED", "ERRORS0", "ERRORS1", "ERRORS2"):
+            counters[name] = Signal(32, name=f"count_{name.lower()}")
+            m.d.comb += port(name, "COUNT").eq(counters[name])
+
+        def count(name, event):
+            counter = counters[name]
+            with m.If(event & ~counter.all()):
+                m.d.sync += counter.eq(counter + 1)
+
+        count("CORRECTED", self.corrected)
+        retries = counters["RETRIES"]
+        with m.If(self.retry.any()):
+            m.d.sync += retries.eq(Mux(retries >= 2**32 - 2, 2**32 - 1,
+                                       retries + self.retry[0] + self.retry[1]))
+        count("REJECTED", rejected)
+        for lane in range(3):
+            count(f"ERRORS{lane}", self.lane_errors[lane])
+
+        causes = Signal(len(CAUSES))
+        m.d.comb += causes.eq(self.cause_set | (rejected << [n for n, _ in CAUSES].index(
+            "REJECTED")))
+        cause_value = Cat(*(port("ERROR_CAUSE", name) for name, _ in CAUSES))
+        for bit, (name, _) in enumerate(CAUSES):
+            m.d.comb += port("ERROR_CAUSE", name, "_set").eq(causes[bit])
+
+        first_cycle = Signal(32)
+        with m.If(causes.any() & ~cause_value.any()):
+            m.d.sync += first_cycle.eq(cycle)
+        m.d.comb += port("FIRST_ERROR_CYCLE", "CYCLE").eq(first_cycle)
+
+        syndrome = Signal(3 + 3 + 8 + 32)
+        syndrome_valid = Signal()
+        with m.If(self.divergence & ~syndrome_valid):
+            m.d.sync += [syndrome_valid.eq(1),
+                         syndrome.eq(Cat(self.div_channel, self.div_lanes, self.div_ctrl,
+                                         self.div_bits))]
+        with m.Elif(~cause_value.any() & ~causes.any()):
+            m.d.sync += syndrome_valid.eq(0)
+        m.d.comb += [
+            port("SYNDROME", "CHANNEL").eq(syndrome[0:3]),
+            port("SYNDROME", "LANES").eq(syndrome[3:6]),
+            port("SYNDROME", "CTRL").eq(syndrome[6:14]),
+            port("SYNDROME", "VALID").eq(syndrome_valid),
+            port("SYNDROME_BITS", "BITS").eq(syndrome[14:46]),
+        ]
+
+        # --- constants and live status ---------------------------------------------------
+        m.d.comb += [
+            port("ID", "ID").eq(ID_VALUE),
+            port("VERSION", "MAJOR").eq(VERSION[0]),
+            port("VERSION", "MINOR").eq(VERSION[1]),
+            port("FEATURES", "LANES").eq(self._lanes),
+            port("FEATURES", "PATHS").eq(self._paths),
+            port("FEATURES", "POLICY").eq(POLICIES[self._policy.upper()]),
+            port("FEATURES", "TIMEOUT").eq(min(self._timeout, 0xFFFF)),
+            port("STATUS", "HALTED").eq(self.halted),
+            port("STATUS", "SYNCING").eq(self.syncing),
+            port("STATUS", "DIAGNOSING").eq(self.diagnosing),
+            port("STATUS", "UNLOCKED").eq(unlocked),
+            port("STATUS", "ONLINE").eq(self.online),
+            port("CYCLE", "CYCLE").eq(cycle),
+            port("PATH_STATUS", "ACTIVE").eq(self.active_path),
+            port("PATH_STATUS", "FAILED", "_set").eq(self.path_fail_set),
+        ]
+        for lane in range(3):
+            m.d.comb += port("LANE_STATE", f"LANE{lane}").eq(self.lane_state[2 * lane:
+                                                                               2 * lane + 2])
+
+        # --- event log -----------------------------------------------------------------
+        m.submodules.events = events = fifo.SyncFIFOBuffered(width=30, depth=16)
+        m.d.comb += [
+            events.w_data.eq(Cat(cycle[:26], self.event_lane, self.event_kind)),
+            events.w_en.eq(self.event_valid),
+            port("EVENT_STATUS", "OVERFLOW", "_set").eq(self.event_valid & ~events.w_rdy),
+            port("EVENT_STATUS", "COUNT").eq(events.level),
+            port("EVENT", "CYCLE").eq(events.r_data[:26]),
+            port("EVENT", "LANE").eq(events.r_data[26:28]),
+            port("EVENT", "KIND").eq(events.r_data[28:30]),
+            port("EVENT", "VALID").eq(events.r_rdy),
+            events.r_en.eq(bank.event_read),
+        ]
+
+        # --- interrupts and controls -----------------------------------------------------
+        halted_q = Signal()
+        m.d.sync += halted_q.eq(self.halted)
+        m.d.comb += [
+            port("IRQ_STATUS", "ERROR", "_set").eq(causes.any()),
+            port("IRQ_STATUS", "EVENT", "_set").eq(self.event_valid),
+            port("IRQ_STATUS", "HALT", "_set").eq(self.halted & ~halted_q),
+            self.irq.eq((port("IRQ_STATUS", "ERROR") & port("IRQ_ENABLE", "ERROR")) |
+                        (port("IRQ_STATUS", "EVENT") & port("IRQ_ENABLE", "EVENT")) |
+                        (port("IRQ_STATUS", "HALT") & port("IRQ_ENABLE", "HALT"))),
+            self.lock.eq(port("CONTROL", "LOCK")),
+            self.resume.eq(port("CONTROL", "RESUME", "_write") & port("CONTROL", "RESUME")),
+            self.lane_cmd.eq(port("LANE_CMD", "OP", "_write") &
+                             (port("LANE_CMD", "OP") != LANE_OPS["NONE"])),
+            self.lane_cmd_lane.eq(port("LANE_CMD", "LANE")),
+            self.lane_cmd_op.eq(port("LANE_CMD", "OP")),
+            self.path_failed.eq(port("PATH_STATUS", "FAILED")),
+        ]
+        return m
