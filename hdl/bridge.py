@@ -119,6 +119,12 @@ class VotingBridge(wiring.Component):
         Lanes in the vote; lanes whose clock is to be stopped (LANE_CMD FREEZE).
     lanes_reset : Out(1)
         Reset all lanes (resynchronisation).
+    mismatch : Out(1)
+        Asserted one cycle after a cycle in which the online lanes diverged (while not
+        halted, diagnosing or resetting), like
+        :class:`~ftvoter.hdl.compare.LockstepComparator`'s output.
+    disagree : Out(lanes)
+        With ``mismatch``: the lanes blamed (the odd lane in TMR, all online in DMR).
     diag_request : Out(1); lane<i>_diag_done, lane<i>_diag_pass : In(1)
         Only with ``policy="diagnose"``: the self-test handshake.
 
@@ -169,6 +175,8 @@ class VotingBridge(wiring.Component):
             "online":      Out(lanes),
             "lane_freeze": Out(lanes),
             "lanes_reset": Out(1),
+            "mismatch":    Out(1),
+            "disagree":    Out(lanes),
         })
         if policy == "diagnose":
             members["diag_request"] = Out(1)
@@ -284,6 +292,8 @@ class VotingBridge(wiring.Component):
             # A lane that reports itself broken is taken out before it diverges.
             m.d.comb += [isolate.eq(suspects), cause[_CAUSE["SELF_ERROR"]].eq(1)]
         m.d.comb += manager.isolate.eq(isolate)
+        m.d.sync += [self.mismatch.eq(diverged),
+                     self.disagree.eq(Mux(diverged, regs.div_lanes, 0))]
 
         with m.If(regs.resume):
             m.d.sync += halted.eq(0)

@@ -11,7 +11,7 @@ __all__ = ["LockstepDemo"]
 
 
 class LockstepDemo(wiring.Component):
-    """A :class:`~ftvoter.hdl.lockstep.Lockstep` whose bus ends in an on-chip RAM.
+    """A :class:`~ftvoter.hdl.lockstep.Lockstep` whose path(s) end in on-chip RAMs.
 
     Needs no bus model in the testbench, so a simulation can run many cycles with no
     Python in the per-cycle path. Counters tell what happened.
@@ -27,12 +27,12 @@ class LockstepDemo(wiring.Component):
     -------
     irq : In(irq_width)
         Passed to the lanes.
-    self_error, mismatch, disagree, syndrome : Out
+    self_error, online, mismatch, disagree : Out
         As :class:`~ftvoter.hdl.lockstep.Lockstep`.
     cycles : Out(32)
         Cycles since reset (saturating).
     writes, reads : Out(32)
-        Completed bus writes (B handshakes) and reads (R handshakes), saturating.
+        Completed writes (B handshakes) and reads (R handshakes) on path 0, saturating.
     mismatches : Out(32)
         Cycles in which ``mismatch`` was asserted, saturating.
     first_mismatch : Out(32)
@@ -48,15 +48,17 @@ class LockstepDemo(wiring.Component):
         if not isinstance(lockstep, Lockstep):
             raise TypeError(f"Lockstep must be a Lockstep, not {lockstep!r}")
         self._lockstep = lockstep
-        bus = lockstep.signature.members["bus"].signature
-        self._memory = AXI4LiteMemory(addr_width=bus.addr_width, data_width=bus.data_width,
-                                      depth=ram_words)
+        bus = lockstep.signature.members["path0_bus"].signature
+        self._memories = [AXI4LiteMemory(addr_width=bus.addr_width,
+                                         data_width=bus.data_width, depth=ram_words)
+                          for _ in range(2 if "path1_bus" in lockstep.signature.members
+                                         else 1)]
         super().__init__({
             "irq":            In(lockstep.irq.shape()),
             "self_error":     Out(lockstep.lanes),
             "mismatch":       Out(1),
             "disagree":       Out(lockstep.lanes),
-            "syndrome":       Out(lockstep.compared_width),
+            "online":         Out(lockstep.lanes),
             "cycles":         Out(32),
             "writes":         Out(32),
             "reads":          Out(32),
@@ -71,21 +73,27 @@ class LockstepDemo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.lockstep = lockstep = self._lockstep
-        m.submodules.memory = memory = self._memory
-        connect(m, lockstep.bus, memory.bus)
+        for index, memory in enumerate(self._memories):
+            m.submodules[f"memory{index}"] = memory
+            connect(m, getattr(lockstep, f"path{index}_bus"), memory.bus)
+        if "mgmt" in lockstep.signature.members:
+            # The management port is not used by the demo: leave it idle.
+            m.d.comb += [lockstep.mgmt.awvalid.eq(0), lockstep.mgmt.wvalid.eq(0),
+                         lockstep.mgmt.arvalid.eq(0), lockstep.mgmt.bready.eq(1),
+                         lockstep.mgmt.rready.eq(1)]
         m.d.comb += [
             lockstep.irq.eq(self.irq),
             self.self_error.eq(lockstep.self_error),
             self.mismatch.eq(lockstep.mismatch),
             self.disagree.eq(lockstep.disagree),
-            self.syndrome.eq(lockstep.syndrome),
+            self.online.eq(lockstep.online),
         ]
 
         def count(counter, event):
             with m.If(event & ~counter.all()):
                 m.d.sync += counter.eq(counter + 1)
 
-        bus = lockstep.bus
+        bus = lockstep.path0_bus
         count(self.cycles, 1)
         count(self.writes, bus.bvalid & bus.bready)
         count(self.reads, bus.rvalid & bus.rready)

@@ -1,11 +1,12 @@
-"""Lockstep: N replicated lanes, compared, behind one bus port."""
+"""Lockstep: N replicated lanes behind a voting bridge (or, delayed, a comparator)."""
 
-from amaranth.hdl import Cat, Module, ResetInserter, Signal
+from amaranth.hdl import Cat, EnableInserter, Module, ResetInserter, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Out, connect, flipped
 
+from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
-from .signatures import check_lane
+from .signatures import AXI4LiteSignature, check_lane
 from .voter import MajorityVoter
 
 __all__ = ["Lockstep"]
@@ -68,23 +69,28 @@ class _OutputCheck(wiring.Component):
 
 
 class Lockstep(wiring.Component):
-    """Replicate a lane, run the copies in lockstep and compare everything they output.
+    """Replicate a lane, run the copies in lockstep, vote on everything they send out.
 
     ``lane_factory()`` is called once per lane and must return a component honouring the
     lane contract (:class:`~ftvoter.hdl.signatures.LaneSignature`); all lanes must have the
-    same signature. Every input (bus responses and ready signals, ``irq``) is fanned out to
-    all lanes in the same cycle. All bus outputs of the lanes are compared by a
-    :class:`~ftvoter.hdl.compare.LockstepComparator`.
+    same signature.
 
-    With 2 lanes, lane 0's bus is forwarded to ``bus``; with 3 lanes, the bitwise
-    majority of the three buses is forwarded, so one faulty lane is outvoted. (The voting
-    bridge replaces this forwarding with containment and isolation.)
+    **Plain lockstep** (``offset=0``, the default): the lanes' buses go through a
+    :class:`~ftvoter.hdl.bridge.VotingBridge`, which forwards only agreed beats to the
+    path(s), isolates a faulty lane and keeps going on the others, with the error
+    registers on ``mgmt`` and at ``csr_base`` in the lanes' address space. The bridge's
+    ``lanes_reset`` resets all lanes (resynchronisation) and ``lane_freeze`` stops a
+    lane's clock (LANE_CMD FREEZE). Lanes need 32-bit data. A lane may offer the diagnose
+    policy's self-test as members ``diag_done`` and ``diag_pass`` (``Out(1)``); a lane
+    without them reports "done, passed unless ``self_error``".
 
-    Delayed lockstep (``offset=k``, 2 lanes only): lane 1 is held in reset ``k`` cycles
-    longer than lane 0 and receives every input ``k`` cycles later, so it repeats lane 0's
-    work ``k`` cycles behind; the comparator delays lane 0's outputs to match. Lane 0
-    drives ``bus``. A fault that hits both lanes in the same cycle (a common-cause fault)
-    then hits them at different points of the computation and shows up as a mismatch.
+    **Delayed lockstep** (``offset=k``, 2 lanes only): detection only. Lane 1 is held in
+    reset ``k`` cycles longer than lane 0 and receives every input ``k`` cycles later; a
+    :class:`~ftvoter.hdl.compare.LockstepComparator` compares lane 0's delayed bus outputs
+    with lane 1's, and lane 0 drives ``path0_bus``. A fault that hits both lanes in the same
+    cycle (common cause) hits them at different points of the work and is detected; but
+    lane 0's output reaches I/O before it is checked (no containment, no bridge): a
+    leading lane needs its responses before the trailing lane could agree on the request.
 
     Parameters
     ----------
@@ -93,21 +99,29 @@ class Lockstep(wiring.Component):
     lanes : int
         2 or 3.
     offset : int
-        Cycles by which lane 0 leads lane 1 (delayed lockstep); 0 for plain lockstep.
+        Delayed lockstep: cycles by which lane 0 leads lane 1; 0 for the voting bridge.
     registered : bool
-        Passed to the comparator: ``mismatch`` one cycle after the difference, or in it.
+        Delayed lockstep: ``mismatch`` one cycle after the difference, or in it.
+    paths, policy, timeout, csr_base
+        Of the :class:`~ftvoter.hdl.bridge.VotingBridge` (plain lockstep only).
 
     Members
     -------
-    bus : Out(AXI4LiteSignature)
-        The forwarded bus, of the lanes' bus signature.
+    path0_bus, path1_bus : Out(AXI4LiteSignature)
+        The secondary path(s), of the lanes' bus signature (``path1_bus`` with 2 paths).
     irq : In(irq_width)
-        Interrupts, fanned out to the lanes.
+        Interrupts, delivered to the lanes (the lanes' ``irq`` width).
     self_error : Out(lanes)
         Each lane's own ``self_error``.
-    mismatch, disagree, syndrome : Out
-        As :class:`~ftvoter.hdl.compare.LockstepComparator`, over the concatenation of
-        the bus outputs (``awaddr``, ``awprot``, ``awvalid``, ``wdata``, ``wstrb``,
+    online : Out(lanes)
+        Lanes in the vote (all, in delayed lockstep).
+    mismatch : Out(1), disagree : Out(lanes)
+        Asserted one cycle after the lanes differed, with the lanes blamed.
+    mgmt : In(AXI4LiteSignature(8, 32)), mgmt_irq : Out(1)
+        Plain lockstep: out-of-band access to the error registers, and their interrupt.
+    syndrome : Out(compared_width)
+        Delayed lockstep: the comparator's first-mismatch syndrome over the concatenated
+        bus outputs (``awaddr``, ``awprot``, ``awvalid``, ``wdata``, ``wstrb``,
         ``wvalid``, ``bready``, ``araddr``, ``arprot``, ``arvalid``, ``rready``, least
         significant first).
 
@@ -115,12 +129,15 @@ class Lockstep(wiring.Component):
     ------
     TypeError
         If ``lane_factory`` is not callable or makes something that is not a lane,
-        ``lanes`` is not 2 or 3, or ``offset`` is not a non-negative integer.
+        ``lanes`` is not 2 or 3, ``offset`` is not a non-negative integer, or a bridge
+        parameter is invalid.
     ValueError
-        If the lanes' signatures differ, or an offset is asked for with 3 lanes.
+        If the lanes' signatures differ, an offset is asked for with 3 lanes or with
+        bridge options, or the bridge is given lanes whose data width is not 32.
     """
 
-    def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True):
+    def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
+                 policy="halt", timeout=64, csr_base=None):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -129,23 +146,42 @@ class Lockstep(wiring.Component):
         if offset and lanes != 2:
             raise ValueError(f"Delayed lockstep needs 2 lanes: with 3, the voted bus would "
                              f"run behind lane 0, not offset {offset!r}")
+        if offset and paths != 1:
+            raise ValueError(f"Delayed lockstep is detection-only, with one path, "
+                             f"not {paths!r}")
         self._units = tuple(lane_factory() for _ in range(lanes))
         signatures = [check_lane(unit) for unit in self._units]
         if any(signature != signatures[0] for signature in signatures):
             raise ValueError(f"Lanes must all have the same signature, not {signatures!r}")
-        self._lane_signature = signatures[0]
+        lane_sig = signatures[0]
         self._offset = offset
         self._registered = registered
         self._compared_width = sum(len(value) for _, value in
                                    _bus_members(self._units[0].bus, Out))
-        super().__init__({
-            "bus":        Out(self._lane_signature.members["bus"].signature),
-            "irq":        In(self._lane_signature.irq_width),
+        bus = lane_sig.members["bus"].signature
+        members = {"path0_bus": Out(bus)}
+        self._bridge = None
+        if not offset:
+            if lane_sig.data_width != 32:
+                raise ValueError(f"The voting bridge needs lanes with 32-bit data, "
+                                 f"not {lane_sig.data_width}")
+            self._bridge = VotingBridge(lanes=lanes, paths=paths, policy=policy,
+                                        timeout=timeout, addr_width=lane_sig.addr_width,
+                                        irq_width=lane_sig.irq_width, csr_base=csr_base)
+            if paths == 2:
+                members["path1_bus"] = Out(bus)
+            members["mgmt"] = In(AXI4LiteSignature(addr_width=8, data_width=32))
+            members["mgmt_irq"] = Out(1)
+        else:
+            members["syndrome"] = Out(self._compared_width)
+        members.update({
+            "irq":        In(lane_sig.irq_width),
             "self_error": Out(lanes),
+            "online":     Out(lanes),
             "mismatch":   Out(1),
             "disagree":   Out(lanes),
-            "syndrome":   Out(self._compared_width),
         })
+        super().__init__(members)
 
     @property
     def lanes(self):
@@ -161,19 +197,58 @@ class Lockstep(wiring.Component):
         return self._offset
 
     @property
+    def bridge(self):
+        """The :class:`VotingBridge` (``None`` in delayed lockstep)."""
+        return self._bridge
+
+    @property
     def compared_width(self):
-        """Width of the compared vector of bus outputs, in bits."""
+        """Width of the comparator's vector of bus outputs (delayed lockstep), in bits."""
         return self._compared_width
 
     def elaborate(self, platform):
         m = Module()
+        m.d.comb += self.self_error.eq(Cat(*(unit.self_error for unit in self._units)))
+        if self._bridge is not None:
+            self._elaborate_bridge(m)
+        else:
+            self._elaborate_delayed(m)
+        return m
+
+    def _elaborate_bridge(self, m):
+        m.submodules.bridge = bridge = self._bridge
+        for index, unit in enumerate(self._units):
+            members = unit.signature.members
+            lane = ResetInserter(bridge.lanes_reset)(unit)
+            m.submodules[f"lane{index}"] = EnableInserter(~bridge.lane_freeze[index])(lane)
+            connect(m, unit.bus, getattr(bridge, f"lane{index}_bus"))
+            m.d.comb += [
+                getattr(bridge, f"lane{index}_self_error").eq(unit.self_error),
+                unit.irq.eq(getattr(bridge, f"lane{index}_irq")[:len(unit.irq)]),
+            ]
+            if bridge.policy == "diagnose":
+                done = unit.diag_done if "diag_done" in members else 1
+                passed = unit.diag_pass if "diag_pass" in members else ~unit.self_error
+                m.d.comb += [getattr(bridge, f"lane{index}_diag_done").eq(done),
+                             getattr(bridge, f"lane{index}_diag_pass").eq(passed)]
+        connect(m, flipped(self.path0_bus), bridge.path0_bus)
+        if bridge.paths == 2:
+            connect(m, flipped(self.path1_bus), bridge.path1_bus)
+        connect(m, flipped(self.mgmt), bridge.mgmt)
+        m.d.comb += [
+            bridge.irq_in.eq(self.irq),
+            self.mgmt_irq.eq(bridge.mgmt_irq),
+            self.online.eq(bridge.online),
+            self.mismatch.eq(bridge.mismatch),
+            self.disagree.eq(bridge.disagree),
+        ]
+
+    def _elaborate_delayed(self, m):
         k = self._offset
+        trailing_reset = Signal(k, init=(1 << k) - 1)
+        m.d.sync += trailing_reset.eq(trailing_reset >> 1)
 
-        trailing_reset = Signal(max(k, 1), init=(1 << k) - 1)
-        if k:
-            m.d.sync += trailing_reset.eq(trailing_reset >> 1)
-
-        inputs = dict(_bus_members(self.bus, In))
+        inputs = dict(_bus_members(self.path0_bus, In))
         for index, unit in enumerate(self._units):
             delay = k if index else 0
             if delay:
@@ -183,11 +258,9 @@ class Lockstep(wiring.Component):
             for path, value in _bus_members(unit.bus, In):
                 m.d.comb += value.eq(_delay(m, inputs[path], delay, f"lane{index}_{path}"))
             m.d.comb += unit.irq.eq(_delay(m, self.irq, delay, f"lane{index}_irq"))
-            m.d.comb += self.self_error[index].eq(unit.self_error)
 
         outputs = [Cat(*(value for _, value in _bus_members(unit.bus, Out)))
                    for unit in self._units]
-
         m.submodules.check = check = _OutputCheck(
             self._compared_width, lanes=self.lanes, registered=self._registered, offset=k)
         for index, vector in enumerate(outputs):
@@ -196,6 +269,6 @@ class Lockstep(wiring.Component):
             self.mismatch.eq(check.mismatch),
             self.disagree.eq(check.disagree),
             self.syndrome.eq(check.syndrome),
-            Cat(*(value for _, value in _bus_members(self.bus, Out))).eq(check.voted),
+            self.online.eq((1 << self.lanes) - 1),
+            Cat(*(value for _, value in _bus_members(self.path0_bus, Out))).eq(check.voted),
         ]
-        return m

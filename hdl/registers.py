@@ -140,7 +140,7 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
         Field("ERROR", 0, 1, RW, doc="Interrupt on ERROR."),
         Field("EVENT", 1, 1, RW, doc="Interrupt on EVENT."),
         Field("HALT", 2, 1, RW, doc="Interrupt on HALT."),
-    ], doc="The interrupt line is the OR of IRQ_STATUS and IRQ_ENABLE."),
+    ], doc="The interrupt line is high while any IRQ_STATUS bit is set with its enable."),
     Register("SCRATCH", 0x64, [Field("VALUE", 0, 32, RW, doc="Free for software.")],
              doc="Scratch register (no effect on the hardware)."),
 ], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "

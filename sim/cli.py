@@ -53,16 +53,39 @@ def _add_lockstep_options(parser, *, ram_default=0):
     parser.add_argument("--io-words", type=_positive, default=256, metavar="WORDS",
                         help="size of the lanes' I/O window in words, a power of two "
                              "(default: %(default)s)")
+    _add_bridge_options(parser, lanes=False)
     parser.add_argument("--ram", type=_natural, default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
                              "bus (default: %(default)s)")
 
 
+def _add_bridge_options(parser, *, lanes=True):
+    if lanes:
+        parser.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+                            help="number of lane ports: 2 (DMR) or 3 (TMR) "
+                                 "(default: %(default)s)")
+    parser.add_argument("--paths", type=int, choices=(1, 2), default=1,
+                        help="secondary paths; with 2, an operation that fails on one is "
+                             "retried on the other (default: %(default)s)")
+    parser.add_argument("--policy", choices=("halt", "diagnose"), default="halt",
+                        help="DMR divergence with no self_error: 'halt' stops forwarding "
+                             "(fail-safe), 'diagnose' asks the lanes for a self-test "
+                             "(default: %(default)s)")
+    parser.add_argument("--timeout", type=_positive, default=64, metavar="CYCLES",
+                        help="cycles a path has to answer before it is marked failed "
+                             "(default: %(default)s)")
+    parser.add_argument("--csr-base", type=_natural, default=None, metavar="ADDR",
+                        help="byte address of the 256-byte register window in the lanes' "
+                             "address space; every other address goes to the paths "
+                             "(default: the top 256 bytes)")
+
+
 def _lockstep_params(args):
     return {"lanes": args.lanes, "lane": args.lane, "offset": args.offset,
             "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
-            "io_words": args.io_words, "ram": args.ram}
+            "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
+            "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base}
 
 
 def _build_parser():
@@ -116,14 +139,32 @@ def _build_parser():
                        help="width of each lane's value in bits (default: %(default)s)")
     output_options(voter)
 
+    bridge = components.add_parser(
+        "bridge", help="voting bridge with error registers (ports lane<i>_bus__*, "
+                       "path<j>_bus__*, mgmt__*)",
+        description="The voting bridge: AXI4-Lite target ports for the lanes, "
+                    "initiator ports for the paths, the error registers. Ports: clk, rst, "
+                    "lane<i>_bus__<axi>, lane<i>_self_error, lane<i>_irq, path<j>_bus__<axi>, "
+                    "mgmt__<axi> (AXI4-Lite target, 8-bit address), irq_in, mgmt_irq, "
+                    "online, lane_freeze, lanes_reset, mismatch, disagree; with --policy "
+                    "diagnose also diag_request, lane<i>_diag_done, lane<i>_diag_pass. "
+                    "<axi> is awaddr awprot awvalid awready wdata wstrb wvalid wready bresp "
+                    "bvalid bready araddr arprot arvalid arready rdata rresp rvalid rready.")
+    _add_bridge_options(bridge)
+    bridge.add_argument("--addr-width", type=_positive, default=16, metavar="BITS",
+                        help="AXI4-Lite address width of lanes and paths (default: "
+                             "%(default)s)")
+    output_options(bridge)
+
     lockstep = components.add_parser(
-        "lockstep", help="lanes in lockstep with comparator, behind one AXI4-Lite port",
-        description="N lanes in lockstep, all bus outputs compared, lane 0's bus (DMR) "
-                    "or the majority (TMR) forwarded. Ports: clk, rst, bus__<axi> "
-                    "(AXI4-Lite initiator), irq, self_error [N-1:0], mismatch, "
-                    "disagree [N-1:0], syndrome. With --ram the bus ends in an on-chip "
-                    "RAM and counters (cycles, writes, reads, mismatches, first_mismatch) "
-                    "are ports instead.")
+        "lockstep", help="lanes in lockstep behind the voting bridge",
+        description="N lanes in lockstep behind the voting bridge (or, with --offset, a "
+                    "delayed-lockstep comparator that only detects). Ports: clk, rst, "
+                    "path0_bus__<axi> (and path1_bus__<axi> with --paths 2), mgmt__<axi>, "
+                    "mgmt_irq, irq, self_error, online, mismatch, disagree [N-1:0]; with "
+                    "--offset, syndrome instead of mgmt. With --ram the paths end in "
+                    "on-chip RAMs and counters (cycles, writes, reads, mismatches, "
+                    "first_mismatch) are ports instead.")
     _add_lockstep_options(lockstep)
     output_options(lockstep)
 
@@ -153,7 +194,28 @@ def _build_parser():
     bench.add_argument("--json", metavar="FILE",
                        help="also write the figures to FILE as JSON")
     _add_lockstep_options(bench, ram_default=256)
+    regs = commands.add_parser(
+        "regs", help="write the error register map as Markdown, a C header or JSON",
+        description="Write the error registers' map, generated from their description in "
+                    "ftvoter.hdl.registers: Markdown (docs/registers.md), a C header, or "
+                    "JSON (registers with name, offset, access, reset, fields with lsb, "
+                    "width, access, reset and enum values).")
+    regs.add_argument("--format", choices=("md", "c", "json"), default="md",
+                      help="output format (default: %(default)s)")
+    regs.add_argument("-o", "--output", metavar="FILE", default="-",
+                      help="where to write ('-': standard output, the default)")
     return parser
+
+
+def _cmd_regs(args):
+    from ftvoter.hdl.registers import ERROR_REGISTERS
+    text = {"md": ERROR_REGISTERS.as_markdown, "c": ERROR_REGISTERS.as_c_header,
+            "json": ERROR_REGISTERS.as_json}[args.format]()
+    if args.output == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        write_atomic(Path(args.output), text)
+    return 0
 
 
 def _cmd_verilog(args):
@@ -163,6 +225,10 @@ def _cmd_verilog(args):
                   "comb": args.comb}
     elif args.design == "voter":
         params = {"width": args.width}
+    elif args.design == "bridge":
+        params = {"lanes": args.lanes, "paths": args.paths, "policy": args.policy,
+                  "timeout": args.timeout, "addr_width": args.addr_width,
+                  "csr_base": args.csr_base}
     else:
         params = _lockstep_params(args)
     try:
@@ -180,7 +246,7 @@ def _cmd_verilog(args):
 def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
-    handlers = {"verilog": _cmd_verilog}
+    handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

@@ -53,10 +53,20 @@ async def run_demo(dut):
     """Run the lockstep demo, with AxiLiteRam on the bus when the bus is exported."""
     cycles = _env_int("FTVOTER_CYCLES")
     flip = os.environ.get("FTVOTER_FLIP")
-    exported = hasattr(dut, "bus__awaddr")
+    exported = hasattr(dut, "path0_bus__awaddr")
     if exported:
         from cocotbext.axi import AxiLiteBus, AxiLiteRam
-        AxiLiteRam(AxiLiteBus.from_prefix(dut, "bus_"), dut.clk, dut.rst, size=1 << 16)
+        AxiLiteRam(AxiLiteBus.from_prefix(dut, "path0_bus_"), dut.clk, dut.rst,
+                   size=1 << 16)
+        if hasattr(dut, "path1_bus__awaddr"):
+            AxiLiteRam(AxiLiteBus.from_prefix(dut, "path1_bus_"), dut.clk, dut.rst,
+                       size=1 << 16)
+    if hasattr(dut, "mgmt__awvalid"):
+        dut.mgmt__awvalid.value = 0
+        dut.mgmt__wvalid.value = 0
+        dut.mgmt__arvalid.value = 0
+        dut.mgmt__bready.value = 1
+        dut.mgmt__rready.value = 1
     await _start(dut)
 
     counts = {"writes": 0, "reads": 0, "mismatch_cycles": 0}
@@ -73,9 +83,9 @@ async def run_demo(dut):
             target.value = int(target.value) ^ (1 << bit)
             flip_cycle = cycle
         if exported:
-            if dut.bus__bvalid.value and dut.bus__bready.value:
+            if dut.path0_bus__bvalid.value and dut.path0_bus__bready.value:
                 counts["writes"] += 1
-            if dut.bus__rvalid.value and dut.bus__rready.value:
+            if dut.path0_bus__rvalid.value and dut.path0_bus__rready.value:
                 counts["reads"] += 1
         if dut.mismatch.value:
             counts["mismatch_cycles"] += 1
@@ -94,6 +104,7 @@ async def run_demo(dut):
                               if first_mismatch is not None and flip_cycle is not None
                               and first_mismatch >= flip_cycle else None),
         "self_error": int(dut.self_error.value),
+        "online": int(dut.online.value),
         "wall_seconds": elapsed,
     })
 

@@ -6,6 +6,7 @@ design's name and options mean the same everywhere.
 
 from dataclasses import dataclass, field
 
+from ftvoter.hdl.bridge import VotingBridge
 from ftvoter.hdl.compare import LockstepComparator
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lockstep import Lockstep
@@ -29,7 +30,10 @@ LANE_KINDS = {
 
 
 def _lockstep(p):
-    lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"])
+    bridge = {} if p["offset"] else {"paths": p["paths"], "policy": p["policy"],
+                                      "timeout": p["timeout"], "csr_base": p["csr_base"]}
+    lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"],
+                        **bridge)
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -51,7 +55,15 @@ DESIGNS = {
     "lockstep": Design(
         _lockstep, "ftvoter_lockstep",
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
-         "data_width": 32, "io_words": 256, "ram": 0}),
+         "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
+         "timeout": 64, "csr_base": None}),
+    "bridge": Design(
+        lambda p: VotingBridge(lanes=p["lanes"], paths=p["paths"], policy=p["policy"],
+                               timeout=p["timeout"], addr_width=p["addr_width"],
+                               csr_base=p["csr_base"]),
+        "ftvoter_bridge",
+        {"lanes": 2, "paths": 1, "policy": "halt", "timeout": 64, "addr_width": 16,
+         "csr_base": None}),
 }
 
 

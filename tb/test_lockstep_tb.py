@@ -28,9 +28,9 @@ class TB:
     def __init__(self, dut, flip=None):
         self.dut = dut
         self.lanes = int(os.environ.get("FTVOTER_LANES", "2"))
-        self.data_width = len(dut.bus__wdata)
+        self.data_width = len(dut.path0_bus__wdata)
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        self.ram = AxiLiteRam(AxiLiteBus.from_prefix(dut, "bus_"), dut.clk, dut.rst,
+        self.ram = AxiLiteRam(AxiLiteBus.from_prefix(dut, "path0_bus_"), dut.clk, dut.rst,
                               size=RAM_BYTES)
         self.flip = flip            # (lane, register, bit, before operation n)
         self.flip_cycle = None
@@ -69,22 +69,22 @@ class TB:
                 target.value = int(target.value) ^ (1 << bit)
                 self.flip_cycle = self.cycle
             self.operations += executing
-            valid = bool(dut.bus__awvalid.value or dut.bus__arvalid.value)
+            valid = bool(dut.path0_bus__awvalid.value or dut.path0_bus__arvalid.value)
             if valid and not requesting:
                 self.requests += 1
                 self.request_cycle = self.cycle
             requesting = valid
-            if dut.bus__awvalid.value and dut.bus__awready.value:
-                write["addr"] = int(dut.bus__awaddr.value)
-            if dut.bus__wvalid.value and dut.bus__wready.value:
-                write["data"] = (int(dut.bus__wdata.value), int(dut.bus__wstrb.value))
+            if dut.path0_bus__awvalid.value and dut.path0_bus__awready.value:
+                write["addr"] = int(dut.path0_bus__awaddr.value)
+            if dut.path0_bus__wvalid.value and dut.path0_bus__wready.value:
+                write["data"] = (int(dut.path0_bus__wdata.value), int(dut.path0_bus__wstrb.value))
             if len(write) == 2:
                 self.transactions.append(Write(write["addr"], *write["data"]))
                 write.clear()
-            if dut.bus__arvalid.value and dut.bus__arready.value:
-                read_addr = int(dut.bus__araddr.value)
-            if dut.bus__rvalid.value and dut.bus__rready.value:
-                self.transactions.append(Read(read_addr, int(dut.bus__rdata.value)))
+            if dut.path0_bus__arvalid.value and dut.path0_bus__arready.value:
+                read_addr = int(dut.path0_bus__araddr.value)
+            if dut.path0_bus__rvalid.value and dut.path0_bus__rready.value:
+                self.transactions.append(Read(read_addr, int(dut.path0_bus__rdata.value)))
             if dut.mismatch.value:
                 if not self.mismatch_cycles:
                     self.first_mismatch = (self.requests, self.request_cycle)

@@ -65,9 +65,10 @@ class TestVerilog:
         axi = {"awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid",
                "wready", "bresp", "bvalid", "bready", "araddr", "arprot", "arvalid",
                "arready", "rdata", "rresp", "rvalid", "rready"}
-        assert {f"bus__{name}" for name in axi} <= set(found)
-        assert found["bus__awaddr"] == ("output", 16)
-        assert found["bus__awready"] == ("input", 1)
+        assert {f"path0_bus__{name}" for name in axi} <= set(found)
+        assert {f"mgmt__{name}" for name in axi} <= set(found)
+        assert found["path0_bus__awaddr"] == ("output", 16)
+        assert found["path0_bus__awready"] == ("input", 1)
         assert found["self_error"] == ("output", 3)
         assert found["disagree"] == ("output", 3)
 

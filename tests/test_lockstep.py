@@ -22,33 +22,43 @@ class LockstepWithMemory(Elaboratable):
         m = Module()
         m.submodules.lockstep = self.lockstep
         m.submodules.memory = self.memory
-        connect(m, self.lockstep.bus, self.memory.bus)
+        connect(m, self.lockstep.path0_bus, self.memory.bus)
         return m
 
 
 def run(lockstep, cycles, *, flip=None):
-    """Run with an on-chip RAM; return (transactions, mismatch cycles, disagree values).
+    """Run with an on-chip RAM; return (transactions, mismatch cycles, disagree values,
+    final online mask, halted).
 
-    ``flip`` is ``(cycle, lane, site, mask)``.
+    ``flip`` is ``(cycle, lane, sites, mask)``: XOR ``mask`` into each named register.
     """
     log, mismatches, disagree = [], [], set()
+    final = {}
     sim = Simulator(LockstepWithMemory(lockstep))
     sim.add_clock(1e-6)
 
     async def testbench(ctx):
         for cycle in range(cycles):
             if flip is not None and cycle == flip[0]:
-                signal = lockstep.units[flip[1]].state_registers()[flip[2]]
-                ctx.set(signal, ctx.get(signal) ^ flip[3])
+                for site in flip[2]:
+                    signal = lockstep.units[flip[1]].state_registers()[site]
+                    ctx.set(signal, ctx.get(signal) ^ flip[3])
             if ctx.get(lockstep.mismatch):
                 mismatches.append(cycle)
                 disagree.add(ctx.get(lockstep.disagree))
             await ctx.tick()
+        final["online"] = ctx.get(lockstep.online)
+        final["halted"] = (ctx.get(lockstep.bridge.registers.halted)
+                           if lockstep.bridge is not None else None)
 
-    sim.add_testbench(monitor(lockstep.bus, log), background=True)
+    sim.add_testbench(monitor(lockstep.path0_bus, log), background=True)
     sim.add_testbench(testbench)
     sim.run()
-    return log, mismatches, disagree
+    return log, mismatches, disagree, final["online"], final["halted"]
+
+
+SCRATCH = [f"scratch.m{i}" for i in range(8)]
+REGFILE = [f"regfile.r{i}" for i in range(8)]
 
 
 def lane():
@@ -60,9 +70,12 @@ class TestLockstep:
         dut = Lockstep(lane, lanes=3)
         assert dut.lanes == 3 and len(dut.units) == 3 and dut.offset == 0
         assert dut.compared_width == 16 + 3 + 1 + 32 + 4 + 1 + 1 + 16 + 3 + 1 + 1
-        assert len(dut.syndrome) == dut.compared_width
         assert len(dut.self_error) == 3 and len(dut.disagree) == 3
-        assert dut.bus.signature == dut.units[0].signature.members["bus"].signature
+        assert dut.bridge.lanes == 3 and hasattr(dut, "mgmt")
+        delayed = Lockstep(lane, offset=2)
+        assert delayed.bridge is None and not hasattr(delayed, "mgmt")
+        assert len(delayed.syndrome) == delayed.compared_width
+        assert dut.path0_bus.signature == dut.units[0].signature.members["bus"].signature
 
     def test_init_wrong(self):
         with pytest.raises(TypeError, match=r"^Lane factory must be callable, not 1$"):
@@ -76,6 +89,12 @@ class TestLockstep:
             Lockstep(lane, lanes=3, offset=2)
         with pytest.raises(TypeError, match=r"^Lane must be a wiring.Component, not 'x'$"):
             Lockstep(lambda: "x")
+        with pytest.raises(ValueError, match=r"^Delayed lockstep is detection-only, with one "
+                                             r"path, not 2$"):
+            Lockstep(lane, offset=1, paths=2)
+        with pytest.raises(ValueError, match=r"^The voting bridge needs lanes with 32-bit "
+                                             r"data, not 64$"):
+            Lockstep(lambda: WorkloadLane(data_width=64))
         widths = iter([32, 64])
         with pytest.raises(ValueError, match=r"^Lanes must all have the same signature, "
                                              r"not \[.+\]$"):
@@ -83,31 +102,55 @@ class TestLockstep:
 
     @pytest.mark.parametrize("lanes, offset", [(2, 0), (3, 0), (2, 1), (2, 3)])
     def test_fault_free(self, lanes, offset):
-        log, mismatches, _ = run(Lockstep(lane, lanes=lanes, offset=offset), 2500)
+        log, mismatches, _, online, _ = run(Lockstep(lane, lanes=lanes, offset=offset), 2500)
         assert mismatches == []
+        assert online == (1 << lanes) - 1
         assert len(log) > 80
         assert log == WorkloadModel(seed=SEED).trace(len(log))
 
-    @pytest.mark.parametrize("offset", [0, 2])
-    def test_dmr_detects_flip(self, offset):
-        # A flipped bit in lane 1's register file reaches the bus and is flagged; lane 0
-        # drives the bus, so the forwarded trace is still the golden one.
-        log, mismatches, disagree = run(Lockstep(lane, offset=offset), 2500,
-                                        flip=(300, 1, "regfile.r2", 1 << 3))
+    @pytest.mark.parametrize("lanes", [2, 3])
+    def test_self_error_isolates(self, lanes):
+        # A flip in lane 1's register file trips its parity: the bridge takes lane 1 out
+        # on its self_error, before anything diverges; the others go on, golden.
+        log, mismatches, _, online, halted = run(Lockstep(lane, lanes=lanes), 2500,
+                                                 flip=(300, 1, REGFILE, 1 << 3))
+        assert online == ((1 << lanes) - 1) & ~0b010
+        assert not halted
+        assert len(log) > 200
+        assert log == WorkloadModel(seed=SEED).trace(len(log))
+
+    def test_dmr_divergence_halts(self):
+        # Scratch RAM has no parity: lane 1's corrupted data diverges at the bus with no
+        # self_error, and the halt policy stops forwarding; nothing wrong went out.
+        log, mismatches, disagree, online, halted = run(
+            Lockstep(lane), 2500, flip=(300, 1, SCRATCH, 1 << 4))
         assert mismatches and mismatches[0] > 300
         assert disagree == {0b11}
+        assert halted and online == 0b11
+        assert len(log) < 300
         assert log == WorkloadModel(seed=SEED).trace(len(log))
 
-    def test_tmr_outvotes_flip(self):
-        log, mismatches, disagree = run(Lockstep(lane, lanes=3), 2500,
-                                        flip=(300, 1, "regfile.r2", 1 << 3))
+    def test_tmr_outvotes_divergence(self):
+        log, mismatches, disagree, online, halted = run(
+            Lockstep(lane, lanes=3), 2500, flip=(300, 1, SCRATCH, 1 << 4))
         assert mismatches
         assert disagree == {0b010}
+        assert online == 0b101 and not halted
+        assert len(log) > 200
         assert log == WorkloadModel(seed=SEED).trace(len(log))
 
-    def test_dmr_forwards_wrong_data_from_lane0(self):
-        # The checker can fail: a flip in the forwarding lane changes the I/O trace (the
-        # voting bridge is what will contain it), and it is still flagged.
-        log, mismatches, _ = run(Lockstep(lane), 2500, flip=(300, 0, "regfile.r2", 1 << 3))
+    def test_delayed_detects_flip(self):
+        log, mismatches, disagree, _, _ = run(Lockstep(lane, offset=2), 2500,
+                                              flip=(300, 1, ["regfile.r2"], 1 << 3))
+        assert mismatches and mismatches[0] > 300
+        assert disagree == {0b11}
+        # Lane 0 drives the path, so the forwarded trace stays golden.
+        assert log == WorkloadModel(seed=SEED).trace(len(log))
+
+    def test_delayed_forwards_wrong_data_from_lane0(self):
+        # The checker can fail: without the bridge there is no containment, so a flip in
+        # the leading lane changes the I/O trace (and is still flagged).
+        log, mismatches, _, _, _ = run(Lockstep(lane, offset=2), 2500,
+                                       flip=(300, 0, ["regfile.r2"], 1 << 3))
         assert mismatches
         assert log != WorkloadModel(seed=SEED).trace(len(log))
