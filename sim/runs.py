@@ -105,7 +105,19 @@ def cmd_bench(args):
               f"{row['description']}")
     ratio = rows[1]["cycles_per_second"] / rows[0]["cycles_per_second"]
     print(f"  long-wait is {ratio:.1f}x every-edge")
+
+    from .latency import measure_latency
+    latency = measure_latency()
+    direct = latency["direct"]["mean"]
+    print("ftvoter bench: transaction latency on lane 0's bus, same workload, on-chip RAM "
+          "(amaranth.sim, 3000 cycles)")
+    print(f"  {'set-up':<11} {'transactions':>12} {'mean':>6} {'min':>4} {'max':>4}  "
+          f"added by the bridge")
+    for name, row in latency.items():
+        added = "" if name == "direct" else f"{row['mean'] - direct:+.2f} cycles"
+        print(f"  {name:<11} {row['transactions']:>12} {row['mean']:>6.2f} {row['min']:>4} "
+              f"{row['max']:>4}  {added}")
     if args.json:
-        write_atomic(Path(args.json), json.dumps({"params": params, "modes": rows},
-                                                 indent=2))
+        write_atomic(Path(args.json), json.dumps({"params": params, "modes": rows,
+                                                  "latency": latency}, indent=2))
     return 0

@@ -237,12 +237,22 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
                 lz4 = _lz4_library()
                 args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
             log = build_dir.with_suffix(".log")
+            # The wheel's verilated.mk leaves the precompiled-header include flag empty,
+            # which breaks designs large enough to be split into several C++ files; make
+            # takes variable definitions in MAKEFLAGS as command-line overrides.
+            makeflags = os.environ.get("MAKEFLAGS")
+            os.environ["MAKEFLAGS"] = f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
             try:
                 runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=args, waves=bool(waves), always=True, log_file=log)
             except (SystemExit, Exception) as error:
                 raise ToolchainError(f"Verilator build of {design} failed ({error}); "
                                      f"see {log}") from None
+            finally:
+                if makeflags is None:
+                    del os.environ["MAKEFLAGS"]
+                else:
+                    os.environ["MAKEFLAGS"] = makeflags
             stamp.write_text(json.dumps({"design": design, "params": params}))
     return Simulation(design, params, toplevel, build_dir, waves)
 

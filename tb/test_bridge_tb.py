@@ -1,0 +1,548 @@
+"""cocotb testbench of the VotingBridge under Verilator.
+
+One cocotbext-axi ``AxiLiteMaster`` per lane issues identical traffic; each path is a
+cocotbext-axi ``AxiLiteRam`` (or, for multipath tests, a small target that can answer
+SLVERR or stay silent); a golden model of the memory says what the paths must see. Faults
+corrupt one lane: address, data, strobes, valid timing (its channel paused) or ready (its
+response channel paused), with or without its ``self_error``. A monitor on every path
+records each beat: any beat that is not the next agreed operation is an escape.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+import pytest
+from cocotb.clock import Clock
+from cocotb.triggers import (ClockCycles, Combine, FallingEdge, First, ReadOnly, RisingEdge,
+                             Timer)
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiLiteRam, AxiResp
+
+from ftvoter.hdl.registers import (CAUSES, CHANNELS, ERROR_REGISTERS, EVENT_KINDS,
+                                   LANE_OPS, LANE_STATES, UNLOCK_KEY)
+from ftvoter.sim.models import MemoryModel
+
+REG = {register.name: register.offset for register in ERROR_REGISTERS}
+CAUSE = {name: 1 << bit for bit, (name, _) in enumerate(CAUSES)}
+CSR_BASE = 0xFF00
+IO_WORDS = 1024
+
+
+class Target:
+    """An AXI4-Lite target answering from a memory model, or with SLVERR, or not at all.
+
+    Handshakes are sampled at the rising edge, as cocotbext-axi does.
+    """
+
+    def __init__(self, dut, prefix, clock, memory, mode="ok"):
+        self.bus = {name: getattr(dut, f"{prefix}__{name}") for name in (
+            "awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp",
+            "bvalid", "bready", "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid",
+            "rready")}
+        self.clock, self.memory, self.mode = clock, memory, mode
+        self.requests = 0
+        for name in ("awready", "wready", "bvalid", "arready", "rvalid", "bresp", "rresp",
+                     "rdata"):
+            self.bus[name].value = 0
+        cocotb.start_soon(self._run())
+
+    async def _run(self):
+        bus = self.bus
+        aw = w = ar = None
+        bvalid = rvalid = False
+        while True:
+            await RisingEdge(self.clock)
+            get = {name: int(bus[name].value) for name in bus}
+            if get["awvalid"] and get["awready"]:
+                aw = get["awaddr"]
+            if get["wvalid"] and get["wready"]:
+                w = (get["wdata"], get["wstrb"])
+            if get["arvalid"] and get["arready"]:
+                ar = get["araddr"]
+            if bvalid and get["bready"]:
+                bvalid = False
+            if rvalid and get["rready"]:
+                rvalid = False
+            if aw is not None and w is not None and not bvalid:
+                self.requests += 1
+                if self.mode == "ok":
+                    self.memory.write(aw, *w)
+                if self.mode != "silent":
+                    bvalid = True
+                    bus["bresp"].value = 0 if self.mode == "ok" else AxiResp.SLVERR
+                aw = w = None
+            if ar is not None and not rvalid:
+                self.requests += 1
+                if self.mode != "silent":
+                    rvalid = True
+                    bus["rdata"].value = self.memory.read(ar) if self.mode == "ok" else 0
+                    bus["rresp"].value = 0 if self.mode == "ok" else AxiResp.SLVERR
+                ar = None
+            bus["awready"].value = int(aw is None)
+            bus["wready"].value = int(w is None)
+            bus["arready"].value = int(ar is None and not rvalid)
+            bus["bvalid"].value = int(bvalid)
+            bus["rvalid"].value = int(rvalid)
+
+
+class TB:
+    def __init__(self, dut, *, lanes, paths, modes=None):
+        self.dut, self.lanes, self.paths = dut, lanes, paths
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.masters = [AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"lane{i}_bus_"), dut.clk,
+                                      dut.lanes_reset) for i in range(lanes)]
+        for master in self.masters:
+            master.write_if.log.setLevel("WARNING")
+            master.read_if.log.setLevel("WARNING")
+        self.mgmt = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "mgmt_"), dut.clk, dut.rst)
+        self.mgmt.write_if.log.setLevel("WARNING")
+        self.mgmt.read_if.log.setLevel("WARNING")
+        self.golden = MemoryModel(32)
+        self.path_memories = [MemoryModel(32) for _ in range(paths)]
+        self.targets = []
+        for j in range(paths):
+            mode = (modes or {}).get(j)
+            if mode is None:
+                ram = AxiLiteRam(AxiLiteBus.from_prefix(dut, f"path{j}_bus_"), dut.clk,
+                                 dut.rst, size=2**16)
+                ram.write_if.log.setLevel("WARNING")
+                ram.read_if.log.setLevel("WARNING")
+                self.targets.append(ram)
+            else:
+                self.targets.append(Target(dut, f"path{j}_bus", dut.clk,
+                                           self.path_memories[j], mode))
+        self.beats = []            # (path, kind, addr, data, strb) seen on the paths
+        self.cycle = 0
+        self.mismatch_cycles = []
+        self.online_changes = []   # (cycle, online)
+
+    async def reset(self):
+        dut = self.dut
+        dut.irq_in.value = 0
+        for i in range(self.lanes):
+            getattr(dut, f"lane{i}_self_error").value = 0
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
+        cocotb.start_soon(self._monitor())
+        await ClockCycles(dut.clk, 2)
+
+    async def _monitor(self):
+        dut = self.dut
+        paths = [{name: getattr(dut, f"path{j}_bus__{name}") for name in (
+            "awvalid", "awready", "awaddr", "wvalid", "wready", "wdata", "wstrb", "arvalid",
+            "arready", "araddr")} for j in range(self.paths)]
+        pending = [{} for _ in range(self.paths)]
+        online = int(dut.online.value)
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            self.cycle += 1
+            for j, bus in enumerate(paths):
+                if bus["awvalid"].value and bus["awready"].value:
+                    pending[j]["addr"] = int(bus["awaddr"].value)
+                if bus["wvalid"].value and bus["wready"].value:
+                    pending[j]["data"] = (int(bus["wdata"].value), int(bus["wstrb"].value))
+                if len(pending[j]) == 2:
+                    self.beats.append((j, "W", pending[j]["addr"], *pending[j]["data"]))
+                    pending[j].clear()
+                if bus["arvalid"].value and bus["arready"].value:
+                    self.beats.append((j, "R", int(bus["araddr"].value), None, None))
+            if dut.mismatch.value:
+                self.mismatch_cycles.append(self.cycle)
+            now = int(dut.online.value)
+            if now != online:
+                self.online_changes.append((self.cycle, now))
+                online = now
+
+    # --- management port -----------------------------------------------------------------
+
+    async def read_reg(self, name):
+        return int.from_bytes((await self.mgmt.read(REG[name], 4)).data, "little")
+
+    async def write_reg(self, name, value, *, unlock=False):
+        if unlock:
+            await self.mgmt.write(REG["UNLOCK"], UNLOCK_KEY.to_bytes(4, "little"))
+        return (await self.mgmt.write(REG[name], value.to_bytes(4, "little"))).resp
+
+    async def lane_cmd(self, lane, op):
+        return await self.write_reg("LANE_CMD", lane | LANE_OPS[op] << 4, unlock=True)
+
+    async def lane_states(self):
+        value = await self.read_reg("LANE_STATE")
+        names = {v: k for k, v in LANE_STATES.items()}
+        return [names[(value >> (2 * i)) & 3] for i in range(self.lanes)]
+
+    async def events(self):
+        kinds = {v: k for k, v in EVENT_KINDS.items()}
+        found = []
+        while True:
+            value = await self.read_reg("EVENT")
+            if not value >> 31:
+                return found
+            found.append((kinds[(value >> 28) & 3], (value >> 26) & 3))
+
+    # --- the lanes' traffic --------------------------------------------------------------
+
+    def start(self, op, corrupt=None, faulty=None):
+        """Start ``op`` on every lane (``corrupt`` replaces it on lane ``faulty``)."""
+        tasks = []
+        for i, master in enumerate(self.masters):
+            kind, addr, data, nbytes = corrupt if i == faulty and corrupt else op
+            if kind == "W":
+                payload = data.to_bytes(4, "little")[:nbytes]
+                tasks.append(cocotb.start_soon(master.write(addr, payload)))
+            else:
+                tasks.append(cocotb.start_soon(master.read(addr, 4)))
+        return tasks
+
+    def expect(self, op):
+        """The golden effect of an agreed operation; returns the expected read data."""
+        kind, addr, data, _ = op
+        if kind == "W":
+            self.golden.write(addr, data, 0xF)
+            return None
+        return self.golden.read(addr)
+
+    def check_result(self, op, result):
+        kind, addr, data, _ = op
+        assert result is not None, f"{op} was flushed"
+        assert result.resp == AxiResp.OKAY, f"{op}: {result.resp}"
+        if kind == "R":
+            got = int.from_bytes(result.data, "little")
+            assert got == self.golden.read(addr), f"read {addr:#x}: {got:#x}"
+
+    async def run_op(self, op):
+        tasks = self.start(op)
+        results = [await task for task in tasks]
+        self.expect(op)
+        for result in results:
+            self.check_result(op, result)
+
+
+def random_op(rng):
+    addr = rng.randrange(IO_WORDS) * 4
+    if rng.random() < 0.5:
+        return ("W", addr, rng.getrandbits(32), 4)
+    return ("R", addr, None, 4)
+
+
+def escapes(tb, agreed):
+    """Count path beats that are not the agreed operations, in order, on one path."""
+    expected = [(kind, addr, data if kind == "W" else None, 0xF if kind == "W" else None)
+                for kind, addr, data, _ in agreed]
+    seen = [(kind, addr, data, strb) for _, kind, addr, data, strb in tb.beats]
+    wrong = sum(1 for a, b in zip(seen, expected, strict=False) if a != b)
+    return wrong + abs(len(seen) - len(expected))
+
+
+FAULTS = ["addr", "data", "strb", "valid", "ready"]
+LANE_OUTPUTS = ("awvalid", "awaddr", "wvalid", "wdata", "wstrb", "arvalid", "araddr",
+                "bready", "rready")
+
+
+async def raise_self_error_at_divergence(dut, faulty, healthy):
+    """Set the faulty lane's self_error in the first cycle its outputs differ."""
+    while True:
+        await FallingEdge(dut.clk)
+        if any(getattr(dut, f"lane{faulty}_bus__{name}").value !=
+               getattr(dut, f"lane{healthy}_bus__{name}").value for name in LANE_OUTPUTS):
+            getattr(dut, f"lane{faulty}_self_error").value = 1
+            return
+
+
+def corrupt(rng, op, kind):
+    op_kind, addr, data, nbytes = op
+    if kind == "addr":
+        return (op_kind, addr ^ (4 << rng.randrange(8)), data, nbytes)
+    if kind == "data" and op_kind == "W":
+        return (op_kind, addr, data ^ (1 << rng.randrange(32)), nbytes)
+    if kind == "strb" and op_kind == "W":
+        return (op_kind, addr, data, 2)
+    return None
+
+
+async def fault_episode(tb, rng, op, lanes, stats):
+    """Corrupt ``op`` on one random lane; check containment, isolation, registers;
+    recover the lane. Returns the list of agreed operations that reached the paths."""
+    dut = tb.dut
+    faulty = rng.randrange(lanes)
+    kind = rng.choice(FAULTS)
+    # self_error: none; raised before the operation; or raised in the cycle the lane's
+    # outputs first diverge (the bridge sees both at once).
+    self_error = rng.choice(["none", "early", "late"])
+    with_self_error = self_error != "none"
+    bad = corrupt(rng, op, kind)
+    master = tb.masters[faulty]
+    if kind == "valid":
+        channel = master.write_if.aw_channel if op[0] == "W" else master.read_if.ar_channel
+    elif kind == "ready":
+        channel = master.write_if.b_channel if op[0] == "W" else master.read_if.r_channel
+    else:
+        channel = None
+    if bad is None and channel is None:
+        kind, bad = "addr", corrupt(rng, op, "addr")
+    if channel is not None:
+        channel.pause = True
+    if self_error == "early":
+        getattr(dut, f"lane{faulty}_self_error").value = 1
+    elif self_error == "late":
+        watcher = cocotb.start_soon(raise_self_error_at_divergence(
+            dut, faulty, (faulty + 1) % lanes))
+    mismatches_before = len(tb.mismatch_cycles)
+    changes_before = len(tb.online_changes)
+    tasks = tb.start(op, bad, faulty)
+    healthy = [task for i, task in enumerate(tasks) if i != faulty]
+    await First(Combine(*healthy), ClockCycles(dut.clk, 60))
+    if channel is not None:
+        channel.pause = False
+    if self_error == "late" and not watcher.done():
+        watcher.cancel()
+
+    isolating = lanes == 3 or with_self_error
+    halted = bool((await tb.read_reg("STATUS")) & 1)
+    assert halted == (not isolating), (kind, faulty, with_self_error, halted)
+    if halted:
+        # The operator takes the faulty lane out and resumes.
+        assert await tb.lane_cmd(faulty, "REMOVE") == AxiResp.OKAY
+        assert await tb.write_reg("CONTROL", 0b10, unlock=True) == AxiResp.OKAY
+    results = [await task for task in healthy]
+    tb.expect(op)
+    for result in results:
+        tb.check_result(op, result)
+
+    states = await tb.lane_states()
+    expected_state = "BROKEN" if isolating else "REMOVED"
+    assert states[faulty] == expected_state, states
+    assert all(s == "ONLINE" for i, s in enumerate(states) if i != faulty), states
+    cause = await tb.read_reg("ERROR_CAUSE")
+    if len(tb.mismatch_cycles) > mismatches_before:
+        # A divergence was seen: channel and lanes in the syndrome.
+        syndrome = await tb.read_reg("SYNDROME")
+        assert syndrome >> 31, hex(syndrome)
+        channel_name = {v: k for k, v in CHANNELS.items()}[syndrome & 7]
+        blamed = (syndrome >> 4) & 7
+        expected_blame = (1 << faulty) if (lanes == 3 and not with_self_error) else None
+        if expected_blame is not None:
+            assert blamed == expected_blame, (hex(syndrome), faulty)
+        stats["divergences"] += 1
+        stats["channels"][channel_name] = stats["channels"].get(channel_name, 0) + 1
+        if isolating:
+            # mismatch rises one cycle after the divergent cycle; so does isolation.
+            detected = tb.mismatch_cycles[mismatches_before]
+            isolated = tb.online_changes[changes_before][0]
+            latency = str(isolated - (detected - 1))
+            stats["detection_to_isolation"][latency] = \
+                stats["detection_to_isolation"].get(latency, 0) + 1
+            stats["isolated_by"]["tmr_vote" if lanes == 3 and self_error != "early"
+                                 else "divergence_with_self_error"] += 1
+    else:
+        stats["isolated_by"]["self_error_before_divergence"] += 1
+    if self_error == "early" or (self_error == "late" and lanes == 2):
+        assert cause & CAUSE["SELF_ERROR"], hex(cause)
+    if isolating:
+        stats["isolations"] += 1
+    else:
+        stats["halts"] += 1
+
+    # Bring the lane back: clear its error, clear the causes, insert and resynchronise.
+    getattr(dut, f"lane{faulty}_self_error").value = 0
+    await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
+    assert await tb.lane_cmd(faulty, "INSERT") == AxiResp.OKAY
+    for _ in range(50):
+        if not (await tb.read_reg("STATUS")) & 0b10:
+            break
+    else:
+        raise AssertionError("resynchronisation did not finish")
+    assert await tb.lane_states() == ["ONLINE"] * lanes
+    events = await tb.events()
+    first = "BROKEN" if isolating else "REMOVED"
+    last = "FIXED" if isolating else "INSERTED"
+    assert events == [(first, faulty), (last, faulty)], events
+    await tb.write_reg("IRQ_STATUS", 0xFFFFFFFF)
+    stats["faults"] += 1
+
+
+@cocotb.test()
+async def run_test_random(dut):
+    """Identical random traffic with random single-lane faults; count escapes."""
+    lanes = int(os.environ["FTVOTER_LANES"])
+    count = int(os.environ["FTVOTER_OPS"])
+    fault_every = int(os.environ.get("FTVOTER_FAULT_EVERY", "20"))
+    rng = random.Random(int(os.environ.get("FTVOTER_SEED", "1")))
+    tb = TB(dut, lanes=lanes, paths=1)
+    await tb.reset()
+    stats = {"faults": 0, "isolations": 0, "halts": 0, "divergences": 0, "channels": {},
+             "detection_to_isolation": {},
+             "isolated_by": {"tmr_vote": 0, "divergence_with_self_error": 0,
+                             "self_error_before_divergence": 0}}
+    agreed = []
+    for index in range(count):
+        op = random_op(rng)
+        if index % fault_every == fault_every - 1:
+            await fault_episode(tb, rng, op, lanes, stats)
+        else:
+            await tb.run_op(op)
+        agreed.append(op)
+    wrong = escapes(tb, agreed)
+    # Every agreed write is in the path's RAM.
+    ram = tb.targets[0]
+    for word, value in tb.golden.words.items():
+        assert int.from_bytes(ram.read(word * 4, 4), "little") == value
+    assert wrong == 0, f"{wrong} escapes"
+    dut._log.info("%d transactions, %d faults: %d isolations, %d halts, %d escapes",
+                  count, stats["faults"], stats["isolations"], stats["halts"], wrong)
+    _report({"lanes": lanes, "transactions": count, "path_beats": len(tb.beats),
+             "escapes": wrong, **stats})
+
+
+@cocotb.test()
+async def run_test_registers(dut):
+    """Register access from the lanes (agreed) and from mgmt: RW1C, LOCK, unlock, WO."""
+    tb = TB(dut, lanes=int(os.environ["FTVOTER_LANES"]), paths=1)
+    await tb.reset()
+    assert await tb.read_reg("ID") == 0x46545652
+    # The lanes write SCRATCH through the bridge; mgmt reads it back.
+    await tb.run_op(("W", CSR_BASE + REG["SCRATCH"], 0x12345678, 4))
+    assert await tb.read_reg("SCRATCH") == 0x12345678
+    # A write from one lane alone never arrives: lane 1 differs (with self_error), is
+    # isolated, and SCRATCH takes the survivors' value.
+    dut.lane1_self_error.value = 1
+    tasks = tb.start(("W", CSR_BASE + REG["SCRATCH"], 0xAAAA0000, 4),
+                     ("W", CSR_BASE + REG["SCRATCH"], 0xBAD0BAD0, 4), 1)
+    await tasks[0]
+    assert await tb.read_reg("SCRATCH") == 0xAAAA0000
+    dut.lane1_self_error.value = 0
+    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["SELF_ERROR"]
+    # RW1C: writing 1 clears, writing 0 leaves.
+    await tb.write_reg("ERROR_CAUSE", 0)
+    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["SELF_ERROR"]
+    await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
+    assert await tb.read_reg("ERROR_CAUSE") == 0
+    # mgmt: protected writes need UNLOCK, one write per unlock; others are counted.
+    rejected = await tb.read_reg("REJECTED")
+    assert await tb.write_reg("LANE_CMD", 1 | LANE_OPS["INSERT"] << 4) == AxiResp.SLVERR
+    assert await tb.read_reg("REJECTED") == rejected + 1
+    assert await tb.write_reg("UNLOCK", 0x1234) == AxiResp.SLVERR
+    assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
+    for _ in range(20):
+        if not (await tb.read_reg("STATUS")) & 0b10:
+            break
+    assert await tb.lane_states() == ["ONLINE"] * tb.lanes
+    assert await tb.write_reg("CONTROL", 1) == AxiResp.SLVERR      # the unlock was used
+    # LOCK: the lanes lock the configuration; their LANE_CMD is then refused.
+    await tb.run_op(("W", CSR_BASE + REG["CONTROL"], 1, 4))
+    assert await tb.read_reg("CONTROL") & 1
+    tasks = tb.start(("W", CSR_BASE + REG["LANE_CMD"], 0 | LANE_OPS["REMOVE"] << 4, 4))
+    results = [await task for task in tasks]
+    assert all(r.resp == AxiResp.SLVERR for r in results)
+    assert await tb.lane_states() == ["ONLINE"] * tb.lanes
+    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["REJECTED"]
+    # The operator can still unlock it.
+    assert await tb.write_reg("CONTROL", 0, unlock=True) == AxiResp.OKAY
+    assert not (await tb.read_reg("CONTROL")) & 1
+    # WO reads as zero; the event log overflows after 16 events and says so.
+    assert await tb.read_reg("UNLOCK") == 0
+    await tb.events()
+    for _ in range(9):
+        await tb.lane_cmd(1, "REMOVE")
+        await tb.lane_cmd(1, "INSERT")
+        for _ in range(20):
+            if not (await tb.read_reg("STATUS")) & 0b10:
+                break
+    status = await tb.read_reg("EVENT_STATUS")
+    assert status & 0x1F == 16 and status >> 8 & 1, hex(status)
+    assert len(await tb.events()) == 16
+    _report({"ok": True})
+
+
+@cocotb.test()
+async def run_test_paths(dut):
+    """Multipath retry on SLVERR and on silence; single-path SLVERR; no hang."""
+    paths = int(os.environ["FTVOTER_PATHS"])
+    mode = os.environ["FTVOTER_PATH0"]
+    timeout = int(os.environ["FTVOTER_TIMEOUT"])
+    tb = TB(dut, lanes=2, paths=paths, modes={0: mode, 1: "ok"} if paths == 2 else {0: mode})
+    await tb.reset()
+    figures = {}
+    for op in [("W", 0x40, 0xCAFEF00D, 4), ("R", 0x40, None, 4), ("W", 0x44, 1, 4),
+               ("R", 0x44, None, 4)]:
+        start = tb.cycle
+        tasks = tb.start(op)
+        done = await First(Combine(*tasks), Timer(10 * (timeout + 50), unit="ns"))
+        assert done is not None and all(task.done() for task in tasks), "the bridge hung"
+        results = [task.result() for task in tasks]
+        figures.setdefault("cycles", []).append(tb.cycle - start)
+        if paths == 2:
+            tb.expect(op)
+            for result in results:
+                tb.check_result(op, result)
+        else:
+            assert all(r.resp == AxiResp.SLVERR for r in results), [r.resp for r in results]
+    failed = (await tb.read_reg("PATH_STATUS")) & 3
+    retries = await tb.read_reg("RETRIES")
+    cause = await tb.read_reg("ERROR_CAUSE")
+    assert failed & 1
+    assert cause & CAUSE["PATH_ERROR" if mode == "slverr" else "PATH_TIMEOUT"]
+    if paths == 2:
+        # Retried once, then path 1 is the active path: the others go there directly.
+        assert retries == 1, retries
+        assert (await tb.read_reg("PATH_STATUS")) >> 4 & 1
+        assert tb.targets[0].requests == 1
+        assert tb.path_memories[1].words == tb.golden.words
+        # Returning path 0 to service: new operations go there again.
+        await tb.write_reg("PATH_STATUS", 1)
+        assert not (await tb.read_reg("PATH_STATUS")) >> 4 & 1
+    else:
+        assert cause & CAUSE["NO_PATH"]
+        assert retries == 0
+    _report({"mode": mode, "paths": paths, **figures})
+
+
+def _report(figures):
+    path = os.environ.get("FTVOTER_REPORT")
+    if path:
+        with open(path, "w") as handle:
+            json.dump(figures, handle)
+
+
+# --- pytest side -----------------------------------------------------------------------
+
+def _run(tmp_path, params, testcase, env):
+    from ftvoter.sim.toolchain import build_simulator, run_cocotb
+    sim = build_simulator("bridge", params)
+    report = tmp_path / "report.json"
+    tests, failed = run_cocotb(sim, "test_bridge_tb", testcase=testcase, test_dir=tmp_path,
+                               seed=1, env={"FTVOTER_REPORT": report, **env})
+    assert (tests, failed) == (1, 0)
+    figures = json.loads(report.read_text())
+    print(f"\n{testcase} {params}: {figures}")
+    return figures
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_registers(tmp_path, lanes):
+    _run(tmp_path, {"lanes": lanes}, "run_test_registers", {"FTVOTER_LANES": lanes})
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("paths, mode", [(2, "slverr"), (2, "silent"), (1, "slverr"),
+                                         (1, "silent")])
+def test_paths(tmp_path, paths, mode):
+    _run(tmp_path, {"lanes": 2, "paths": paths, "timeout": 32}, "run_test_paths",
+         {"FTVOTER_PATHS": paths, "FTVOTER_PATH0": mode, "FTVOTER_TIMEOUT": 32})
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_random_faults(tmp_path, lanes):
+    figures = _run(tmp_path, {"lanes": lanes}, "run_test_random",
+                   {"FTVOTER_LANES": lanes, "FTVOTER_OPS": int(os.environ.get(
+                       "FTVOTER_BRIDGE_OPS", "10000")), "FTVOTER_SEED": lanes})
+    assert figures["escapes"] == 0
+    assert figures["isolations"] + figures["halts"] == figures["faults"] > 0
+    assert set(figures["detection_to_isolation"]) == {"1"}
+    if lanes == 2:
+        assert figures["isolated_by"]["divergence_with_self_error"] > 0
