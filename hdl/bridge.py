@@ -260,7 +260,7 @@ class VotingBridge(wiring.Component):
         m.d.comb += single_suspect.eq((_popcount(suspects) == 1) & (n_online >= 2))
 
         isolate = Signal(n)
-        cause = Signal(len(CAUSES))
+        cause = _Causes()
         diverged = Signal()
         m.d.comb += diverged.eq(~frozen & differs.any())
         with m.If(diverged):
@@ -495,7 +495,7 @@ class VotingBridge(wiring.Component):
         m.d.comb += [
             regs.retry.eq(Cat(*retries)),
             regs.path_fail_set.eq(path_fail[0] | path_fail[1]),
-            regs.cause_set.eq(cause),
+            regs.cause_set.eq(cause.value()),
         ]
         return m
 
@@ -544,6 +544,22 @@ class VotingBridge(wiring.Component):
                 with m.Else():
                     m.d.comb += cause[_CAUSE["HALTED"]].eq(1)
                     m.d.sync += halted.eq(1)
+
+
+class _Causes:
+    """ERROR_CAUSE bits set by the bridge: ``cause[bit]`` is a 1-bit signal made on first
+    use; bits never used go to the registers as constant zeros (no undriven bits)."""
+
+    def __init__(self):
+        self._bits = {}
+
+    def __getitem__(self, bit):
+        if bit not in self._bits:
+            self._bits[bit] = Signal(name=f"cause_{CAUSES[bit][0].lower()}")
+        return self._bits[bit]
+
+    def value(self):
+        return Cat(*(self._bits.get(bit, Const(0, 1)) for bit in range(len(CAUSES))))
 
 
 def _or(values):

@@ -61,12 +61,12 @@ async def run_demo(dut):
         if hasattr(dut, "path1_bus__awaddr"):
             AxiLiteRam(AxiLiteBus.from_prefix(dut, "path1_bus_"), dut.clk, dut.rst,
                        size=1 << 16)
+    mgmt = None
     if hasattr(dut, "mgmt__awvalid"):
-        dut.mgmt__awvalid.value = 0
-        dut.mgmt__wvalid.value = 0
-        dut.mgmt__arvalid.value = 0
-        dut.mgmt__bready.value = 1
-        dut.mgmt__rready.value = 1
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+        mgmt = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "mgmt_"), dut.clk, dut.rst)
+        mgmt.write_if.log.setLevel("WARNING")
+        mgmt.read_if.log.setLevel("WARNING")
     await _start(dut)
 
     counts = {"writes": 0, "reads": 0, "mismatch_cycles": 0}
@@ -95,6 +95,20 @@ async def run_demo(dut):
     if not exported:
         counts["writes"] = int(dut.writes.value)
         counts["reads"] = int(dut.reads.value)
+    bridge = None
+    if mgmt is not None:
+        from ftvoter.hdl.registers import ERROR_REGISTERS, LANE_STATES
+
+        async def read(name):
+            data = (await mgmt.read(ERROR_REGISTERS[name].offset, 4)).data
+            return int.from_bytes(data, "little")
+
+        names = {value: key for key, value in LANE_STATES.items()}
+        states = await read("LANE_STATE")
+        lanes = len(dut.self_error)
+        bridge = {"halted": bool(await read("STATUS") & 1),
+                  "lane_states": [names[(states >> 2 * i) & 3] for i in range(lanes)],
+                  "error_cause": await read("ERROR_CAUSE")}
     _write({
         "cycles": cycles,
         **counts,
@@ -105,6 +119,7 @@ async def run_demo(dut):
                               and first_mismatch >= flip_cycle else None),
         "self_error": int(dut.self_error.value),
         "online": int(dut.online.value),
+        "bridge": bridge,
         "wall_seconds": elapsed,
     })
 

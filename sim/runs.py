@@ -71,6 +71,15 @@ def cmd_sim(args):
               + (f"detected {latency} cycles later" if latency is not None
                  else "not detected (masked or not yet propagated)"))
     print(f"  self_error    {figures['self_error']:0{args.lanes}b} (lane {args.lanes - 1}..0)")
+    bridge = figures.get("bridge")
+    if bridge is not None:
+        print(f"  lanes         {' '.join(bridge['lane_states'])}"
+              + ("; bridge HALTED (fail-safe)" if bridge["halted"] else ""))
+        if bridge["error_cause"]:
+            from ftvoter.hdl.registers import CAUSES
+            causes = [name for bit, (name, _) in enumerate(CAUSES)
+                      if bridge["error_cause"] >> bit & 1]
+            print(f"  error cause   {', '.join(causes)}")
     if waves is not None:
         print(f"  waveform      {waves}")
     print(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")

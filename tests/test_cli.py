@@ -72,6 +72,54 @@ class TestVerilog:
         assert found["self_error"] == ("output", 3)
         assert found["disagree"] == ("output", 3)
 
+    @pytest.mark.parametrize("lanes, paths, policy", [(2, 1, "halt"), (3, 2, "diagnose")])
+    def test_bridge_ports(self, tmp_path, capsys, lanes, paths, policy):
+        out = tmp_path / "b.v"
+        assert run(["verilog", "bridge", "--lanes", str(lanes), "--paths", str(paths),
+                    "--policy", policy, "--timeout", "32", "--csr-base", "0x8000",
+                    "-o", str(out)], capsys)[0] == 0
+        found = ports(out)
+        axi = ["awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid",
+               "wready", "bresp", "bvalid", "bready", "araddr", "arprot", "arvalid",
+               "arready", "rdata", "rresp", "rvalid", "rready"]
+        initiator_out = {"awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
+                         "araddr", "arprot", "arvalid", "rready"}
+        expected = {"clk", "rst", "irq_in", "mgmt_irq", "online", "lane_freeze",
+                    "lanes_reset", "mismatch", "disagree"}
+        for i in range(lanes):
+            expected |= {f"lane{i}_bus__{name}" for name in axi}
+            expected |= {f"lane{i}_self_error", f"lane{i}_irq"}
+            assert found[f"lane{i}_bus__awvalid"][0] == "input"     # a target port
+        for j in range(paths):
+            expected |= {f"path{j}_bus__{name}" for name in axi}
+            for name in axi:
+                direction = "output" if name in initiator_out else "input"
+                assert found[f"path{j}_bus__{name}"][0] == direction, name
+        expected |= {f"mgmt__{name}" for name in axi}
+        if policy == "diagnose":
+            expected |= {"diag_request"}
+            expected |= {f"lane{i}_diag_{k}" for i in range(lanes) for k in ("done", "pass")}
+        assert set(found) == expected
+        assert found["path0_bus__wdata"] == ("output", 32)
+
+    @pytest.mark.parametrize("fmt, check", [
+        ("json", lambda text: __import__("json").loads(text)["registers"][0]["name"] == "ID"),
+        ("c", lambda text: "#define FTVOTER_REGS_ERROR_CAUSE_OFFSET 0x1cu" in text),
+        ("md", lambda text: "| 0x1c | [ERROR_CAUSE]" in text),
+    ])
+    def test_regs(self, capsys, fmt, check):
+        code, out, _ = run(["regs", "--format", fmt], capsys)
+        assert code == 0 and check(out)
+
+    def test_registers_doc_is_current(self, capsys):
+        # docs/registers.md is generated; it must match the description it came from.
+        from pathlib import Path
+
+        from ftvoter.hdl.registers import ERROR_REGISTERS
+        doc = Path(__file__).resolve().parent.parent / "docs" / "registers.md"
+        assert doc.read_text() == ERROR_REGISTERS.as_markdown(), \
+            "docs/registers.md is stale: run 'ftvoter regs --format md -o docs/registers.md'"
+
     def test_stdout(self, capsys):
         code, out, _ = run(["verilog", "voter", "--width", "2"], capsys)
         assert code == 0 and "module ftvoter_voter(" in out
