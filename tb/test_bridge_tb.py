@@ -15,12 +15,18 @@ import random
 import cocotb
 import pytest
 from cocotb.clock import Clock
-from cocotb.triggers import (ClockCycles, Combine, FallingEdge, First, ReadOnly, RisingEdge,
-                             Timer)
+from cocotb.triggers import ClockCycles, Combine, FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiLiteRam, AxiResp
 
-from ftvoter.hdl.registers import (CAUSES, CHANNELS, ERROR_REGISTERS, EVENT_KINDS,
-                                   LANE_OPS, LANE_STATES, UNLOCK_KEY)
+from ftvoter.hdl.registers import (
+    CAUSES,
+    CHANNELS,
+    ERROR_REGISTERS,
+    EVENT_KINDS,
+    LANE_OPS,
+    LANE_STATES,
+    UNLOCK_KEY,
+)
 from ftvoter.sim.models import MemoryModel
 
 REG = {register.name: register.offset for register in ERROR_REGISTERS}
@@ -500,6 +506,62 @@ async def run_test_paths(dut):
     _report({"mode": mode, "paths": paths, **figures})
 
 
+@cocotb.test()
+async def run_test_diagnose(dut):
+    """Policy "diagnose": a DMR divergence with no self_error asks the lanes to self-test;
+    the single failing lane is isolated; if both pass, or nobody answers, it halts."""
+    tb = TB(dut, lanes=2, paths=1)
+    for i in range(2):
+        getattr(dut, f"lane{i}_diag_done").value = 0
+        getattr(dut, f"lane{i}_diag_pass").value = 0
+    await tb.reset()
+    timeout = int(os.environ["FTVOTER_TIMEOUT"])
+    outcomes = {}
+    for verdict in ("lane1_fails", "both_pass", "silent"):
+        op = ("W", 0x100, 0x5A5A5A5A, 4)
+        tasks = tb.start(op, ("W", 0x104, 0x5A5A5A5A, 4), 1)
+        await RisingEdge(dut.diag_request)
+        asked = tb.cycle
+        await ClockCycles(dut.clk, 3)
+        if verdict != "silent":
+            dut.lane0_diag_done.value = 1
+            dut.lane1_diag_done.value = 1
+            dut.lane0_diag_pass.value = 1
+            dut.lane1_diag_pass.value = int(verdict == "both_pass")
+        while dut.diag_request.value:
+            await RisingEdge(dut.clk)
+        waited = tb.cycle - asked
+        for i in range(2):
+            getattr(dut, f"lane{i}_diag_done").value = 0
+        cause = await tb.read_reg("ERROR_CAUSE")
+        halted = bool((await tb.read_reg("STATUS")) & 1)
+        states = await tb.lane_states()
+        if verdict == "lane1_fails":
+            assert not halted and states == ["ONLINE", "BROKEN"], (halted, states)
+            assert cause & CAUSE["DIAG_FAIL"] and cause & CAUSE["NO_MAJORITY"]
+            await tasks[0]
+        else:
+            assert halted and states == ["ONLINE", "ONLINE"], (halted, states)
+            assert cause & CAUSE["HALTED"]
+            if verdict == "silent":
+                assert waited >= timeout
+            assert await tb.lane_cmd(1, "REMOVE") == AxiResp.OKAY
+            assert await tb.write_reg("CONTROL", 0b10, unlock=True) == AxiResp.OKAY
+            await tasks[0]
+        tb.expect(op)
+        outcomes[verdict] = {"halted": halted, "lane_states": states, "cycles": waited}
+        # Back to two lanes for the next round.
+        await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
+        assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
+        for _ in range(20):
+            if not (await tb.read_reg("STATUS")) & 0b10:
+                break
+        assert await tb.lane_states() == ["ONLINE", "ONLINE"]
+    # Only the agreed write reached the path, each time.
+    assert [beat[1:4] for beat in tb.beats] == [("W", 0x100, 0x5A5A5A5A)] * 3
+    _report(outcomes)
+
+
 def _report(figures):
     path = os.environ.get("FTVOTER_REPORT")
     if path:
@@ -533,6 +595,12 @@ def test_registers(tmp_path, lanes):
 def test_paths(tmp_path, paths, mode):
     _run(tmp_path, {"lanes": 2, "paths": paths, "timeout": 32}, "run_test_paths",
          {"FTVOTER_PATHS": paths, "FTVOTER_PATH0": mode, "FTVOTER_TIMEOUT": 32})
+
+
+@pytest.mark.tb
+def test_diagnose(tmp_path):
+    _run(tmp_path, {"lanes": 2, "policy": "diagnose", "timeout": 40}, "run_test_diagnose",
+         {"FTVOTER_TIMEOUT": 40})
 
 
 @pytest.mark.tb
