@@ -2,9 +2,10 @@
 
 from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .lockstep import Lockstep
+from .signatures import AXI4LiteSignature
 from .units.memory import AXI4LiteMemory
 
 __all__ = ["LockstepDemo"]
@@ -37,6 +38,8 @@ class LockstepDemo(wiring.Component):
         Cycles in which ``mismatch`` was asserted, saturating.
     first_mismatch : Out(32)
         Value of ``cycles`` in the first cycle with ``mismatch``; all ones until then.
+    mgmt : In(AXI4LiteSignature(8, 32))
+        The lockstep's management port, passed through (when it has one).
 
     Raises
     ------
@@ -64,6 +67,8 @@ class LockstepDemo(wiring.Component):
             "reads":          Out(32),
             "mismatches":     Out(32),
             "first_mismatch": Out(32, init=2**32 - 1),
+            **({"mgmt": In(AXI4LiteSignature(addr_width=8, data_width=32))}
+               if "mgmt" in lockstep.signature.members else {}),
         })
 
     @property
@@ -77,10 +82,7 @@ class LockstepDemo(wiring.Component):
             m.submodules[f"memory{index}"] = memory
             connect(m, getattr(lockstep, f"path{index}_bus"), memory.bus)
         if "mgmt" in lockstep.signature.members:
-            # The management port is not used by the demo: leave it idle.
-            m.d.comb += [lockstep.mgmt.awvalid.eq(0), lockstep.mgmt.wvalid.eq(0),
-                         lockstep.mgmt.arvalid.eq(0), lockstep.mgmt.bready.eq(1),
-                         lockstep.mgmt.rready.eq(1)]
+            connect(m, flipped(self.mgmt), lockstep.mgmt)
         m.d.comb += [
             lockstep.irq.eq(self.irq),
             self.self_error.eq(lockstep.self_error),

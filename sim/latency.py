@@ -10,6 +10,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
+from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.memory import AXI4LiteMemory
 from ftvoter.hdl.units.workload import WorkloadLane
@@ -17,10 +18,17 @@ from ftvoter.hdl.units.workload import WorkloadLane
 __all__ = ["measure_latency"]
 
 
-class _Direct(Elaboratable):
-    def __init__(self, seed):
-        self.lane = WorkloadLane(seed=seed)
-        self.memory = AXI4LiteMemory(depth=256)
+__all__ += ["LaneWithMemory"]
+
+
+class LaneWithMemory(Elaboratable):
+    """One lane wired straight to an on-chip RAM covering its I/O window (simplex)."""
+
+    def __init__(self, lane):
+        self.lane = lane
+        self.memory = AXI4LiteMemory(addr_width=lane.signature.addr_width,
+                                     data_width=lane.signature.data_width,
+                                     depth=getattr(lane, "io_words", 256))
 
     def elaborate(self, platform):
         m = Module()
@@ -30,22 +38,8 @@ class _Direct(Elaboratable):
         return m
 
 
-class _Bridged(Elaboratable):
-    def __init__(self, seed, lanes):
-        self.lockstep = Lockstep(lambda: WorkloadLane(seed=seed), lanes=lanes)
-        self.lane = self.lockstep.units[0]
-        self.memory = AXI4LiteMemory(depth=256)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.lockstep = self.lockstep
-        m.submodules.memory = self.memory
-        connect(m, self.lockstep.path0_bus, self.memory.bus)
-        return m
-
-
-def _latencies(top, cycles):
-    bus = top.lane.bus
+def _latencies(top, lane, cycles):
+    bus = lane.bus
     found = []
 
     async def testbench(ctx):
@@ -71,9 +65,13 @@ def _latencies(top, cycles):
 def measure_latency(*, cycles=3000, seed=0x5EED):
     """Return per-configuration latency figures (transactions, mean, min, max cycles)."""
     rows = {}
-    for name, top in (("direct", _Direct(seed)), ("bridge DMR", _Bridged(seed, 2)),
-                      ("bridge TMR", _Bridged(seed, 3))):
-        found = _latencies(top, cycles)
+    setups = [("direct", LaneWithMemory(WorkloadLane(seed=seed)))]
+    for name, lanes in (("bridge DMR", 2), ("bridge TMR", 3)):
+        setups.append((name, LockstepDemo(Lockstep(lambda: WorkloadLane(seed=seed),
+                                                   lanes=lanes))))
+    for name, top in setups:
+        lane = top.lane if isinstance(top, LaneWithMemory) else top.lockstep.units[0]
+        found = _latencies(top, lane, cycles)
         rows[name] = {"transactions": len(found), "mean": sum(found) / len(found),
                       "min": min(found), "max": max(found)}
     return rows

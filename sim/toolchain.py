@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
            "export_verilog", "build_simulator", "run_cocotb", "Simulation", "write_atomic",
-           "LINT_WAIVERS", "lint_verilog"]
+           "LINT_WAIVERS", "lint_verilog", "run_testbench", "report"]
 
 
 class ToolchainError(RuntimeError):
@@ -298,3 +298,29 @@ def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=N
         raise ToolchainError(f"simulation of {simulation.design} ended without results"
                              + (f"; see {test_dir / 'sim.log'}" if quiet else ""))
     return get_results(results)
+
+
+def run_testbench(design, params, test_module, testcase, test_dir, env=None):
+    """Build ``design``, run one cocotb test on it and return the figures it reported.
+
+    The test reports its figures with :func:`report` (JSON in ``$FTVOTER_REPORT``). Raises
+    ``AssertionError`` if the test failed or reported nothing, so a pytest function can
+    simply call this.
+    """
+    simulation = build_simulator(design, params)
+    path = Path(test_dir) / "report.json"
+    path.unlink(missing_ok=True)
+    tests, failed = run_cocotb(simulation, test_module, testcase=testcase, test_dir=test_dir,
+                               seed=1, env={"FTVOTER_REPORT": path, **(env or {})})
+    assert (tests, failed) == (1, 0), f"{testcase}: {failed} of {tests} cocotb tests failed"
+    assert path.exists(), f"{testcase} reported no figures"
+    figures = json.loads(path.read_text())
+    print(f"\n{testcase} {params}: {figures}")
+    return figures
+
+
+def report(figures):
+    """From inside a cocotb test: write ``figures`` where :func:`run_testbench` reads them."""
+    path = os.environ.get("FTVOTER_REPORT")
+    if path:
+        write_atomic(Path(path), json.dumps(figures))

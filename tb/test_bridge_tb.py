@@ -8,7 +8,6 @@ response channel paused), with or without its ``self_error``. A monitor on every
 records each beat: any beat that is not the next agreed operation is an escape.
 """
 
-import json
 import os
 import random
 
@@ -28,6 +27,7 @@ from ftvoter.hdl.registers import (
     UNLOCK_KEY,
 )
 from ftvoter.sim.models import MemoryModel
+from ftvoter.sim.toolchain import report, run_testbench
 
 REG = {register.name: register.offset for register in ERROR_REGISTERS}
 CAUSE = {name: 1 << bit for bit, (name, _) in enumerate(CAUSES)}
@@ -399,7 +399,7 @@ async def run_test_random(dut):
     assert wrong == 0, f"{wrong} escapes"
     dut._log.info("%d transactions, %d faults: %d isolations, %d halts, %d escapes",
                   count, stats["faults"], stats["isolations"], stats["halts"], wrong)
-    _report({"lanes": lanes, "transactions": count, "path_beats": len(tb.beats),
+    report({"lanes": lanes, "transactions": count, "path_beats": len(tb.beats),
              "escapes": wrong, **stats})
 
 
@@ -460,7 +460,7 @@ async def run_test_registers(dut):
     status = await tb.read_reg("EVENT_STATUS")
     assert status & 0x1F == 16 and status >> 8 & 1, hex(status)
     assert len(await tb.events()) == 16
-    _report({"ok": True})
+    report({"ok": True})
 
 
 @cocotb.test()
@@ -503,7 +503,7 @@ async def run_test_paths(dut):
     else:
         assert cause & CAUSE["NO_PATH"]
         assert retries == 0
-    _report({"mode": mode, "paths": paths, **figures})
+    report({"mode": mode, "paths": paths, **figures})
 
 
 @cocotb.test()
@@ -559,28 +559,13 @@ async def run_test_diagnose(dut):
         assert await tb.lane_states() == ["ONLINE", "ONLINE"]
     # Only the agreed write reached the path, each time.
     assert [beat[1:4] for beat in tb.beats] == [("W", 0x100, 0x5A5A5A5A)] * 3
-    _report(outcomes)
-
-
-def _report(figures):
-    path = os.environ.get("FTVOTER_REPORT")
-    if path:
-        with open(path, "w") as handle:
-            json.dump(figures, handle)
+    report(outcomes)
 
 
 # --- pytest side -----------------------------------------------------------------------
 
 def _run(tmp_path, params, testcase, env):
-    from ftvoter.sim.toolchain import build_simulator, run_cocotb
-    sim = build_simulator("bridge", params)
-    report = tmp_path / "report.json"
-    tests, failed = run_cocotb(sim, "test_bridge_tb", testcase=testcase, test_dir=tmp_path,
-                               seed=1, env={"FTVOTER_REPORT": report, **env})
-    assert (tests, failed) == (1, 0)
-    figures = json.loads(report.read_text())
-    print(f"\n{testcase} {params}: {figures}")
-    return figures
+    return run_testbench("bridge", params, "test_bridge_tb", testcase, tmp_path, env)
 
 
 @pytest.mark.tb

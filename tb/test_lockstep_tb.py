@@ -1,12 +1,12 @@
 """cocotb testbench of the Lockstep top under Verilator.
 
-Two or three WorkloadLanes in lockstep against cocotbext-axi's ``AxiLiteRam``; the
-forwarded transactions are checked against the golden :class:`WorkloadModel`. A bit is
-flipped in one lane's register file from cocotb (a deposit, which Verilator supports;
-forcing is not), and the detection latency is measured and reported.
+Two or three WorkloadLanes in lockstep (behind the voting bridge, or delayed) against
+cocotbext-axi's ``AxiLiteRam``; the forwarded transactions are checked against the golden
+:class:`WorkloadModel`. A bit is flipped in one lane's scratch RAM from cocotb (a deposit,
+which Verilator supports; forcing is not), and the detection latency is measured and
+reported.
 """
 
-import json
 import os
 import random
 
@@ -17,6 +17,7 @@ from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteRam
 
 from ftvoter.sim.models import Read, WorkloadModel, Write
+from ftvoter.sim.toolchain import report, run_testbench
 
 SEED = 0xC0C07B
 RAM_BYTES = 4096
@@ -32,7 +33,7 @@ class TB:
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.ram = AxiLiteRam(AxiLiteBus.from_prefix(dut, "path0_bus_"), dut.clk, dut.rst,
                               size=RAM_BYTES)
-        self.flip = flip            # (lane, register, bit, before operation n)
+        self.flip = flip            # (lane, scratch word, bit, before operation n)
         self.flip_cycle = None
         self.transactions = []
         self.operations = 0
@@ -64,12 +65,13 @@ class TB:
             executing = int(dut.lane0.fsm_state.value) == 0
             if (self.flip is not None and self.flip_cycle is None and executing and
                     self.operations == self.flip[3]):
-                lane, register, bit, _ = self.flip
-                target = getattr(getattr(dut, f"lane{lane}").regfile, f"r{register}")
+                lane, word, bit, _ = self.flip
+                target = getattr(getattr(dut, f"lane{lane}").scratch, f"m{word}")
                 target.value = int(target.value) ^ (1 << bit)
                 self.flip_cycle = self.cycle
             self.operations += executing
-            valid = bool(dut.path0_bus__awvalid.value or dut.path0_bus__arvalid.value)
+            # Requests as lane 0 presents them (the bridge forwards only agreed ones).
+            valid = bool(dut.lane0.bus__awvalid.value or dut.lane0.bus__arvalid.value)
             if valid and not requesting:
                 self.requests += 1
                 self.request_cycle = self.cycle
@@ -103,9 +105,9 @@ class TB:
         return model
 
 
-def first_divergence(flip_op, register, bit, data_width, limit=100_000):
-    """Index of the first bus request that differs once ``register`` is flipped before
-    operation ``flip_op`` (golden model against faulted model), or None."""
+def first_divergence(flip_op, word, bit, data_width, limit=100_000):
+    """Index of the first bus request that differs once scratch word ``word`` is flipped
+    before operation ``flip_op`` (golden model against faulted model), or None."""
     golden = WorkloadModel(seed=SEED, data_width=data_width)
     # The lanes share one memory through the bus, so the faulty model reads what the
     # golden one wrote. Until the first divergent request its writes are identical to
@@ -114,7 +116,7 @@ def first_divergence(flip_op, register, bit, data_width, limit=100_000):
     index = 0
     for op in range(limit):
         if op == flip_op:
-            faulty.regs[register] ^= 1 << bit
+            faulty.scratch[word] ^= 1 << bit
         a, b = golden.step(), faulty.step()
         if a is None:
             continue
@@ -138,14 +140,15 @@ async def run_test_fault_free(dut):
     assert tb.mismatch_cycles == [], f"false alarm at cycles {tb.mismatch_cycles[:5]}"
     tb.check_trace()
     dut._log.info("%d cycles, %d transactions, no mismatch", cycles, len(tb.transactions))
-    _report({"cycles": cycles, "transactions": len(tb.transactions), "mismatches": 0})
+    report({"cycles": cycles, "transactions": len(tb.transactions), "mismatches": 0})
 
 
 @cocotb.test()
 async def run_test_flip(dut):
-    """Flip one bit of a lane register; check detection (DMR) or masking (TMR)."""
-    flip = tuple(int(os.environ[f"FTVOTER_FLIP_{key}"]) for key in ("LANE", "REG", "BIT", "OP"))
-    lane, register, bit, flip_op = flip
+    """Flip one bit of a lane's scratch RAM (no parity there): the bridge sees the wrong
+    request and contains it: DMR halts (fail-safe), TMR outvotes the lane."""
+    flip = tuple(int(os.environ[f"FTVOTER_FLIP_{key}"]) for key in ("LANE", "WORD", "BIT", "OP"))
+    lane, word, bit, flip_op = flip
     tb = TB(dut, flip=flip)
     await tb.reset()
     await ClockCycles(dut.clk, 6_000)
@@ -153,19 +156,21 @@ async def run_test_flip(dut):
     assert tb.flip_cycle is not None, "the flip was never applied"
     assert tb.mismatch_cycles, "the flipped bit was never detected"
     latency = tb.mismatch_cycles[0] - tb.flip_cycle
-    dut._log.info("flip lane%d.regfile.r%d[%d] before operation %d (cycle %d): mismatch "
-                  "%d cycles later", lane, register, bit, flip_op, tb.flip_cycle, latency)
+    dut._log.info("flip lane%d.scratch.m%d[%d] before operation %d (cycle %d): mismatch "
+                  "%d cycles later", lane, word, bit, flip_op, tb.flip_cycle, latency)
 
     # The golden and a faulted model say which bus request is the first to differ: the
     # mismatch must come exactly one cycle after that request is first presented.
-    predicted = first_divergence(flip_op, register, bit, tb.data_width)
+    predicted = first_divergence(flip_op, word, bit, tb.data_width)
     assert predicted is not None
     requests, request_cycle = tb.first_mismatch
     assert requests == predicted + 1, (requests, predicted)
     assert tb.mismatch_cycles[0] - request_cycle == 1
     propagation = request_cycle - tb.flip_cycle
 
-    model = tb.check_trace()     # lane 0 (DMR) or the majority (TMR) stays golden
+    # Nothing wrong reached the path: every forwarded transaction is golden (in DMR the
+    # bridge halted at the divergent request; in TMR it went on without lane 1).
+    model = tb.check_trace()
     if tb.lanes == 3:
         assert tb.disagree == {1 << lane}
         # The RAM holds exactly what the fault-free run writes.
@@ -176,39 +181,24 @@ async def run_test_flip(dut):
             assert got == want, f"RAM word {index}: {got:#x} != golden {want:#x}"
     else:
         assert tb.disagree == {0b11}
-    _report({"lane": lane, "register": register, "bit": bit, "flip_op": flip_op,
+        assert len(tb.transactions) == predicted, "DMR must halt at the divergent request"
+    report({"lane": lane, "word": word, "bit": bit, "flip_op": flip_op,
              "flip_cycle": tb.flip_cycle, "detection_latency": latency,
              "propagation_latency": propagation,
              "first_divergent_transaction": predicted,
              "transactions": len(tb.transactions)})
 
 
-def _report(figures):
-    path = os.environ.get("FTVOTER_REPORT")
-    if path:
-        with open(path, "w") as handle:
-            json.dump(figures, handle)
-
-
 # --- pytest side -----------------------------------------------------------------------
 
 def _run(tmp_path, params, testcase, env):
-    from ftvoter.sim.toolchain import build_simulator, run_cocotb
-    sim = build_simulator("lockstep", {"seed": SEED, **params})
-    report = tmp_path / "report.json"
-    tests, failed = run_cocotb(sim, "test_lockstep_tb", testcase=testcase,
-                               test_dir=tmp_path, seed=1,
-                               env={"FTVOTER_LANES": params.get("lanes", 2),
-                                    "FTVOTER_REPORT": report, **env})
-    assert (tests, failed) == (1, 0)
-    figures = json.loads(report.read_text())
-    print(f"\n{testcase} {params}: {figures}")
-    return figures
+    return run_testbench("lockstep", {"seed": SEED, **params}, "test_lockstep_tb", testcase,
+                         tmp_path, {"FTVOTER_LANES": params.get("lanes", 2), **env})
 
 
 @pytest.mark.tb
 @pytest.mark.parametrize("lanes, offset, data_width",
-                         [(2, 0, 32), (3, 0, 32), (2, 2, 32), (2, 0, 64)])
+                         [(2, 0, 32), (3, 0, 32), (2, 2, 32), (2, 2, 64)])
 def test_fault_free(tmp_path, lanes, offset, data_width):
     cycles = 100_000
     figures = _run(tmp_path, {"lanes": lanes, "offset": offset, "data_width": data_width},
@@ -217,7 +207,8 @@ def test_fault_free(tmp_path, lanes, offset, data_width):
 
 
 def _flips(count, seed):
-    """Draw flips (register, bit, operation) whose effect the models say reaches the bus."""
+    """Draw flips (scratch word, bit, operation) whose effect the models say reaches the
+    bus."""
     rng = random.Random(seed)
     flips = []
     while len(flips) < count:
@@ -228,11 +219,11 @@ def _flips(count, seed):
 
 
 @pytest.mark.tb
-@pytest.mark.parametrize("lanes, register, bit, flip_op",
+@pytest.mark.parametrize("lanes, word, bit, flip_op",
                          [(2, *flip) for flip in _flips(6, 2)] +
                          [(3, *flip) for flip in _flips(3, 3)])
-def test_flip(tmp_path, lanes, register, bit, flip_op):
+def test_flip(tmp_path, lanes, word, bit, flip_op):
     figures = _run(tmp_path, {"lanes": lanes}, "run_test_flip",
-                   {"FTVOTER_FLIP_LANE": 1, "FTVOTER_FLIP_REG": register,
+                   {"FTVOTER_FLIP_LANE": 1, "FTVOTER_FLIP_WORD": word,
                     "FTVOTER_FLIP_BIT": bit, "FTVOTER_FLIP_OP": flip_op})
     assert figures["detection_latency"] >= 1

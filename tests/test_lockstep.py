@@ -1,29 +1,14 @@
 import pytest
-from amaranth.hdl import Elaboratable, Module
-from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
+from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lockstep import Lockstep
-from ftvoter.hdl.units.memory import AXI4LiteMemory
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.sim.models import WorkloadModel
 
 from axi_sim import monitor
 
 SEED = 0x5EED
-
-
-class LockstepWithMemory(Elaboratable):
-    def __init__(self, lockstep):
-        self.lockstep = lockstep
-        self.memory = AXI4LiteMemory(depth=256)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.lockstep = self.lockstep
-        m.submodules.memory = self.memory
-        connect(m, self.lockstep.path0_bus, self.memory.bus)
-        return m
 
 
 def run(lockstep, cycles, *, flip=None):
@@ -34,7 +19,7 @@ def run(lockstep, cycles, *, flip=None):
     """
     log, mismatches, disagree = [], [], set()
     final = {}
-    sim = Simulator(LockstepWithMemory(lockstep))
+    sim = Simulator(LockstepDemo(lockstep, ram_words=256))
     sim.add_clock(1e-6)
 
     async def testbench(ctx):
@@ -185,12 +170,12 @@ class TestLaneCommands:
         from ftvoter.hdl.registers import ERROR_REGISTERS, LANE_OPS, UNLOCK_KEY
         offset = {register.name: register.offset for register in ERROR_REGISTERS}
         lockstep = Lockstep(lane)
-        top = LockstepWithMemory(lockstep)
+        top = LockstepDemo(lockstep, ram_words=256)
         log = []
         seen = {}
 
         async def testbench(ctx):
-            mgmt = lockstep.mgmt
+            mgmt = top.mgmt
             lfsr1 = lockstep.units[1].state_registers()["lfsr.state"]
             for _ in range(300):
                 await ctx.tick()

@@ -1,8 +1,6 @@
 import random
 
 import pytest
-from amaranth.hdl import Elaboratable, Module
-from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
 from ftvoter.hdl.units.lfsr import GaloisLFSR
@@ -10,26 +8,12 @@ from ftvoter.hdl.units.memory import AXI4LiteMemory
 from ftvoter.hdl.units.regfile import ParityRegisterFile
 from ftvoter.hdl.units.scratch import ScratchRAM
 from ftvoter.hdl.units.workload import WorkloadLane
+from ftvoter.sim.latency import LaneWithMemory
 from ftvoter.sim.models import MemoryModel, WorkloadModel, lfsr_next
 
 from axi_sim import monitor, serve
 
 EXEC = 0
-
-
-class LaneWithMemory(Elaboratable):
-    def __init__(self, lane):
-        self.lane = lane
-        self.memory = AXI4LiteMemory(addr_width=lane.signature.addr_width,
-                                     data_width=lane.signature.data_width,
-                                     depth=lane.io_words)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.lane = self.lane
-        m.submodules.memory = self.memory
-        connect(m, self.lane.bus, self.memory.bus)
-        return m
 
 
 def run_lane(lane, cycles, *, stall=0.0, stall_seed=0, hdl_memory=False, flip=None):
