@@ -4,6 +4,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..sabotage import StateRegisters
+
 __all__ = ["GaloisLFSR", "LFSR_TAPS"]
 
 
@@ -49,6 +51,8 @@ class GaloisLFSR(wiring.Component):
         self._seed = seed
         super().__init__()
         self.state = Signal(32, init=seed, name="state")
+        self.sites = StateRegisters()
+        self._state_next = self.sites.add("state", self.state)
 
     @property
     def seed(self):
@@ -56,7 +60,10 @@ class GaloisLFSR(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        self.sites.hold(m)
         m.d.comb += self.value.eq(self.state)
         with m.If(self.en):
-            m.d.sync += self.state.eq((self.state >> 1) ^ Mux(self.state[0], LFSR_TAPS, 0))
+            m.d.comb += self._state_next.eq((self.state >> 1) ^
+                                            Mux(self.state[0], LFSR_TAPS, 0))
+        self.sites.commit(m)
         return m

@@ -4,6 +4,8 @@ from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..sabotage import StateRegisters
+
 __all__ = ["ParityRegisterFile"]
 
 
@@ -60,6 +62,9 @@ class ParityRegisterFile(wiring.Component):
         })
         self.regs = [Signal(width, name=f"r{i}") for i in range(count)]
         self.parity = Signal(count, name="parity")
+        self.sites = StateRegisters()
+        self._regs_next = [self.sites.add(f"r{i}", reg) for i, reg in enumerate(self.regs)]
+        self._parity_next = self.sites.add("parity", self.parity)
 
     @property
     def count(self):
@@ -79,7 +84,9 @@ class ParityRegisterFile(wiring.Component):
             m.d.comb += rdata.eq(regs[raddr])
             errors.append(ren & (rdata.xor() ^ parity[raddr]))
         m.d.comb += self.parity_error.eq(errors[0] | errors[1])
+        self.sites.hold(m)
         with m.If(self.we):
-            m.d.sync += regs[self.waddr].eq(self.wdata)
-            m.d.sync += self.parity.bit_select(self.waddr, 1).eq(self.wdata.xor())
+            m.d.comb += Array(self._regs_next)[self.waddr].eq(self.wdata)
+            m.d.comb += self._parity_next.bit_select(self.waddr, 1).eq(self.wdata.xor())
+        self.sites.commit(m)
         return m

@@ -4,6 +4,8 @@ from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..sabotage import StateRegisters
+
 __all__ = ["ScratchRAM"]
 
 
@@ -53,6 +55,8 @@ class ScratchRAM(wiring.Component):
             "wdata": In(width),
         })
         self.words = [Signal(width, name=f"m{i}") for i in range(depth)]
+        self.sites = StateRegisters()
+        self._words_next = [self.sites.add(f"m{i}", word) for i, word in enumerate(self.words)]
 
     @property
     def depth(self):
@@ -66,6 +70,8 @@ class ScratchRAM(wiring.Component):
         m = Module()
         words = Array(self.words)
         m.d.comb += self.rdata.eq(words[self.addr])
+        self.sites.hold(m)
         with m.If(self.we):
-            m.d.sync += words[self.addr].eq(self.wdata)
+            m.d.comb += Array(self._words_next)[self.addr].eq(self.wdata)
+        self.sites.commit(m)
         return m

@@ -3,6 +3,7 @@
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 
+from ..sabotage import StateRegisters
 from ..signatures import LaneSignature
 from .lfsr import GaloisLFSR
 from .regfile import ParityRegisterFile
@@ -38,6 +39,10 @@ class _State(enum.Enum, shape=3):
     READ  = 3
     RRESP = 4
 
+
+# The lane's own bus output registers (fault sites "bus.<name>").
+_BUS_REGISTERS = ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready", "araddr",
+                  "arvalid", "rready")
 
 # Bit fields of the LFSR state that make up one operation.
 _OP     = slice(0, 3)
@@ -134,6 +139,11 @@ class WorkloadLane(wiring.Component):
         self.fsm_state = Signal(_State, name="fsm_state")
         self.pending_rd = Signal(range(regs), name="pending_rd")
         self.parity_fail = Signal(name="parity_fail")
+        self.sites = StateRegisters()
+        for name in ("fsm_state", "pending_rd", "parity_fail"):
+            self.sites.add(f"ctrl.{name}", getattr(self, name))
+        for name in _BUS_REGISTERS:
+            self.sites.add(f"bus.{name}", getattr(self.bus, name))
 
     @property
     def seed(self):
@@ -161,17 +171,27 @@ class WorkloadLane(wiring.Component):
         The names are paths below the lane (``regfile.r3``, ``bus.awaddr``); the bus
         output registers are the lane's ``bus`` signals themselves.
         """
-        sites = {f"regfile.r{i}": reg for i, reg in enumerate(self._regfile.regs)}
-        sites["regfile.parity"] = self._regfile.parity
-        sites.update({f"scratch.m{i}": word for i, word in enumerate(self._scratch.words)})
-        sites["lfsr.state"] = self._lfsr.state
-        sites["ctrl.fsm_state"] = self.fsm_state
-        sites["ctrl.pending_rd"] = self.pending_rd
-        sites["ctrl.parity_fail"] = self.parity_fail
-        for name in ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready",
-                     "araddr", "arvalid", "rready"):
-            sites[f"bus.{name}"] = getattr(self.bus, name)
-        return sites
+        return {name: register for name, register in self.site_registers()}
+
+    def site_registers(self):
+        """Yield ``(name, register)`` for every fault site of the lane, in a stable order."""
+        for prefix, part in (("regfile", self._regfile), ("scratch", self._scratch),
+                             ("lfsr", self._lfsr)):
+            for name, register in part.sites:
+                yield f"{prefix}.{name}", register
+        yield from self.sites
+
+    def attach_saboteurs(self, saboteurs):
+        """Give registers saboteurs: ``saboteurs`` maps site names (as
+        :meth:`state_registers`) to :class:`~ftvoter.hdl.sabotage.SaboteurSignature`
+        interfaces. Call before elaboration."""
+        parts = {"regfile": self._regfile, "scratch": self._scratch, "lfsr": self._lfsr}
+        for name, saboteur in saboteurs.items():
+            prefix, _, rest = name.partition(".")
+            if prefix in parts:
+                parts[prefix].sites.saboteurs[rest] = saboteur
+            else:
+                self.sites.saboteurs[name] = saboteur
 
     def elaborate(self, platform):
         m = Module()
@@ -185,6 +205,9 @@ class WorkloadLane(wiring.Component):
         wbits = (self._io_words - 1).bit_length()
         nstrb = width // 8
         bus = self.bus
+
+        nxt = self.sites.next
+        self.sites.hold(m)
 
         s = lfsr.value
         op = Signal(Op)
@@ -223,7 +246,7 @@ class WorkloadLane(wiring.Component):
         ]
 
         with m.If(regfile.parity_error):
-            m.d.sync += self.parity_fail.eq(1)
+            m.d.comb += nxt("ctrl.parity_fail").eq(1)
 
         with m.Switch(self.fsm_state):
             with m.Case(_State.EXEC):
@@ -241,21 +264,21 @@ class WorkloadLane(wiring.Component):
                     with m.Case(Op.STORE):
                         m.d.comb += scratch.we.eq(1)
                     with m.Case(Op.WRITE):
-                        m.d.sync += [
-                            bus.awaddr.eq(io_addr),
-                            bus.awvalid.eq(1),
-                            bus.wdata.eq(rs2),
-                            bus.wstrb.eq(Mux(s[_FULL], Const(-1, nstrb),
-                                             s[_STRB:_STRB + nstrb])),
-                            bus.wvalid.eq(1),
-                            self.fsm_state.eq(_State.WRITE),
+                        m.d.comb += [
+                            nxt("bus.awaddr").eq(io_addr),
+                            nxt("bus.awvalid").eq(1),
+                            nxt("bus.wdata").eq(rs2),
+                            nxt("bus.wstrb").eq(Mux(s[_FULL], Const(-1, nstrb),
+                                                    s[_STRB:_STRB + nstrb])),
+                            nxt("bus.wvalid").eq(1),
+                            nxt("ctrl.fsm_state").eq(_State.WRITE),
                         ]
                     with m.Case(Op.READ):
-                        m.d.sync += [
-                            bus.araddr.eq(io_addr),
-                            bus.arvalid.eq(1),
-                            self.pending_rd.eq(rd),
-                            self.fsm_state.eq(_State.READ),
+                        m.d.comb += [
+                            nxt("bus.araddr").eq(io_addr),
+                            nxt("bus.arvalid").eq(1),
+                            nxt("ctrl.pending_rd").eq(rd),
+                            nxt("ctrl.fsm_state").eq(_State.READ),
                         ]
                     with m.Case(Op.LI):
                         m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(entropy)]
@@ -269,22 +292,24 @@ class WorkloadLane(wiring.Component):
                 aw_done = ~bus.awvalid | bus.awready
                 w_done = ~bus.wvalid | bus.wready
                 with m.If(bus.awready):
-                    m.d.sync += bus.awvalid.eq(0)
+                    m.d.comb += nxt("bus.awvalid").eq(0)
                 with m.If(bus.wready):
-                    m.d.sync += bus.wvalid.eq(0)
+                    m.d.comb += nxt("bus.wvalid").eq(0)
                 with m.If(aw_done & w_done):
-                    m.d.sync += [bus.bready.eq(1), self.fsm_state.eq(_State.WRESP)]
+                    m.d.comb += [nxt("bus.bready").eq(1),
+                                 nxt("ctrl.fsm_state").eq(_State.WRESP)]
 
             with m.Case(_State.WRESP):
                 with m.If(bus.bvalid):
-                    m.d.sync += [bus.bready.eq(0), self.fsm_state.eq(_State.EXEC)]
+                    m.d.comb += [nxt("bus.bready").eq(0),
+                                 nxt("ctrl.fsm_state").eq(_State.EXEC)]
 
             with m.Case(_State.READ):
                 with m.If(bus.arready):
-                    m.d.sync += [
-                        bus.arvalid.eq(0),
-                        bus.rready.eq(1),
-                        self.fsm_state.eq(_State.RRESP),
+                    m.d.comb += [
+                        nxt("bus.arvalid").eq(0),
+                        nxt("bus.rready").eq(1),
+                        nxt("ctrl.fsm_state").eq(_State.RRESP),
                     ]
 
             with m.Case(_State.RRESP):
@@ -294,6 +319,8 @@ class WorkloadLane(wiring.Component):
                         regfile.waddr.eq(self.pending_rd),
                         regfile.wdata.eq(bus.rdata),
                     ]
-                    m.d.sync += [bus.rready.eq(0), self.fsm_state.eq(_State.EXEC)]
+                    m.d.comb += [nxt("bus.rready").eq(0),
+                                 nxt("ctrl.fsm_state").eq(_State.EXEC)]
 
+        self.sites.commit(m)
         return m
