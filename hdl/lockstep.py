@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
+from .inject import FaultInjector, lane_sites
 from .signatures import AXI4LiteSignature, check_lane
 from .voter import MajorityVoter
 
@@ -104,6 +105,10 @@ class Lockstep(wiring.Component):
         Delayed lockstep: ``mismatch`` one cycle after the difference, or in it.
     paths, policy, timeout, csr_base
         Of the :class:`~ftvoter.hdl.bridge.VotingBridge` (plain lockstep only).
+    faults : list of str, optional
+        Build a :class:`~ftvoter.hdl.inject.FaultInjector` with saboteurs on the lane
+        registers matching these patterns (``["*"]``: every state register of every lane)
+        and expose its controls as ``fault``. Without it, no saboteur logic is built.
 
     Members
     -------
@@ -119,6 +124,10 @@ class Lockstep(wiring.Component):
         Asserted one cycle after the lanes differed, with the lanes blamed.
     mgmt : In(AXI4LiteSignature(8, 32)), mgmt_irq : Out(1)
         Plain lockstep: out-of-band access to the error registers, and their interrupt.
+    fault : Out(FaultInjector signature)
+        With ``faults``: ``fault__arm``, ``fault__site``, ``fault__mask``,
+        ``fault__model``, ``fault__start``, ``fault__duration``, ``fault__common`` (inputs),
+        ``fault__cycle``, ``fault__active`` (outputs); see the injector.
     syndrome : Out(compared_width)
         Delayed lockstep: the comparator's first-mismatch syndrome over the concatenated
         bus outputs (``awaddr``, ``awprot``, ``awvalid``, ``wdata``, ``wstrb``,
@@ -137,7 +146,7 @@ class Lockstep(wiring.Component):
     """
 
     def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
-                 policy="halt", timeout=64, csr_base=None):
+                 policy="halt", timeout=64, csr_base=None, faults=None):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -174,6 +183,13 @@ class Lockstep(wiring.Component):
             members["mgmt_irq"] = Out(1)
         else:
             members["syndrome"] = Out(self._compared_width)
+        self._injector = None
+        if faults is not None:
+            if isinstance(faults, str) or not all(isinstance(p, str) for p in faults):
+                raise TypeError(f"Faults must be a list of site patterns, not {faults!r}")
+            self._injector = FaultInjector(lane_sites(self._units, faults))
+            self._injector.attach(self._units)
+            members["fault"] = Out(self._injector.signature)
         members.update({
             "irq":        In(lane_sig.irq_width),
             "self_error": Out(lanes),
@@ -202,6 +218,11 @@ class Lockstep(wiring.Component):
         return self._bridge
 
     @property
+    def injector(self):
+        """The :class:`~ftvoter.hdl.inject.FaultInjector` (``None`` without ``faults``)."""
+        return self._injector
+
+    @property
     def compared_width(self):
         """Width of the comparator's vector of bus outputs (delayed lockstep), in bits."""
         return self._compared_width
@@ -209,6 +230,9 @@ class Lockstep(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.d.comb += self.self_error.eq(Cat(*(unit.self_error for unit in self._units)))
+        if self._injector is not None:
+            m.submodules.injector = self._injector
+            connect(m, flipped(self.fault), self._injector)
         if self._bridge is not None:
             self._elaborate_bridge(m)
         else:

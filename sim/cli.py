@@ -54,6 +54,11 @@ def _add_lockstep_options(parser, *, ram_default=0):
                         help="size of the lanes' I/O window in words, a power of two "
                              "(default: %(default)s)")
     _add_bridge_options(parser, lanes=False)
+    parser.add_argument("--faults", action="append", metavar="PATTERN",
+                        help="build the fault injector with saboteurs on the lane registers "
+                             "matching PATTERN (shell-style, on 'lane1.regfile.r3' or "
+                             "'regfile.r3'; repeat for more; '*' for all), exposed as the "
+                             "fault__* ports (default: no injector)")
     parser.add_argument("--ram", type=_natural, default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
@@ -85,7 +90,8 @@ def _lockstep_params(args):
     return {"lanes": args.lanes, "lane": args.lane, "offset": args.offset,
             "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
             "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
-            "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base}
+            "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
+            "faults": args.faults}
 
 
 def _build_parser():
@@ -194,6 +200,16 @@ def _build_parser():
     bench.add_argument("--json", metavar="FILE",
                        help="also write the figures to FILE as JSON")
     _add_lockstep_options(bench, ram_default=256)
+    sites = commands.add_parser(
+        "sites", help="list the fault sites of a lockstep design as JSON",
+        description="List the fault sites (lane registers with saboteurs) of the lockstep "
+                    "design built with the given options, as JSON: per site its index (the "
+                    "value of fault__site), name (lane1.regfile.r3), lane, register and "
+                    "width; bits are named lane1.regfile.r3[7].")
+    _add_lockstep_options(sites)
+    sites.add_argument("-o", "--output", metavar="FILE", default="-",
+                       help="where to write ('-': standard output, the default)")
+
     regs = commands.add_parser(
         "regs", help="write the error register map as Markdown, a C header or JSON",
         description="Write the error registers' map, generated from their description in "
@@ -205,6 +221,28 @@ def _build_parser():
     regs.add_argument("-o", "--output", metavar="FILE", default="-",
                       help="where to write ('-': standard output, the default)")
     return parser
+
+
+def _cmd_sites(args):
+    import json
+
+    from .designs import build
+    params = _lockstep_params(args)
+    params["faults"] = params["faults"] or ["*"]
+    params["ram"] = 0
+    try:
+        lockstep = build("lockstep", params)
+    except (TypeError, ValueError) as error:
+        raise _UsageError(str(error)) from None
+    sites = [{"index": index, **site.as_dict()}
+             for index, site in enumerate(lockstep.injector.sites)]
+    text = json.dumps({"sites": sites, "bits": sum(site["width"] for site in sites)},
+                      indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomic(Path(args.output), text)
+    return 0
 
 
 def _cmd_regs(args):
@@ -246,7 +284,7 @@ def _cmd_verilog(args):
 def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
-    handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs}
+    handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

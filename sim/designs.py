@@ -33,7 +33,7 @@ def _lockstep(p):
     bridge = {} if p["offset"] else {"paths": p["paths"], "policy": p["policy"],
                                       "timeout": p["timeout"], "csr_base": p["csr_base"]}
     lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"],
-                        **bridge)
+                        faults=p["faults"], **bridge)
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -56,7 +56,7 @@ DESIGNS = {
         _lockstep, "ftvoter_lockstep",
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
-         "timeout": 64, "csr_base": None}),
+         "timeout": 64, "csr_base": None, "faults": None}),
     "bridge": Design(
         lambda p: VotingBridge(lanes=p["lanes"], paths=p["paths"], policy=p["policy"],
                                timeout=p["timeout"], addr_width=p["addr_width"],

@@ -20,6 +20,7 @@ EXPORTS = [
     ("bridge", {"lanes": 2, "paths": 1}),
     ("bridge", {"lanes": 3, "paths": 2, "policy": "diagnose"}),
     ("lockstep", {"lanes": 3, "paths": 2, "ram": 64}),
+    ("lockstep", {"lanes": 2, "faults": ["*"]}),
 ]
 WAIVED = set(re.findall(r"^lint_off -rule (\w+)$", LINT_WAIVERS.read_text(), re.M))
 BY_MESSAGE = set(re.findall(r'^lint_off -rule (\w+) -file "\*" -match', LINT_WAIVERS.read_text(),

@@ -120,6 +120,31 @@ class TestVerilog:
         assert doc.read_text() == ERROR_REGISTERS.as_markdown(), \
             "docs/registers.md is stale: run 'ftvoter regs --format md -o docs/registers.md'"
 
+    def test_sites(self, capsys):
+        import json
+        code, out, _ = run(["sites", "--lanes", "3"], capsys)
+        assert code == 0
+        data = json.loads(out)
+        names = [site["name"] for site in data["sites"]]
+        assert len(names) == 3 * 30 and len(set(names)) == len(names)
+        assert [site["index"] for site in data["sites"]] == list(range(len(names)))
+        assert {"lane2.regfile.r7", "lane0.scratch.m0", "lane1.lfsr.state",
+                "lane1.ctrl.fsm_state", "lane0.bus.wdata"} <= set(names)
+        assert data["bits"] == sum(site["width"] for site in data["sites"])
+        code, out, _ = run(["sites", "--faults", "lane1.regfile.*"], capsys)
+        assert [site["name"] for site in json.loads(out)["sites"]] == \
+            [f"lane1.regfile.r{i}" for i in range(8)] + ["lane1.regfile.parity"]
+
+    def test_lockstep_faults_ports(self, tmp_path, capsys):
+        out = tmp_path / "lf.v"
+        assert run(["verilog", "lockstep", "--faults", "*", "-o", str(out)], capsys)[0] == 0
+        found = ports(out)
+        assert found["fault__site"] == ("input", 6)           # 60 sites
+        assert found["fault__mask"] == ("input", 32)
+        assert found["fault__cycle"] == ("output", 32)
+        assert {"fault__arm", "fault__model", "fault__start", "fault__duration",
+                "fault__common", "fault__active"} <= set(found)
+
     def test_stdout(self, capsys):
         code, out, _ = run(["verilog", "voter", "--width", "2"], capsys)
         assert code == 0 and "module ftvoter_voter(" in out
