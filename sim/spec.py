@@ -1,0 +1,176 @@
+"""Campaign specifications: a TOML file, checked completely before anything runs.
+
+A malformed spec is rejected with one :class:`SpecError` naming the file, the key and the
+reason, so the CLI can print one line and exit with status 2.
+"""
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+
+__all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"]
+
+MODELS = ("flip", "stuck0", "stuck1")
+POLICIES = ("halt", "diagnose")
+
+
+class SpecError(ValueError):
+    """A campaign spec is malformed: ``"<file>: <key>: <reason>"``."""
+
+
+def sample_size(population, *, margin, confidence, p=0.5):
+    """Injections needed for a margin of error at a confidence level.
+
+    Statistical fault injection (Leveugle et al., DATE 2009, eq. 6):
+    ``n = N / (1 + e**2 * (N - 1) / (t**2 * p * (1 - p)))`` with ``t`` the two-sided normal
+    quantile of the confidence and ``p = 0.5`` the worst case.
+    """
+    if population < 1:
+        raise ValueError(f"Population must be at least 1, not {population!r}")
+    t = NormalDist().inv_cdf(0.5 + confidence / 2)
+    n = population / (1 + margin**2 * (population - 1) / (t**2 * p * (1 - p)))
+    return min(population, math.ceil(n))
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """A checked campaign spec (see the README for the file format)."""
+    name: str
+    seed: int
+    design: dict = field(default_factory=dict)
+    workload: dict = field(default_factory=dict)
+    faults: dict = field(default_factory=dict)
+    observation: dict = field(default_factory=dict)
+    source: str = "<spec>"
+
+    def as_dict(self):
+        return {"name": self.name, "seed": self.seed, "design": self.design,
+                "workload": self.workload, "faults": self.faults,
+                "observation": self.observation}
+
+
+class _Checker:
+    def __init__(self, source):
+        self.source = source
+
+    def fail(self, key, reason):
+        raise SpecError(f"{self.source}: {key}: {reason}")
+
+    def table(self, data, key, known, required=()):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(key, f"must be a table, not {type(value).__name__}")
+        for name in value:
+            if name not in known:
+                self.fail(f"{key}.{name}", f"unknown key (known: {', '.join(known)})")
+        for name in required:
+            if name not in value:
+                self.fail(f"{key}.{name}", "is required")
+        return value
+
+    def integer(self, data, key, path, default=None, *, minimum=None, maximum=None):
+        value = data.get(key, default)
+        if value is None:
+            self.fail(path, "is required")
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(path, f"must be an integer, not {value!r}")
+        if minimum is not None and value < minimum:
+            self.fail(path, f"must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            self.fail(path, f"must be at most {maximum}, not {value}")
+        return value
+
+    def choice(self, data, key, path, choices, default):
+        value = data.get(key, default)
+        if value not in choices:
+            self.fail(path, f"must be one of {', '.join(map(str, choices))}, not {value!r}")
+        return value
+
+
+def parse_spec(data, source="<spec>"):
+    """Check a spec given as a dict (as read from TOML) and return a :class:`CampaignSpec`."""
+    c = _Checker(source)
+    for key in data:
+        if key not in ("name", "seed", "design", "workload", "faults", "observation"):
+            c.fail(key, "unknown key (known: name, seed, design, workload, faults, "
+                        "observation)")
+    name = data.get("name", Path(source).stem if source != "<spec>" else "campaign")
+    if not isinstance(name, str) or not name or not name.replace("-", "_").isidentifier():
+        c.fail("name", f"must be a name of letters, digits, '_' and '-', not {name!r}")
+    seed = c.integer(data, "seed", "seed", 1, minimum=0)
+
+    d = c.table(data, "design", ("lane", "lanes", "offset", "policy"))
+    design = {
+        "lane": c.choice(d, "lane", "design.lane", ("workload",), "workload"),
+        "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
+        "offset": c.integer(d, "offset", "design.offset", 0, minimum=0, maximum=64),
+        "policy": c.choice(d, "policy", "design.policy", POLICIES, "halt"),
+    }
+    if design["offset"] and design["lanes"] != 2:
+        c.fail("design.offset", "delayed lockstep needs design.lanes = 2")
+
+    w = c.table(data, "workload", ("cycles", "seed"))
+    workload = {
+        "cycles": c.integer(w, "cycles", "workload.cycles", 2000, minimum=10),
+        "seed": c.integer(w, "seed", "workload.seed", 1, minimum=1, maximum=2**32 - 1),
+    }
+
+    f = c.table(data, "faults", ("sites", "models", "count", "margin", "confidence",
+                                 "start", "duration", "bits", "common"))
+    sites = f.get("sites", ["*"])
+    if (not isinstance(sites, list) or not sites or
+            not all(isinstance(p, str) and p for p in sites)):
+        c.fail("faults.sites", f"must be a non-empty list of site patterns, not {sites!r}")
+    models = f.get("models", list(MODELS))
+    if not isinstance(models, list) or not models or any(m not in MODELS for m in models):
+        c.fail("faults.models", f"must be a non-empty list of {', '.join(MODELS)}, "
+                                f"not {models!r}")
+    count = f.get("count")
+    statistical = "margin" in f or "confidence" in f
+    if count is not None and statistical:
+        c.fail("faults.count", "give either count or margin and confidence, not both")
+    if count is None and not statistical:
+        c.fail("faults.count", "is required (a number, \"exhaustive\", or margin and "
+                               "confidence instead)")
+    if count is not None and count != "exhaustive":
+        c.integer(f, "count", "faults.count", minimum=1)
+    margin = confidence = None
+    if statistical:
+        margin, confidence = f.get("margin"), f.get("confidence")
+        for key, value in (("margin", margin), ("confidence", confidence)):
+            if not isinstance(value, float) or not 0 < value < 1:
+                c.fail(f"faults.{key}", f"must be a number between 0 and 1, not {value!r}")
+    start = f.get("start", {"min": 0, "max": workload["cycles"] - 1})
+    if not isinstance(start, dict) or set(start) - {"min", "max"}:
+        c.fail("faults.start", f"must be a table with min and max, not {start!r}")
+    low = c.integer(start, "min", "faults.start.min", 0, minimum=0)
+    high = c.integer(start, "max", "faults.start.max", workload["cycles"] - 1, minimum=low,
+                     maximum=workload["cycles"] - 1)
+    common = f.get("common", False)
+    if not isinstance(common, bool):
+        c.fail("faults.common", f"must be true or false, not {common!r}")
+    faults = {
+        "sites": sites, "models": models, "count": count, "margin": margin,
+        "confidence": confidence, "start": {"min": low, "max": high},
+        "duration": c.integer(f, "duration", "faults.duration", 1, minimum=0),
+        "bits": c.integer(f, "bits", "faults.bits", 1, minimum=1, maximum=32),
+        "common": common,
+    }
+
+    o = c.table(data, "observation", ("window",))
+    observation = {"window": c.integer(o, "window", "observation.window", 1000, minimum=1)}
+    return CampaignSpec(name, seed, design, workload, faults, observation, source)
+
+
+def load_spec(path):
+    """Read and check a TOML campaign spec; raise :class:`SpecError` if it is malformed."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise SpecError(f"{path}: cannot be read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path}: not valid TOML ({error})") from None
+    return parse_spec(data, str(path))
