@@ -223,6 +223,15 @@ def _build_parser():
     return parser
 
 
+def _emit(text, output):
+    """Write a command's text to standard output ('-') or, atomically, to a file."""
+    if output == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        write_atomic(Path(output), text)
+    return 0
+
+
 def _cmd_sites(args):
     import json
 
@@ -238,22 +247,14 @@ def _cmd_sites(args):
              for index, site in enumerate(lockstep.injector.sites)]
     text = json.dumps({"sites": sites, "bits": sum(site["width"] for site in sites)},
                       indent=2) + "\n"
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        write_atomic(Path(args.output), text)
-    return 0
+    return _emit(text, args.output)
 
 
 def _cmd_regs(args):
     from ftvoter.hdl.registers import ERROR_REGISTERS
     text = {"md": ERROR_REGISTERS.as_markdown, "c": ERROR_REGISTERS.as_c_header,
             "json": ERROR_REGISTERS.as_json}[args.format]()
-    if args.output == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        write_atomic(Path(args.output), text)
-    return 0
+    return _emit(text, args.output)
 
 
 def _cmd_verilog(args):
@@ -274,11 +275,7 @@ def _cmd_verilog(args):
     except (TypeError, ValueError) as error:
         raise _UsageError(str(error)) from None
     text = path.read_text()
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        write_atomic(Path(args.output), text)
-    return 0
+    return _emit(text, args.output)
 
 
 def main(argv=None):
