@@ -202,10 +202,13 @@ def _build_parser():
     _add_lockstep_options(bench, ram_default=256)
     sites = commands.add_parser(
         "sites", help="list the fault sites of a lockstep design as JSON",
-        description="List the fault sites (lane registers with saboteurs) of the lockstep "
-                    "design built with the given options, as JSON: per site its index (the "
-                    "value of fault__site), name (lane1.regfile.r3), lane, register and "
-                    "width; bits are named lane1.regfile.r3[7].")
+        description="List the fault sites (lane registers with saboteurs) as JSON: per site "
+                    "its index (the value of fault__site), name (lane1.regfile.r3), lane, "
+                    "register and width; bits are named lane1.regfile.r3[7]. The design "
+                    "comes from a campaign SPEC (its [design] and faults.sites) or from the "
+                    "options.")
+    sites.add_argument("spec", nargs="?", metavar="SPEC",
+                       help="campaign spec (TOML); overrides the design options")
     _add_lockstep_options(sites)
     sites.add_argument("-o", "--output", metavar="FILE", default="-",
                        help="where to write ('-': standard output, the default)")
@@ -239,6 +242,15 @@ def _cmd_sites(args):
     params = _lockstep_params(args)
     params["faults"] = params["faults"] or ["*"]
     params["ram"] = 0
+    if args.spec is not None:
+        from .spec import SpecError, load_spec
+        try:
+            spec = load_spec(args.spec)
+        except SpecError as error:
+            raise _UsageError(str(error)) from None
+        params.update({key: spec.design[key] for key in ("lane", "lanes", "offset",
+                                                          "policy")},
+                      seed=spec.workload["seed"], faults=spec.faults["sites"])
     try:
         lockstep = build("lockstep", params)
     except (TypeError, ValueError) as error:

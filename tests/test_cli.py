@@ -135,6 +135,20 @@ class TestVerilog:
         assert [site["name"] for site in json.loads(out)["sites"]] == \
             [f"lane1.regfile.r{i}" for i in range(8)] + ["lane1.regfile.parity"]
 
+    def test_sites_from_spec(self, tmp_path, capsys):
+        import json
+        spec = tmp_path / "c.toml"
+        spec.write_text('[design]\nlanes = 3\n[faults]\nsites = ["lfsr.*"]\ncount = 10\n')
+        code, out, _ = run(["sites", str(spec)], capsys)
+        assert code == 0
+        assert [site["name"] for site in json.loads(out)["sites"]] == [
+            "lane0.lfsr.state", "lane1.lfsr.state", "lane2.lfsr.state"]
+        spec.write_text('[design]\nlanes = 5\n[faults]\ncount = 10\n')
+        code, _, err = run(["sites", str(spec)], capsys)
+        assert code == 2
+        assert err.strip() == (f"ftvoter: error: {spec}: design.lanes: must be one of 2, 3, "
+                               f"not 5")
+
     def test_lockstep_faults_ports(self, tmp_path, capsys):
         out = tmp_path / "lf.v"
         assert run(["verilog", "lockstep", "--faults", "*", "-o", str(out)], capsys)[0] == 0
