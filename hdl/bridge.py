@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .compare import _check_lanes
 from .lanes import LaneManager
 from .registers import CAUSES, CHANNELS, ErrorRegisters
+from .sabotage import StateRegisters
 from .signatures import AXI4_RESP_OKAY, AXI4_RESP_SLVERR, AXI4LiteSignature
 
 __all__ = ["VotingBridge", "POLICIES"]
@@ -125,6 +126,8 @@ class VotingBridge(wiring.Component):
         :class:`~ftvoter.hdl.compare.LockstepComparator`'s output.
     disagree : Out(lanes)
         With ``mismatch``: the lanes blamed (the odd lane in TMR, all online in DMR).
+    halted : Out(1)
+        The bridge stopped forwarding (fail-safe) until software writes CONTROL.RESUME.
     diag_request : Out(1); lane<i>_diag_done, lane<i>_diag_pass : In(1)
         Only with ``policy="diagnose"``: the self-test handshake.
 
@@ -177,6 +180,7 @@ class VotingBridge(wiring.Component):
             "lanes_reset": Out(1),
             "mismatch":    Out(1),
             "disagree":    Out(lanes),
+            "halted":      Out(1),
         })
         if policy == "diagnose":
             members["diag_request"] = Out(1)
@@ -186,10 +190,28 @@ class VotingBridge(wiring.Component):
         super().__init__(members)
         self._regs = ErrorRegisters(lanes=lanes, paths=paths, policy=policy, timeout=timeout)
         self._manager = LaneManager(lanes)
+        # The forwarded write data, registered after the comparison: a test-only fault
+        # site (a fault here is beyond every check, so it must show as silent corruption).
+        self._w_data = Signal(32, name="w_data")
+        self.sites = StateRegisters()
+        self.sites.add("w_data", self._w_data)
 
     @property
     def lanes(self):
         return self._lanes
+
+    def site_registers(self):
+        """Yield ``(name, register)`` for the bridge's test-only fault sites.
+
+        ``w_data`` holds the agreed write data after the comparison, so a fault there
+        reaches the path unchecked: campaigns use it to prove that silent corruption is
+        seen as such.
+        """
+        yield from self.sites
+
+    def attach_saboteurs(self, saboteurs):
+        """Give the test-only sites saboteurs (see :meth:`site_registers`)."""
+        self.sites.saboteurs.update(saboteurs)
 
     @property
     def paths(self):
@@ -307,6 +329,7 @@ class VotingBridge(wiring.Component):
             manager.cmd_lane.eq(regs.lane_cmd_lane),
             manager.cmd_op.eq(regs.lane_cmd_op),
             regs.halted.eq(halted),
+            self.halted.eq(halted),
             regs.syncing.eq(manager.syncing),
             regs.diagnosing.eq(diagnosing),
             regs.online.eq(online),
@@ -335,7 +358,8 @@ class VotingBridge(wiring.Component):
         write, read = _Engine("write", self._addr_width), _Engine("read", self._addr_width)
         aw_full, w_full, ar_full = Signal(), Signal(), Signal()
         w_sent = Signal()
-        w_data, w_strb = Signal(32), Signal(4)
+        w_data, w_strb = self._w_data, Signal(4)
+        self.sites.hold(m)
         accept = ~frozen & ~hold
         agreed = {name: channel[name]["agreed"] for name in ("AW", "W", "AR")}
         accept_aw = Signal()
@@ -363,7 +387,8 @@ class VotingBridge(wiring.Component):
                              engine.csr.eq(in_window(addr)), engine.path.eq(preferred),
                              engine.sent.eq(0), engine.timer.eq(0)]
         with m.If(accept_w):
-            m.d.sync += [w_full.eq(1), w_data.eq(agreed["W"][:32]),
+            m.d.comb += self.sites.next("w_data").eq(agreed["W"][:32])
+            m.d.sync += [w_full.eq(1),
                          w_strb.eq(agreed["W"][33:37]), w_sent.eq(0)]
 
         # Register window accesses: one per cycle, writes first.
@@ -497,6 +522,7 @@ class VotingBridge(wiring.Component):
             regs.path_fail_set.eq(path_fail[0] | path_fail[1]),
             regs.cause_set.eq(cause.value()),
         ]
+        self.sites.commit(m)
         return m
 
     def _compare(self, m, name, vectors, online):

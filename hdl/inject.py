@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .sabotage import SaboteurSignature
 
-__all__ = ["FaultInjector", "FaultModel", "Site", "lane_sites"]
+__all__ = ["FaultInjector", "FaultModel", "Site", "lane_sites", "bridge_sites"]
 
 
 class FaultModel(enum.Enum, shape=2):
@@ -19,14 +19,17 @@ class FaultModel(enum.Enum, shape=2):
 
 
 class Site:
-    """One fault site: a register of one lane, with a stable name ``lane<i>.<register>``.
+    """One fault site: a register with a stable name.
 
-    Its bits are named ``lane<i>.<register>[<bit>]``.
+    A lane register is named ``lane<i>.<register>`` (``lane`` is the lane number); a
+    bridge register ``bridge.<register>`` (``lane`` is ``None``). Its bits are named
+    ``<name>[<bit>]``. ``owner`` is the component whose ``attach_saboteurs`` takes the
+    saboteur.
     """
 
-    def __init__(self, lane, register, signal):
-        self.lane, self.register, self.signal = lane, register, signal
-        self.name = f"lane{lane}.{register}"
+    def __init__(self, lane, register, signal, owner=None):
+        self.lane, self.register, self.signal, self.owner = lane, register, signal, owner
+        self.name = f"lane{lane}.{register}" if lane is not None else f"bridge.{register}"
         self.width = len(Value.cast(signal))
 
     def as_dict(self):
@@ -49,8 +52,20 @@ def lane_sites(units, patterns=("*",)):
             name = f"lane{lane}.{register}"
             if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(register, p)
                    for p in patterns):
-                sites.append(Site(lane, register, signal))
+                sites.append(Site(lane, register, signal, unit))
     return sites
+
+
+def bridge_sites(bridge, patterns):
+    """Return the :class:`Site` list of a bridge's test-only registers matching ``patterns``.
+
+    Only patterns that start with ``bridge.`` match: these sites sit after the checks, so
+    a campaign includes them only when asked by name.
+    """
+    return [Site(None, register, signal, bridge)
+            for register, signal in bridge.site_registers()
+            if any(p.startswith("bridge.") and fnmatch.fnmatchcase(f"bridge.{register}", p)
+                   for p in patterns)]
 
 
 class FaultInjector(wiring.Component):
@@ -111,17 +126,17 @@ class FaultInjector(wiring.Component):
             "active":   Out(1),
         })
         self._saboteurs = [SaboteurSignature(site.width).flip().create(
-            path=(f"sab_lane{site.lane}_{site.register.replace('.', '_')}",))
+            path=(f"sab_{site.name.replace('.', '_')}",))
             for site in sites]
 
     @property
     def sites(self):
         return self._sites
 
-    def attach(self, units):
-        """Attach this injector's saboteurs to the lane components they belong to."""
+    def attach(self):
+        """Attach this injector's saboteurs to the components the sites belong to."""
         for site, saboteur in zip(self._sites, self._saboteurs, strict=True):
-            units[site.lane].attach_saboteurs({site.register: saboteur})
+            site.owner.attach_saboteurs({site.register: saboteur})
 
     def elaborate(self, platform):
         m = Module()

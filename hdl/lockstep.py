@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
-from .inject import FaultInjector, lane_sites
+from .inject import FaultInjector, bridge_sites, lane_sites
 from .signatures import AXI4LiteSignature, check_lane
 from .voter import MajorityVoter
 
@@ -109,6 +109,8 @@ class Lockstep(wiring.Component):
         Build a :class:`~ftvoter.hdl.inject.FaultInjector` with saboteurs on the lane
         registers matching these patterns (``["*"]``: every state register of every lane)
         and expose its controls as ``fault``. Without it, no saboteur logic is built.
+        Patterns starting with ``bridge.`` select the bridge's test-only sites
+        (``bridge.w_data``, after the comparison); ``*`` never does.
 
     Members
     -------
@@ -124,6 +126,8 @@ class Lockstep(wiring.Component):
         Asserted one cycle after the lanes differed, with the lanes blamed.
     mgmt : In(AXI4LiteSignature(8, 32)), mgmt_irq : Out(1)
         Plain lockstep: out-of-band access to the error registers, and their interrupt.
+    halted : Out(1)
+        Plain lockstep: the bridge stopped forwarding (fail-safe).
     fault : Out(FaultInjector signature)
         With ``faults``: ``fault__arm``, ``fault__site``, ``fault__mask``,
         ``fault__model``, ``fault__start``, ``fault__duration``, ``fault__common`` (inputs),
@@ -181,14 +185,20 @@ class Lockstep(wiring.Component):
                 members["path1_bus"] = Out(bus)
             members["mgmt"] = In(AXI4LiteSignature(addr_width=8, data_width=32))
             members["mgmt_irq"] = Out(1)
+            members["halted"] = Out(1)
         else:
             members["syndrome"] = Out(self._compared_width)
         self._injector = None
         if faults is not None:
             if isinstance(faults, str) or not all(isinstance(p, str) for p in faults):
                 raise TypeError(f"Faults must be a list of site patterns, not {faults!r}")
-            self._injector = FaultInjector(lane_sites(self._units, faults))
-            self._injector.attach(self._units)
+            sites = lane_sites(self._units, faults)
+            if self._bridge is not None:
+                sites += bridge_sites(self._bridge, faults)
+            if not sites:
+                raise ValueError(f"Faults must match at least one site, not {faults!r}")
+            self._injector = FaultInjector(sites)
+            self._injector.attach()
             members["fault"] = Out(self._injector.signature)
         members.update({
             "irq":        In(lane_sig.irq_width),
@@ -265,6 +275,7 @@ class Lockstep(wiring.Component):
             self.online.eq(bridge.online),
             self.mismatch.eq(bridge.mismatch),
             self.disagree.eq(bridge.disagree),
+            self.halted.eq(bridge.halted),
         ]
 
     def _elaborate_delayed(self, m):

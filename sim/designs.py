@@ -7,6 +7,7 @@ design's name and options mean the same everywhere.
 from dataclasses import dataclass, field
 
 from ftvoter.hdl.bridge import VotingBridge
+from ftvoter.hdl.campaign import CampaignBench
 from ftvoter.hdl.compare import LockstepComparator
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lockstep import Lockstep
@@ -39,6 +40,12 @@ def _lockstep(p):
     return lockstep
 
 
+def _campaign(p):
+    def system(faults):
+        return _lockstep({**p, "faults": faults, "ram": 0})
+    return CampaignBench(system, faults=p["faults"], ram_words=p["ram"])
+
+
 @dataclass(frozen=True)
 class Design:
     build: object
@@ -57,6 +64,11 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": None}),
+    "campaign": Design(
+        _campaign, "ftvoter_campaign",
+        {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
+         "data_width": 32, "io_words": 256, "ram": 256, "paths": 1, "policy": "halt",
+         "timeout": 64, "csr_base": None, "faults": ["*"]}),
     "bridge": Design(
         lambda p: VotingBridge(lanes=p["lanes"], paths=p["paths"], policy=p["policy"],
                                timeout=p["timeout"], addr_width=p["addr_width"],

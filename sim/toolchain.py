@@ -206,7 +206,7 @@ class Simulation:
     waves: bool
 
 
-def build_simulator(design, params=None, *, waves=None, build_args=()):
+def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=None):
     """Build (or reuse) a Verilator+cocotb model of a design and return it.
 
     The build folder is named by the same hash as the Verilog, so a model is compiled
@@ -215,6 +215,12 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
 
     ``waves`` is ``None`` (no tracing; FST when the environment has ``WAVES=1``),
     ``"fst"`` or ``"vcd"``. FST needs LZ4, built from PyPI sources on first use.
+
+    ``wrapper(source)``, if given, returns ``(toplevel, text, ports)``: a Verilog
+    top-level that instantiates the design (a clock generator, say), which becomes the
+    simulated top, and its port names. Only those ports are then made visible to cocotb,
+    not the whole hierarchy, so the model runs faster (a signal cocotb may write is
+    re-evaluated with all its fan-out at every step).
     """
     from . import designs
     if waves is None:
@@ -225,7 +231,14 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
     params = designs.resolve(design, params or {})
     toplevel = designs.toplevel(design)
     source = export_verilog(design, params)
-    key = design_key(design, {**params, "_waves": waves, "_args": list(build_args)})
+    sources = [source]
+    if wrapper is not None:
+        toplevel, text, ports = wrapper(source)
+        sources.append(source.with_name(f"{source.stem}-{toplevel}.v"))
+        if not sources[1].exists():
+            write_atomic(sources[1], text)
+    key = design_key(design, {**params, "_waves": waves, "_args": list(build_args),
+                              "_top": toplevel})
     build_dir = build_root() / "sim" / f"{design}-{key}"
     stamp = build_dir / "ftvoter.stamp"
     with _locked(build_dir.with_suffix(".lock")):
@@ -233,17 +246,22 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
             from cocotb_tools.runner import get_runner
             runner = get_runner("verilator")
             args = ["-Wno-fatal", "-O3", "-CFLAGS", "-O2"] + list(build_args)
+            if wrapper is not None:
+                _public_top_only(runner, toplevel, ports, build_dir)
+                args += [str(build_dir.with_suffix(".vlt"))]
             if waves == "fst":
                 lz4 = _lz4_library()
                 args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
             log = build_dir.with_suffix(".log")
             # The wheel's verilated.mk leaves the precompiled-header include flag empty,
-            # which breaks designs large enough to be split into several C++ files; make
-            # takes variable definitions in MAKEFLAGS as command-line overrides.
+            # which breaks designs large enough to be split into several C++ files, and
+            # the coroutine flag that --timing needs (GCC); make takes variable
+            # definitions in MAKEFLAGS as command-line overrides.
             makeflags = os.environ.get("MAKEFLAGS")
-            os.environ["MAKEFLAGS"] = f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+            os.environ["MAKEFLAGS"] = (f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include "
+                                       f"CFG_CXXFLAGS_COROUTINES=-fcoroutines").strip()
             try:
-                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=args, waves=bool(waves), always=True, log_file=log)
             except (SystemExit, Exception) as error:
                 raise ToolchainError(f"Verilator build of {design} failed ({error}); "
@@ -255,6 +273,26 @@ def build_simulator(design, params=None, *, waves=None, build_args=()):
                     os.environ["MAKEFLAGS"] = makeflags
             stamp.write_text(json.dumps({"design": design, "params": params}))
     return Simulation(design, params, toplevel, build_dir, waves)
+
+
+def _public_top_only(runner, toplevel, ports, build_dir):
+    """Make only the ``ports`` of ``toplevel`` public in ``runner``'s Verilator build.
+
+    cocotb's runner always passes ``--public-flat-rw``; this drops it from the command
+    (``_build_command`` is the runner's one place that makes it, cocotb 2.x) and writes a
+    Verilator configuration file marking just those signals public instead.
+    """
+    command = runner._build_command
+
+    def build_command():
+        commands = command()
+        commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+        return commands
+
+    runner._build_command = build_command
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(build_dir.with_suffix(".vlt"), "`verilator_config\n" + "".join(
+        f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in ports))
 
 
 def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=None,

@@ -1,6 +1,6 @@
 """AXI4-Lite RAM target."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In
 
@@ -28,6 +28,11 @@ class AXI4LiteMemory(wiring.Component):
         Number of words, at least 1.
     init : iterable of int
         Initial contents (the rest is zero).
+    resettable : bool
+        Make a reset restore the initial contents too (a RAM's contents otherwise survive
+        a reset): a register bit per word remembers whether it was written since reset,
+        and a word not written reads as its initial value. For simulations that reset a
+        system many times, such as fault campaigns.
 
     Members
     -------
@@ -39,9 +44,12 @@ class AXI4LiteMemory(wiring.Component):
         If ``depth`` is not a positive integer, or a width is invalid.
     """
 
-    def __init__(self, *, addr_width=16, data_width=32, depth=256, init=()):
+    def __init__(self, *, addr_width=16, data_width=32, depth=256, init=(), resettable=False):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
+        if not isinstance(resettable, bool):
+            raise TypeError(f"Resettable must be a bool, not {resettable!r}")
+        self._resettable = resettable
         super().__init__({
             "bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width)),
         })
@@ -70,8 +78,6 @@ class AXI4LiteMemory(wiring.Component):
             bus.awready.eq(write),
             bus.wready.eq(write),
             wp.addr.eq(bus.awaddr[shift:shift + abits]),
-            wp.data.eq(bus.wdata),
-            wp.en.eq(Mux(write, bus.wstrb, 0)),
             bus.bresp.eq(AXI4_RESP_OKAY),
         ]
         with m.If(write):
@@ -85,9 +91,36 @@ class AXI4LiteMemory(wiring.Component):
             bus.arready.eq(read),
             rp.addr.eq(bus.araddr[shift:shift + abits]),
             rp.en.eq(read),
-            bus.rdata.eq(rp.data),
             bus.rresp.eq(AXI4_RESP_OKAY),
         ]
+        if not self._resettable:
+            m.d.comb += [
+                wp.data.eq(bus.wdata),
+                wp.en.eq(Mux(write, bus.wstrb, 0)),
+                bus.rdata.eq(rp.data),
+            ]
+        else:
+            # A word not written since reset reads as its initial value; its first write
+            # stores all bytes, the unstrobed ones from the initial value.
+            words = [*self._init[:self._depth], *[0] * (self._depth - len(self._init))]
+            initial = Array(Const(word, width) for word in words)
+            written = Signal(self._depth)
+            fresh = Signal()
+            initial_q = Signal(width)
+            waddr = wp.addr
+            seen = written.bit_select(waddr, 1)
+            merged = Cat(*(Mux(bus.wstrb[i], bus.wdata.word_select(i, 8),
+                               initial[waddr].word_select(i, 8)) for i in range(width // 8)))
+            m.d.comb += [
+                wp.data.eq(Mux(seen, bus.wdata, merged)),
+                wp.en.eq(Mux(write, Mux(seen, bus.wstrb, -1), 0)),
+                bus.rdata.eq(Mux(fresh, rp.data, initial_q)),
+            ]
+            with m.If(write):
+                m.d.sync += written.bit_select(waddr, 1).eq(1)
+            with m.If(read):
+                m.d.sync += [fresh.eq(written.bit_select(rp.addr, 1)),
+                             initial_q.eq(initial[rp.addr])]
         with m.If(read):
             m.d.sync += bus.rvalid.eq(1)
         with m.Elif(bus.rready):

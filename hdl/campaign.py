@@ -1,0 +1,296 @@
+"""CampaignBench: a golden and a faulty lockstep system side by side, classified online.
+
+A fault-insertion campaign needs, for every injection, the fault-free behaviour to compare
+with. Instead of recording a golden trace and comparing it in the testbench (Python in the
+per-cycle path), the bench builds the same system twice: a *golden* copy and a *faulty*
+copy with a :class:`~ftvoter.hdl.inject.FaultInjector`, both reset together and fed the
+same inputs. Hardware monitors compare them every cycle and keep what a classification
+needs; the testbench only writes one injection, waits for ``done`` and reads the record.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out, connect
+
+from .inject import FaultModel
+from .lockstep import Lockstep
+from .units.memory import AXI4LiteMemory
+
+__all__ = ["CampaignBench", "NEVER"]
+
+#: Value of a ``*_at`` cycle output when the event has not happened.
+NEVER = 2**32 - 1
+
+
+def _effective(bus, self_error):
+    """The lane outputs as the bridge compares them: payloads only while valid."""
+    return Cat(
+        Mux(bus.awvalid, Cat(bus.awaddr, bus.awprot), 0), bus.awvalid,
+        Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
+        Mux(bus.arvalid, Cat(bus.araddr, bus.arprot), 0), bus.arvalid, bus.rready,
+        self_error)
+
+
+class _Events:
+    """The requests a system sends down one path: completed writes, accepted reads."""
+
+    def __init__(self, m, bus, name):
+        aw_addr = Signal.like(bus.awaddr, name=f"{name}_aw_addr")
+        w_data = Signal(len(bus.wdata) + len(bus.wstrb), name=f"{name}_w_data")
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += aw_addr.eq(bus.awaddr)
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += w_data.eq(Cat(bus.wdata, bus.wstrb))
+        # A write is complete at its B handshake, a read is accepted at its AR handshake.
+        self.write_valid = bus.bvalid & bus.bready
+        self.write = Cat(aw_addr, w_data)
+        self.read_valid = bus.arvalid & bus.arready
+        self.read = bus.araddr
+
+
+class _StreamCheck:
+    """Compare the faulty system's event stream, in order, with the golden one.
+
+    Golden events wait in a FIFO until the faulty system makes its own; the faulty one
+    may lag (it is stalled or halted) but never differ or run ahead.
+    """
+
+    def __init__(self, m, name, golden_valid, golden, faulty_valid, faulty, depth=8):
+        m.submodules[f"{name}_fifo"] = fifo = SyncFIFOBuffered(width=len(golden), depth=depth)
+        self.wrong = Signal(name=f"{name}_wrong")          # this cycle
+        self.overflow = Signal(name=f"{name}_overflow")    # sticky
+        self.lag = Signal(range(depth + 2), name=f"{name}_lag")
+        bypass = ~fifo.r_rdy
+        expected = Mux(bypass, golden, fifo.r_data)
+        have = Mux(bypass, golden_valid, 1)
+        m.d.comb += [
+            fifo.w_data.eq(golden),
+            fifo.w_en.eq(golden_valid & ~(bypass & faulty_valid)),
+            fifo.r_en.eq(faulty_valid & ~bypass),
+            self.wrong.eq(faulty_valid & (~have | (expected != faulty))),
+            self.lag.eq(fifo.level + (golden_valid & ~faulty_valid & bypass)),
+        ]
+        with m.If(fifo.w_en & ~fifo.w_rdy):
+            m.d.sync += self.overflow.eq(1)
+
+
+class CampaignBench(wiring.Component):
+    """Run one injection at a time on a faulty copy of a lockstep system, against a golden one.
+
+    ``system(faults)`` is called twice and must return a
+    :class:`~ftvoter.hdl.lockstep.Lockstep`: with ``faults=None`` (the golden copy) and with
+    the site patterns (the faulty copy). Each copy's path(s) end in an on-chip RAM.
+
+    Writing a new value to ``seq`` starts an injection: the fault inputs are latched at the
+    next clock edge, both copies are reset at the edge after, and the cycle that follows is
+    cycle 0 of the run. The run ends (``done`` rises, with ``done_seq`` equal to ``seq``) at cycle
+    ``start + window``, or earlier once the outcome can no longer change:
+
+    - the fault is over (a flip after its cycle, a stuck-at after its duration), no lane
+      output has diverged and the faulty lanes' state equals the golden lanes' again
+      (*masked*, and the two copies are identical from then on); or
+    - the fault was detected and the system reacted: halted, took a lane out, or (delayed
+      lockstep, detection only) raised ``mismatch``.
+
+    Cycle outputs (``*_at``) give the first cycle of an event, counted from cycle 0, or
+    :data:`NEVER`.
+
+    Parameters
+    ----------
+    system : callable
+        ``system(faults)`` returns a :class:`~ftvoter.hdl.lockstep.Lockstep`.
+    faults : list of str
+        Site patterns for the faulty copy's injector.
+    ram_words : int
+        Words of RAM behind each path.
+
+    Members
+    -------
+    seq : In(8)
+        A change starts a run.
+    arm, site, mask, model, start, duration, common : In
+        The fault, as the :class:`~ftvoter.hdl.inject.FaultInjector` inputs.
+    window : In(32)
+        Observation window, in cycles from ``start``.
+    done : Out(1), done_seq : Out(8)
+        The run is over; which run.
+    cycle : Out(32)
+        Cycles since the run started.
+    mismatch_at, self_error_at, diverged_at, io_wrong_at : Out(32)
+        First cycle of: the faulty copy's ``mismatch``; a lane's ``self_error``; a lane
+        output differing from the same lane's in the golden copy; a request on a path
+        differing from the golden copy's (or one the golden copy did not make).
+    diverged : Out(lanes)
+        The lanes whose outputs diverged first (at ``diverged_at``).
+    state_differs : Out(lanes)
+        Lanes whose state registers differ from the golden copy's (now).
+    online : Out(lanes), halted : Out(1)
+        The faulty copy's lanes in the vote, and whether its bridge halted.
+    lag : Out(8)
+        Requests the faulty copy owes the golden copy (it is stalled or stopped).
+    lag_overflow : Out(1)
+        The faulty copy fell more requests behind than the monitors can hold.
+    golden_requests : Out(32)
+        Requests made by the golden copy in this run (a measure of progress).
+    """
+
+    def __init__(self, system, *, faults, ram_words=256):
+        if not callable(system):
+            raise TypeError(f"System must be callable, not {system!r}")
+        if not isinstance(ram_words, int) or isinstance(ram_words, bool) or ram_words < 1:
+            raise TypeError(f"RAM words must be a positive integer, not {ram_words!r}")
+        self._golden = system(None)
+        self._faulty = system(faults)
+        for copy in (self._golden, self._faulty):
+            if not isinstance(copy, Lockstep):
+                raise TypeError(f"System must return a Lockstep, not {copy!r}")
+        if self._faulty.injector is None:
+            raise ValueError(f"The faulty copy must have a fault injector, not faults="
+                             f"{faults!r}")
+        self._ram_words = ram_words
+        self._paths = 2 if "path1_bus" in self._golden.signature.members else 1
+        lanes = self._golden.lanes
+        fault = self._faulty.injector.signature.members
+        super().__init__({
+            "seq":             In(8),
+            **{name: In(fault[name].shape) for name in
+               ("arm", "site", "mask", "model", "start", "duration", "common")},
+            "window":          In(32),
+            "done":            Out(1),
+            "done_seq":        Out(8),
+            "cycle":           Out(32),
+            "mismatch_at":     Out(32, init=NEVER),
+            "self_error_at":   Out(32, init=NEVER),
+            "diverged_at":     Out(32, init=NEVER),
+            "io_wrong_at":     Out(32, init=NEVER),
+            "diverged":        Out(lanes),
+            "state_differs":   Out(lanes),
+            "online":          Out(lanes),
+            "halted":          Out(1),
+            "lag":             Out(8),
+            "lag_overflow":    Out(1),
+            "golden_requests": Out(32),
+        })
+
+    @property
+    def golden(self):
+        return self._golden
+
+    @property
+    def faulty(self):
+        return self._faulty
+
+    @property
+    def sites(self):
+        """The faulty copy's fault sites (``site`` indexes this list)."""
+        return self._faulty.injector.sites
+
+    def elaborate(self, platform):
+        m = Module()
+        # A new ``seq`` is seen at one clock edge and resets the run at the next, so that no
+        # logic of the run depends combinationally on a top-level input: the simulator
+        # re-evaluates such logic whenever it may have touched an input.
+        seen = Signal(8)
+        pending = Signal()
+        restart = Signal()
+        m.d.comb += pending.eq(self.seq != seen)
+        m.d.sync += [seen.eq(self.seq), restart.eq(pending)]
+
+        run = Module()   # everything reset at the start of a run
+        golden, faulty = self._golden, self._faulty
+        run.submodules.golden = golden
+        run.submodules.faulty = faulty
+        for copy, name in ((golden, "golden"), (faulty, "faulty")):
+            for j in range(self._paths):
+                bus = getattr(copy, f"path{j}_bus")
+                memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
+                                        data_width=bus.signature.data_width,
+                                        depth=self._ram_words, resettable=True)
+                run.submodules[f"{name}_memory{j}"] = memory
+                connect(run, bus, memory.bus)
+        # The run's parameters, latched when it starts: logic fed by registers, not by
+        # top-level inputs, is not re-evaluated whenever the simulator touches an input.
+        q = {}
+        for name in ("arm", "site", "mask", "model", "start", "duration", "common", "window"):
+            q[name] = Signal.like(getattr(self, name), name=f"{name}_q")
+            with m.If(pending):
+                m.d.sync += q[name].eq(getattr(self, name))
+        injector = faulty.fault
+        for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
+            run.d.comb += getattr(injector, name).eq(q[name])
+
+        cycle = self.cycle
+        with run.If(~cycle.all()):
+            run.d.sync += cycle.eq(cycle + 1)
+
+        def first(output, event):
+            with run.If(event & (output == NEVER)):
+                run.d.sync += output.eq(cycle)
+
+        lanes = golden.lanes
+        detected = Signal()
+        m_any = faulty.mismatch
+        self_error = faulty.self_error.any()
+        first(self.mismatch_at, m_any)
+        first(self.self_error_at, self_error)
+        m.d.comb += detected.eq((self.mismatch_at != NEVER) | (self.self_error_at != NEVER))
+
+        # Lane outputs and state against the golden copy's same lane.
+        differs = Signal(lanes)
+        for i, (g, f) in enumerate(zip(golden.units, faulty.units, strict=True)):
+            run.d.comb += differs[i].eq(_effective(g.bus, g.self_error) !=
+                                        _effective(f.bus, f.self_error))
+            g_state = Cat(*(register for _, register in g.site_registers()))
+            f_state = Cat(*(register for _, register in f.site_registers()))
+            run.d.comb += self.state_differs[i].eq(g_state != f_state)
+        with run.If(differs.any() & (self.diverged_at == NEVER)):
+            run.d.sync += [self.diverged_at.eq(cycle), self.diverged.eq(differs)]
+
+        # Requests on the paths against the golden copy's, in order.
+        wrong, overflow, lag = [], [], []
+        for j in range(self._paths):
+            g = _Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
+            f = _Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
+            for kind in ("write", "read"):
+                check = _StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
+                                     getattr(g, kind), getattr(f, f"{kind}_valid"),
+                                     getattr(f, kind))
+                wrong.append(check.wrong)
+                overflow.append(check.overflow)
+                lag.append(check.lag)
+            with run.If((g.write_valid | g.read_valid) & ~self.golden_requests.all()):
+                run.d.sync += self.golden_requests.eq(self.golden_requests + 1)
+        first(self.io_wrong_at, Cat(*wrong).any())
+        m.d.comb += [
+            self.lag.eq(sum(lag)),
+            self.lag_overflow.eq(Cat(*overflow).any()),
+            self.online.eq(faulty.online),
+        ]
+        if faulty.bridge is not None:
+            m.d.comb += self.halted.eq(faulty.halted)
+
+        # When the outcome is settled.
+        start, window = q["start"], q["window"]
+        over = Signal()
+        with m.If(~q["arm"]):
+            m.d.comb += over.eq(1)
+        with m.Elif(q["model"] == FaultModel.FLIP):
+            m.d.comb += over.eq(cycle > start)
+        with m.Elif(q["duration"] != 0):
+            m.d.comb += over.eq(cycle > start + q["duration"])
+        converged = Signal()
+        m.d.comb += converged.eq(over & (self.diverged_at == NEVER) & ~detected &
+                                 (self.io_wrong_at == NEVER) & ~self.state_differs.any())
+        reacted = Signal()
+        if faulty.bridge is not None:
+            m.d.comb += reacted.eq(detected & (faulty.halted | ~faulty.online.all()))
+        else:
+            m.d.comb += reacted.eq(detected)
+        end = Signal()
+        m.d.comb += end.eq((cycle >= start + window) | converged | reacted)
+        with run.If(end & ~self.done):
+            run.d.sync += [self.done.eq(1), self.done_seq.eq(seen)]
+
+        m.submodules.run = ResetInserter(restart)(run)
+        return m

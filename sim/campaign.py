@@ -1,0 +1,464 @@
+"""The fault-insertion campaign engine behind ``ftvoter campaign``.
+
+A campaign (a :class:`~ftvoter.sim.spec.CampaignSpec`) is run in four steps:
+
+1. **Build** the campaign bench (:class:`~ftvoter.hdl.campaign.CampaignBench`: a golden
+   and a faulty copy of the lockstep system, compared in hardware) once, under Verilator,
+   with the clock generated inside the model.
+2. **Plan** the injections from the spec and its seed: sites and bits, fault models and
+   start cycles. The plan depends only on the spec, so it is the same on every run and
+   whatever the number of workers.
+3. **Run** the plan in shards, one simulator process per worker, each looping over its
+   injections with no Python in the per-cycle path (:mod:`ftvoter.sim.shard`). Every
+   shard first checks the golden run (no fault: the copies must agree). A shard that
+   crashes or hangs is killed; the injection it was running is recorded as
+   ``sim_error`` with its log kept, and a new shard takes the rest.
+4. **Record** every injection as it completes, classified
+   (:func:`~ftvoter.sim.outcomes.classify`), in the append-only result store; a resumed
+   campaign runs only what is missing.
+"""
+
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .outcomes import OUTCOMES, classify
+from .results import ResultStore
+from .toolchain import ToolchainError, write_atomic
+
+__all__ = ["CampaignError", "design_params", "bench_sites", "plan", "build_bench",
+           "run_campaign", "summary", "format_summary"]
+
+_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
+
+
+class CampaignError(RuntimeError):
+    """The campaign cannot go on; the message is one line."""
+
+
+def design_params(spec):
+    """Return the ``campaign`` design parameters for a spec."""
+    return {"lane": spec.design["lane"], "lanes": spec.design["lanes"],
+            "offset": spec.design["offset"], "policy": spec.design["policy"],
+            "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
+
+
+def bench_sites(spec):
+    """Return the fault sites of a spec's design, as dicts (``index``, ``name``, ...)."""
+    from .designs import build
+    try:
+        bench = build("campaign", design_params(spec))
+    except (TypeError, ValueError) as error:
+        raise CampaignError(f"{spec.source}: design: {error}") from None
+    return [{"index": index, **site.as_dict()} for index, site in enumerate(bench.sites)]
+
+
+def plan(spec, sites):
+    """Return the injections of a campaign: a list of dicts, ``id`` 0 to N-1.
+
+    Every bit of every site (for a common-cause campaign, lane 0's sites, applied to every
+    lane) with every fault model makes the population, with start cycles drawn uniformly
+    from ``faults.start``. ``count`` draws that many without replacement; ``exhaustive``
+    takes every bit and model once; ``margin`` and ``confidence`` give the count by
+    :func:`~ftvoter.sim.spec.sample_size` over bits x models x start cycles.
+    """
+    from .spec import sample_size
+    faults = spec.faults
+    common = faults["common"]
+    if common:
+        sites = [site for site in sites if site["lane"] == 0]
+    if not sites:
+        raise CampaignError(f"{spec.source}: faults.sites: no site matches")
+    bits = [(site, bit) for site in sites for bit in range(site["width"])]
+    models = faults["models"]
+    low, high = faults["start"]["min"], faults["start"]["max"]
+    span = high - low + 1
+    rng = random.Random(spec.seed)
+    if faults["count"] == "exhaustive":
+        choices = [(b, m, None) for b in range(len(bits)) for m in range(len(models))]
+    else:
+        population = len(bits) * len(models) * span
+        if faults["count"] is not None:
+            count = min(faults["count"], population)
+        else:
+            count = sample_size(population, margin=faults["margin"],
+                                confidence=faults["confidence"])
+        choices = []
+        for index in rng.sample(range(population), count):
+            index, start = divmod(index, span)
+            b, m = divmod(index, len(models))
+            choices.append((b, m, low + start))
+    injections = []
+    width = faults["bits"]
+    for number, (b, m, start) in enumerate(choices):
+        site, bit = bits[b]
+        if start is None:
+            start = rng.randint(low, high)
+        top = min(bit + width, site["width"]) - 1
+        name = site["name"] if not common else "lane*." + site["register"]
+        injections.append({
+            "id": number,
+            "site": f"{name}[{bit}]" if top == bit else f"{name}[{top}:{bit}]",
+            "site_index": site["index"],
+            "register": site["register"],
+            "lane": site["lane"],
+            "bit": bit,
+            "mask": ((1 << (top - bit + 1)) - 1) << bit,
+            "model": models[m],
+            "start": start,
+            "duration": 1 if models[m] == "flip" else faults["duration"],
+            "common": common,
+        })
+    return injections
+
+
+def bench_wrapper(source):
+    """Return ``(toplevel, Verilog, ports)``: the bench with a 10 ns clock inside."""
+    text = Path(source).read_text()
+    begin = text.index("module ftvoter_campaign(")
+    text = text[begin:text.index("endmodule", begin)]
+    ports = []
+    for direction, width, name in re.findall(
+            r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(\[\d+:0\]\s+)?(\w+)\s*;", text, re.M):
+        if name not in ("clk", "rst"):
+            ports.append((direction, (width or "").strip(), name))
+    declarations = "".join(f"  {direction} wire {width + ' ' if width else ''}{name};\n"
+                           for direction, width, name in ports)
+    connections = ",\n".join(f"    .{name}({name})" for _, _, name in ports)
+    names = ", ".join(name for _, _, name in ports)
+    top = "ftvoter_campaign_top"
+    text = ("`timescale 1ns/1ps\n"
+            f"module {top}({names});\n{declarations}"
+            "  reg clk = 1'b0;\n"
+            "  always #5 clk = ~clk;\n"
+            f"  ftvoter_campaign bench (\n    .clk(clk),\n    .rst(1'b0),\n{connections}\n"
+            "  );\nendmodule\n")
+    return top, text, [name for _, _, name in ports]
+
+
+def build_bench(spec):
+    """Build (or reuse) the Verilator model of a spec's campaign bench."""
+    from .toolchain import build_simulator
+    return build_simulator("campaign", design_params(spec), wrapper=bench_wrapper,
+                           build_args=["--timing", "--timescale", "1ns/1ps", "--x-assign",
+                                       "fast", "--x-initial", "fast", "-CFLAGS", "-O3"])
+
+
+def _git_revision():
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None
+
+
+def _versions():
+    from importlib.metadata import PackageNotFoundError, version
+    found = {"python": sys.version.split()[0]}
+    for name in ("ftvoter", "amaranth", "cocotb", "verilator"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+class _Shard:
+    """One simulator process and the injections it was given."""
+
+    def __init__(self, number, attempt, injections, folder):
+        self.number, self.attempt, self.injections = number, attempt, injections
+        self.folder = folder / f"shard{number}-{attempt}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.out = self.folder / "records.jsonl"
+        self.out.write_text("")
+        self.offset = 0
+        self.golden = None
+        self.done = 0               # injections of this shard recorded
+        self.last_progress = time.monotonic()
+        self.process = None
+
+    def start(self, simulation, window, golden_cycles, env):
+        plan_file = self.folder / "plan.json"
+        bench = [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
+                  "model": _MODELS[i["model"]], "start": i["start"],
+                  "duration": i["duration"], "common": int(i["common"])}
+                 for i in self.injections]
+        write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
+                                            "injections": bench}))
+        arguments = json.dumps({"design": simulation.design, "params": simulation.params,
+                                "toplevel": simulation.toplevel,
+                                "build_dir": str(simulation.build_dir),
+                                "test_dir": str(self.folder)})
+        environment = {**os.environ, **env, "FTVOTER_SHARD_PLAN": str(plan_file),
+                       "FTVOTER_SHARD_OUT": str(self.out),
+                       "FTVOTER_PARENT": str(os.getpid())}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from ftvoter.sim.campaign import "
+             "_shard_main; sys.exit(_shard_main(sys.argv[1]))", arguments],
+            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+
+    def read(self):
+        """Return the complete new lines of the shard's output, parsed."""
+        with open(self.out, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        lines = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        if lines:
+            self.last_progress = time.monotonic()
+        return lines
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+
+def _shard_main(arguments):
+    """Entry of a shard process: run the shard's cocotb test on the built model."""
+    from .toolchain import Simulation, run_cocotb
+    a = json.loads(arguments)
+    simulation = Simulation(a["design"], a["params"], a["toplevel"], Path(a["build_dir"]),
+                            False)
+    try:
+        tests, failed = run_cocotb(simulation, "ftvoter.sim.shard", test_dir=a["test_dir"],
+                                   quiet=True, seed=1)
+    except ToolchainError:
+        return 1
+    return 0 if (tests, failed) == (1, 0) else 1
+
+
+class _Progress:
+    """A one-line progress display: count, share, rate and ETA."""
+
+    def __init__(self, total, done, stream=sys.stderr):
+        self.total, self.start_done = total, done
+        self.started = time.monotonic()
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def show(self, done, final=False):
+        now = time.monotonic()
+        if not final and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = (done - self.start_done) / elapsed
+        left = self.total - done
+        eta = left / rate if rate > 0 else math.inf
+        eta_text = "--:--" if math.isinf(eta) else f"{int(eta) // 60}:{int(eta) % 60:02d}"
+        share = 100 * done / self.total if self.total else 100
+        width = 30
+        filled = int(width * done / self.total) if self.total else width
+        line = (f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+                f"{share:5.1f}%  {rate:8.0f} inj/s  ETA {eta_text}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0,
+                 env=None, progress=True):
+    """Run (or finish) a campaign into ``directory``; return the figures of this run.
+
+    ``env`` adds environment variables to the shard processes (tests use it to make one
+    crash). Raises :class:`CampaignError` or
+    :class:`~ftvoter.sim.results.ResultStoreError` (one-line messages) when it cannot run,
+    and lets ``KeyboardInterrupt`` through after the shards are stopped and every completed
+    injection is recorded.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise CampaignError(f"Workers must be a positive integer, not {workers!r}")
+    directory = Path(directory)
+    sites = bench_sites(spec)
+    injections = plan(spec, sites)
+    manifest = {
+        "campaign": {"spec": spec.as_dict(), "injections": len(injections)},
+        "spec_file": spec.source,
+        "seed": spec.seed,
+        "git_revision": _git_revision(),
+        "versions": _versions(),
+        "sites": sites,
+        "bits": sum(site["width"] for site in sites),
+        "outcomes": list(OUTCOMES),
+    }
+    store = ResultStore(directory).open(manifest, resume=resume)
+    by_id = {injection["id"]: injection for injection in injections}
+    lanes = spec.design["lanes"]
+    shard_folder = directory / "shards"
+    logs = directory / "logs"
+    figures = {"injections": len(injections), "ran": 0, "sim_errors": 0}
+    try:
+        # Records of shards cut off by an earlier interruption are results too.
+        if shard_folder.exists():
+            recovered = []
+            for records in sorted(shard_folder.glob("*/records.jsonl")):
+                for line in records.read_bytes().splitlines(keepends=True):
+                    if not line.endswith(b"\n"):
+                        break
+                    record = json.loads(line)
+                    if "id" in record and record["id"] not in store.done and \
+                            record["id"] not in {r["id"] for r in recovered}:
+                        recovered.append(_result(record, by_id[record["id"]], lanes))
+            store.append(recovered)
+            shutil.rmtree(shard_folder)
+        pending = [injection for injection in injections if injection["id"] not in store.done]
+        if not pending:
+            return figures
+        simulation = build_bench(spec)
+        started = time.monotonic()
+        bar = _Progress(len(injections), len(store.done)) if progress else None
+        slices = [pending[k::workers] for k in range(workers)]
+        shards = [_Shard(k, 0, part, shard_folder) for k, part in enumerate(slices) if part]
+        window = spec.observation["window"]
+        golden_cycles = spec.workload["cycles"]
+        for shard in shards:
+            shard.start(simulation, window, golden_cycles, env or {})
+        running = list(shards)
+        failures_in_a_row = 0
+        while running:
+            time.sleep(0.1)
+            for shard in list(running):
+                finished = shard.process.poll() is not None
+                new = []
+                for record in shard.read():
+                    if "golden" in record:
+                        shard.golden = _check_golden(record["golden"], shard)
+                        continue
+                    new.append(_result(record, by_id[record["id"]], lanes))
+                store.append(new)
+                shard.done += len(new)
+                figures["ran"] += len(new)
+                if new:
+                    failures_in_a_row = 0
+                hung = time.monotonic() - shard.last_progress > hang_timeout
+                if not finished and not hung:
+                    continue
+                running.remove(shard)
+                if finished and shard.done == len(shard.injections):
+                    shutil.rmtree(shard.folder, ignore_errors=True)
+                    continue
+                shard.kill()
+                # The injection in flight failed the simulator: record it, go on.
+                failed = shard.injections[shard.done]
+                failures_in_a_row += 1
+                if failures_in_a_row > 3 * workers:
+                    raise CampaignError(f"shards keep failing with no progress; see "
+                                        f"{shard.folder / 'sim.log'}")
+                log = logs / f"injection{failed['id']}.log"
+                log.parent.mkdir(parents=True, exist_ok=True)
+                sim_log = shard.folder / "sim.log"
+                shutil.copyfile(sim_log, log) if sim_log.exists() else log.write_text("")
+                reason = "hang" if hung and not finished else \
+                    f"exit status {shard.process.returncode}"
+                store.append([_error(failed, f"simulator {reason}", log, directory)])
+                figures["ran"] += 1
+                figures["sim_errors"] += 1
+                rest = shard.injections[shard.done + 1:]
+                shutil.rmtree(shard.folder, ignore_errors=True)
+                if rest:
+                    again = _Shard(shard.number, shard.attempt + 1, rest, shard_folder)
+                    again.start(simulation, window, golden_cycles, env or {})
+                    running.append(again)
+            if bar is not None:
+                bar.show(len(store.done))
+        if bar is not None:
+            bar.show(len(store.done), final=True)
+        figures["seconds"] = time.monotonic() - started
+        shutil.rmtree(shard_folder, ignore_errors=True)
+        return figures
+    finally:
+        for shard in locals().get("running", []):
+            shard.kill()
+            for record in shard.read():
+                if "id" in record and record["id"] not in store.done:
+                    store.append([_result(record, by_id[record["id"]], lanes)])
+        store.close()
+
+
+def _check_golden(golden, shard):
+    bad = [key for key in ("mismatch_at", "self_error_at", "diverged_at", "io_wrong_at")
+           if golden[key] != 2**32 - 1]
+    if bad or golden["lag"] or golden["golden_requests"] == 0:
+        shard.kill()
+        raise CampaignError(f"the golden run failed its check ({', '.join(bad) or 'no I/O'}"
+                            f"): the two copies of the system disagree with no fault")
+    return golden
+
+
+def _result(record, injection, lanes):
+    result = {key: injection[key] for key in ("id", "site", "register", "lane", "bit",
+                                              "model", "start", "duration", "common")}
+    result["duration"] = None if injection["duration"] == 0 else injection["duration"]
+    result.update(classify(record, injection, lanes=lanes))
+    return result
+
+
+def _error(injection, reason, log, directory):
+    result = {key: injection[key] for key in ("id", "site", "register", "lane", "bit",
+                                              "model", "start", "duration", "common")}
+    result["duration"] = None if injection["duration"] == 0 else injection["duration"]
+    result.update({"outcome": "sim_error", "detection_latency": None,
+                   "propagation_latency": None, "io_latency": None, "escaped": False,
+                   "detected_by": None, "offline": [], "end_cycle": None,
+                   "error": reason, "log": str(log.relative_to(directory))})
+    return result
+
+
+def summary(records):
+    """Return outcome counts and latency percentiles of a campaign's records."""
+    counts = {outcome: 0 for outcome in OUTCOMES}
+    latencies = {"detection_latency": [], "propagation_latency": []}
+    for record in records:
+        counts[record["outcome"]] += 1
+        for key, values in latencies.items():
+            if record.get(key) is not None:
+                values.append(record[key])
+
+    def percentiles(values):
+        if not values:
+            return None
+        values = sorted(values)
+
+        def at(q):
+            return values[min(len(values) - 1, math.ceil(q * len(values)) - 1)]
+        return {"n": len(values), "min": values[0], "p50": at(0.5), "p90": at(0.9),
+                "p99": at(0.99), "max": values[-1]}
+    return {"injections": len(records), "outcomes": counts,
+            **{key: percentiles(values) for key, values in latencies.items()}}
+
+
+def format_summary(figures, title):
+    """Return a text table of :func:`summary` figures."""
+    total = figures["injections"] or 1
+    lines = [title, f"  {'outcome':<12} {'count':>7} {'share':>7}"]
+    for outcome, count in figures["outcomes"].items():
+        lines.append(f"  {outcome:<12} {count:>7} {100 * count / total:>6.1f}%")
+    lines.append(f"  {'total':<12} {figures['injections']:>7}")
+    for key in ("detection_latency", "propagation_latency"):
+        p = figures[key]
+        name = key.replace("_", " ")
+        if p is None:
+            lines.append(f"  {name}: none")
+        else:
+            lines.append(f"  {name} (cycles, n={p['n']}): min {p['min']}, p50 {p['p50']}, "
+                         f"p90 {p['p90']}, p99 {p['p99']}, max {p['max']}")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Outcome classes of an injection (DESIGN.md §4), from the campaign bench's record.
+
+The bench (:class:`ftvoter.hdl.campaign.CampaignBench`) compares a faulty copy of the
+system with a golden copy every cycle and records first-event cycles; this module turns
+one record into an outcome. It is pure Python, so the rules are tested on hand-made
+records as well as on simulations.
+"""
+
+__all__ = ["OUTCOMES", "NEVER", "classify"]
+
+#: The outcome classes, in the order reports list them (names are a contract).
+OUTCOMES = ("masked", "latent", "corrected", "isolated", "wrong_lane", "halted",
+            "false_alarm", "sdc", "hang", "sim_error")
+
+#: The bench's value for "did not happen".
+NEVER = 2**32 - 1
+
+#: A faulty system this many requests behind the golden one, undetected, is hung.
+HANG_LAG = 2
+
+
+def _at(record, key):
+    value = record[key]
+    return None if value == NEVER else value
+
+
+def classify(record, injection, *, lanes):
+    """Return the result line of one injection: its outcome and latencies.
+
+    ``record`` is the bench's record (``*_at`` cycles, lane masks), ``injection`` the
+    injection (``start``, ``lane`` or ``None`` for a bridge site, ``common``).
+
+    Rules, in order:
+
+    - detected (``mismatch`` or a lane's ``self_error``):
+      no lane output diverged from the golden run → ``false_alarm``; a lane was taken
+      out that the fault did not hit → ``wrong_lane``; the faulty lane was taken out →
+      ``corrected`` (three lanes, outvoted) or ``isolated``; otherwise the bridge halted,
+      or the design only detects (delayed lockstep) → ``halted``;
+    - not detected: a request differed from the golden run's → ``sdc``; the system fell
+      behind (stalled) → ``hang``; a lane output or the lanes' state still differs →
+      ``latent``; otherwise ``masked``.
+
+    ``escaped`` is true when a wrong request reached a path before the detection (only
+    delayed lockstep, which checks after the fact, and faults beyond the checks can).
+    Latencies are in cycles from the injection's ``start``: detection to the first
+    ``mismatch`` or ``self_error``, propagation to the first lane output that differs
+    from the golden run, ``io_latency`` to the first wrong request.
+    """
+    start = injection["start"]
+    mismatch, self_error = _at(record, "mismatch_at"), _at(record, "self_error_at")
+    detected_at = min((c for c in (mismatch, self_error) if c is not None), default=None)
+    diverged_at, io_wrong_at = _at(record, "diverged_at"), _at(record, "io_wrong_at")
+    everyone = (1 << lanes) - 1
+    if injection.get("common"):
+        hit = everyone
+    elif injection.get("lane") is None:
+        hit = 0
+    else:
+        hit = 1 << injection["lane"]
+    offline = everyone & ~record["online"]
+
+    if detected_at is not None:
+        if diverged_at is None:
+            outcome = "false_alarm"
+        elif offline & ~hit:
+            outcome = "wrong_lane"
+        elif offline:
+            outcome = "corrected" if lanes == 3 and mismatch is not None else "isolated"
+        else:
+            outcome = "halted"
+    elif io_wrong_at is not None:
+        outcome = "sdc"
+    elif record["lag_overflow"] or record["lag"] >= HANG_LAG:
+        outcome = "hang"
+    elif diverged_at is not None or record["state_differs"]:
+        outcome = "latent"
+    else:
+        outcome = "masked"
+
+    def latency(cycle):
+        return None if cycle is None else cycle - start
+
+    return {
+        "outcome": outcome,
+        "detection_latency": latency(detected_at),
+        "propagation_latency": latency(diverged_at),
+        "io_latency": latency(io_wrong_at),
+        "escaped": io_wrong_at is not None and (detected_at is None or
+                                                io_wrong_at < detected_at),
+        "detected_by": (None if detected_at is None else
+                        "mismatch" if detected_at == mismatch else "self_error"),
+        "offline": [i for i in range(lanes) if offline >> i & 1],
+        "end_cycle": record["cycle"],
+    }

@@ -1,0 +1,74 @@
+"""One campaign shard: a cocotb test that runs a list of injections on the campaign bench.
+
+Run by :mod:`ftvoter.sim.campaign` in its own simulator process, never per cycle: for each
+injection it writes the fault to the bench's inputs, waits for ``done`` and appends the
+bench's record as one JSON line to ``$FTVOTER_SHARD_OUT`` (line-buffered, so a crash
+loses at most the injection in flight). The clock runs inside the Verilated model.
+
+Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``),
+``FTVOTER_SHARD_OUT``, ``FTVOTER_PARENT`` (the campaign's pid: the shard stops if it is
+gone), and ``FTVOTER_SHARD_CRASH`` (an injection id at which to crash on purpose, to test
+that a crashed shard is recorded).
+"""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import cocotb
+from cocotb.triggers import RisingEdge
+
+# Bench outputs recorded for every injection.
+RECORD = ("cycle", "mismatch_at", "self_error_at", "diverged_at", "io_wrong_at", "diverged",
+          "state_differs", "online", "halted", "lag", "lag_overflow", "golden_requests")
+FAULT = ("arm", "site", "mask", "model", "start", "duration", "common")
+
+
+class Bench:
+    """The campaign bench's ports, as cached cocotb handles."""
+
+    def __init__(self, dut):
+        self._seq = 0
+        self._in = {name: getattr(dut, name) for name in FAULT + ("window",)}
+        self._out = {name: getattr(dut, name) for name in RECORD}
+        self._seq_handle = dut.seq
+        self._done = dut.done
+        self._done_seq = dut.done_seq
+
+    async def run(self, fault, window):
+        """Run one injection (``fault``: the injector inputs) and return the record."""
+        for name in FAULT:
+            self._in[name].value = fault.get(name, 0)
+        self._in["window"].value = window
+        self._seq = (self._seq + 1) & 0xff
+        self._seq_handle.value = self._seq
+        await RisingEdge(self._done)
+        while int(self._done_seq.value) != self._seq:   # the end of a run before ours
+            await RisingEdge(self._done)
+        return {name: int(handle.value) for name, handle in self._out.items()}
+
+
+@cocotb.test()
+async def run_shard(dut):
+    plan = json.loads(Path(os.environ["FTVOTER_SHARD_PLAN"]).read_text())
+    crash = int(os.environ.get("FTVOTER_SHARD_CRASH", "-1"))
+    parent = int(os.environ.get("FTVOTER_PARENT", "0"))
+    bench = Bench(dut)
+    with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
+        # The golden check: no fault (a stuck-at with an empty mask, for the whole
+        # workload), so the two copies must agree all along.
+        golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0,
+                                  "duration": 0}, plan["golden_cycles"])
+        out.write(json.dumps({"golden": golden}) + "\n")
+        for count, injection in enumerate(plan["injections"]):
+            if injection["id"] == crash:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if parent and count % 64 == 0:
+                try:
+                    os.kill(parent, 0)
+                except ProcessLookupError:
+                    return
+            record = await bench.run(injection, plan["window"])
+            record["id"] = injection["id"]
+            out.write(json.dumps(record) + "\n")
