@@ -7,12 +7,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ftvoter-installed
 
 CYCLES ?= 10000
+# The default campaign: DMR and TMR, and common-cause faults on plain and delayed lockstep.
+CAMPAIGNS ?= campaigns/dmr.toml campaigns/tmr.toml campaigns/common-lockstep.toml \
+             campaigns/common-delayed.toml
 WAVES  ?= build/demo.fst
 JOBS   ?= 2
 
-.PHONY: help test sim bench lint clean distclean
+.PHONY: help test campaign sim bench lint clean distclean
 
 help:
+	@echo "make campaign run the default fault campaigns, print their outcome tables"
 	@echo "make test    run the whole test suite (unit tests and cocotb testbenches)"
 	@echo "make sim     simulate the lockstep demo ($(CYCLES) cycles), write $(WAVES)"
 	@echo "make bench   print simulation speed of the lockstep demo under Verilator"
@@ -27,6 +31,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+campaign: $(STAMP)
+	@for spec in $(CAMPAIGNS); do \
+	  $(BIN)/ftvoter campaign $$spec --fresh || exit $$?; echo; \
+	done
 
 sim: $(STAMP)
 	$(BIN)/ftvoter sim --cycles $(CYCLES) --waves $(WAVES)

@@ -62,7 +62,8 @@ class VotingBridge(wiring.Component):
     Isolation takes effect at the next clock edge (detection-to-isolation latency: 1
     cycle); the survivors keep their beat valid, as AXI requires, and it is accepted in
     the next cycle, so no operation is lost. An online lane that raises ``self_error``
-    while the others do not is isolated at once, even before its outputs diverge.
+    while the others do not is isolated at once, even before its outputs diverge; when
+    every online lane raises it (a common-cause fault), the bridge halts at once.
 
     **Responses.** B and R responses go to all online lanes in the same cycle, passed
     through from the path (the bridge adds one cycle to a transaction: the registered
@@ -313,6 +314,11 @@ class VotingBridge(wiring.Component):
         with m.Elif(~frozen & single_suspect):
             # A lane that reports itself broken is taken out before it diverges.
             m.d.comb += [isolate.eq(suspects), cause[_CAUSE["SELF_ERROR"]].eq(1)]
+        with m.Elif(~frozen & online.any() & (suspects == online)):
+            # Every lane reports itself broken (a common-cause fault): none is left to
+            # trust, so stop before their output goes out.
+            m.d.comb += [cause[_CAUSE["SELF_ERROR"]].eq(1), cause[_CAUSE["HALTED"]].eq(1)]
+            m.d.sync += halted.eq(1)
         m.d.comb += manager.isolate.eq(isolate)
         m.d.sync += [self.mismatch.eq(diverged),
                      self.disagree.eq(Mux(diverged, regs.div_lanes, 0))]

@@ -9,7 +9,7 @@ needs; the testbench only writes one injection, waits for ``done`` and reads the
 """
 
 from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
@@ -23,8 +23,15 @@ __all__ = ["CampaignBench", "NEVER"]
 NEVER = 2**32 - 1
 
 
-def _effective(bus, self_error):
-    """The lane outputs as the bridge compares them: payloads only while valid."""
+def _outputs(bus, self_error, raw):
+    """A lane's outputs as its checker compares them.
+
+    The voting bridge compares payloads only while valid; the delayed-lockstep comparator
+    (``raw``) compares every output bit.
+    """
+    if raw:
+        return Cat(*(value for path, member, value in bus.signature.flatten(bus)
+                     if member.flow == Out), self_error)
     return Cat(
         Mux(bus.awvalid, Cat(bus.awaddr, bus.awprot), 0), bus.awvalid,
         Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
@@ -109,30 +116,28 @@ class CampaignBench(wiring.Component):
     -------
     seq : In(8)
         A change starts a run.
-    arm, site, mask, model, start, duration, common : In
-        The fault, as the :class:`~ftvoter.hdl.inject.FaultInjector` inputs.
-    window : In(32)
-        Observation window, in cycles from ``start``.
+    injection : In(StructLayout)
+        The run: the fault, as the :class:`~ftvoter.hdl.inject.FaultInjector` inputs
+        (``arm``, ``site``, ``mask``, ``model``, ``start``, ``duration``, ``common``),
+        and ``window``, the observation window in cycles from ``start``. Field offsets:
+        :attr:`injection_fields`.
     done : Out(1), done_seq : Out(8)
         The run is over; which run.
-    cycle : Out(32)
-        Cycles since the run started.
-    mismatch_at, self_error_at, diverged_at, io_wrong_at : Out(32)
-        First cycle of: the faulty copy's ``mismatch``; a lane's ``self_error``; a lane
-        output differing from the same lane's in the golden copy; a request on a path
-        differing from the golden copy's (or one the golden copy did not make).
-    diverged : Out(lanes)
-        The lanes whose outputs diverged first (at ``diverged_at``).
-    state_differs : Out(lanes)
-        Lanes whose state registers differ from the golden copy's (now).
-    online : Out(lanes), halted : Out(1)
-        The faulty copy's lanes in the vote, and whether its bridge halted.
-    lag : Out(8)
-        Requests the faulty copy owes the golden copy (it is stalled or stopped).
-    lag_overflow : Out(1)
-        The faulty copy fell more requests behind than the monitors can hold.
-    golden_requests : Out(32)
-        Requests made by the golden copy in this run (a measure of progress).
+    record : Out(StructLayout)
+        What the run did (field offsets: :attr:`record_fields`):
+
+        - ``cycle``: cycles since the run started;
+        - ``mismatch_at``, ``self_error_at``, ``diverged_at``, ``io_wrong_at``: first cycle
+          of the faulty copy's ``mismatch``; of a lane's ``self_error``; of a lane output
+          differing from the same lane's in the golden copy (as the design's checker
+          compares them: the voting bridge, payloads only while valid); of a request on a
+          path differing from the golden copy's, or one it did not make;
+        - ``diverged``: the lanes whose outputs diverged first (at ``diverged_at``);
+        - ``state_differs``: lanes whose state registers differ from the golden copy's;
+        - ``online``, ``halted``: the faulty copy's lanes in the vote; its bridge halted;
+        - ``lag``: requests the faulty copy owes the golden copy (stalled or stopped);
+          ``lag_overflow``: it fell more behind than the monitors hold;
+        - ``golden_requests``: requests made by the golden copy (a measure of progress).
     """
 
     def __init__(self, system, *, faults, ram_words=256):
@@ -152,26 +157,37 @@ class CampaignBench(wiring.Component):
         self._paths = 2 if "path1_bus" in self._golden.signature.members else 1
         lanes = self._golden.lanes
         fault = self._faulty.injector.signature.members
-        super().__init__({
-            "seq":             In(8),
-            **{name: In(fault[name].shape) for name in
+        self._program = data.StructLayout({
+            **{name: fault[name].shape for name in
                ("arm", "site", "mask", "model", "start", "duration", "common")},
-            "window":          In(32),
-            "done":            Out(1),
-            "done_seq":        Out(8),
-            "cycle":           Out(32),
-            "mismatch_at":     Out(32, init=NEVER),
-            "self_error_at":   Out(32, init=NEVER),
-            "diverged_at":     Out(32, init=NEVER),
-            "io_wrong_at":     Out(32, init=NEVER),
-            "diverged":        Out(lanes),
-            "state_differs":   Out(lanes),
-            "online":          Out(lanes),
-            "halted":          Out(1),
-            "lag":             Out(8),
-            "lag_overflow":    Out(1),
-            "golden_requests": Out(32),
+            "window": 32,
         })
+        self._record = data.StructLayout({
+            "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
+            "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
+            "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
+        })
+        super().__init__({
+            "seq":       In(8),
+            "injection": In(self._program),
+            "done":      Out(1),
+            "done_seq":  Out(8),
+            "record":    Out(self._record),
+        })
+
+    @staticmethod
+    def _fields(layout):
+        return [(name, field.offset, field.width) for name, field in layout]
+
+    @property
+    def injection_fields(self):
+        """``(name, offset, width)`` of each field of ``injection``, for packing it."""
+        return self._fields(self._program)
+
+    @property
+    def record_fields(self):
+        """``(name, offset, width)`` of each field of ``record``, for unpacking it."""
+        return self._fields(self._record)
 
     @property
     def golden(self):
@@ -211,16 +227,20 @@ class CampaignBench(wiring.Component):
                 connect(run, bus, memory.bus)
         # The run's parameters, latched when it starts: logic fed by registers, not by
         # top-level inputs, is not re-evaluated whenever the simulator touches an input.
-        q = {}
-        for name in ("arm", "site", "mask", "model", "start", "duration", "common", "window"):
-            q[name] = Signal.like(getattr(self, name), name=f"{name}_q")
-            with m.If(pending):
-                m.d.sync += q[name].eq(getattr(self, name))
+        program = Signal(self._program)
+        with m.If(pending):
+            m.d.sync += program.eq(self.injection)
+        q = {name: program[name] for name, _ in self._program}
         injector = faulty.fault
         for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
             run.d.comb += getattr(injector, name).eq(q[name])
 
-        cycle = self.cycle
+        lanes = golden.lanes
+        r = {name: Signal(field.shape, name=name,
+                          init=NEVER if name.endswith("_at") else 0)
+             for name, field in self._record}
+        m.d.comb += self.record.eq(Cat(*(r[name] for name, _ in self._record)))
+        cycle = r["cycle"]
         with run.If(~cycle.all()):
             run.d.sync += cycle.eq(cycle + 1)
 
@@ -228,24 +248,24 @@ class CampaignBench(wiring.Component):
             with run.If(event & (output == NEVER)):
                 run.d.sync += output.eq(cycle)
 
-        lanes = golden.lanes
         detected = Signal()
         m_any = faulty.mismatch
         self_error = faulty.self_error.any()
-        first(self.mismatch_at, m_any)
-        first(self.self_error_at, self_error)
-        m.d.comb += detected.eq((self.mismatch_at != NEVER) | (self.self_error_at != NEVER))
+        first(r["mismatch_at"], m_any)
+        first(r["self_error_at"], self_error)
+        m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER))
 
         # Lane outputs and state against the golden copy's same lane.
         differs = Signal(lanes)
         for i, (g, f) in enumerate(zip(golden.units, faulty.units, strict=True)):
-            run.d.comb += differs[i].eq(_effective(g.bus, g.self_error) !=
-                                        _effective(f.bus, f.self_error))
+            raw = faulty.bridge is None
+            run.d.comb += differs[i].eq(_outputs(g.bus, g.self_error, raw) !=
+                                        _outputs(f.bus, f.self_error, raw))
             g_state = Cat(*(register for _, register in g.site_registers()))
             f_state = Cat(*(register for _, register in f.site_registers()))
-            run.d.comb += self.state_differs[i].eq(g_state != f_state)
-        with run.If(differs.any() & (self.diverged_at == NEVER)):
-            run.d.sync += [self.diverged_at.eq(cycle), self.diverged.eq(differs)]
+            run.d.comb += r["state_differs"][i].eq(g_state != f_state)
+        with run.If(differs.any() & (r["diverged_at"] == NEVER)):
+            run.d.sync += [r["diverged_at"].eq(cycle), r["diverged"].eq(differs)]
 
         # Requests on the paths against the golden copy's, in order.
         wrong, overflow, lag = [], [], []
@@ -259,16 +279,16 @@ class CampaignBench(wiring.Component):
                 wrong.append(check.wrong)
                 overflow.append(check.overflow)
                 lag.append(check.lag)
-            with run.If((g.write_valid | g.read_valid) & ~self.golden_requests.all()):
-                run.d.sync += self.golden_requests.eq(self.golden_requests + 1)
-        first(self.io_wrong_at, Cat(*wrong).any())
+            with run.If((g.write_valid | g.read_valid) & ~r["golden_requests"].all()):
+                run.d.sync += r["golden_requests"].eq(r["golden_requests"] + 1)
+        first(r["io_wrong_at"], Cat(*wrong).any())
         m.d.comb += [
-            self.lag.eq(sum(lag)),
-            self.lag_overflow.eq(Cat(*overflow).any()),
-            self.online.eq(faulty.online),
+            r["lag"].eq(sum(lag)),
+            r["lag_overflow"].eq(Cat(*overflow).any()),
+            r["online"].eq(faulty.online),
         ]
         if faulty.bridge is not None:
-            m.d.comb += self.halted.eq(faulty.halted)
+            m.d.comb += r["halted"].eq(faulty.halted)
 
         # When the outcome is settled.
         start, window = q["start"], q["window"]
@@ -280,8 +300,8 @@ class CampaignBench(wiring.Component):
         with m.Elif(q["duration"] != 0):
             m.d.comb += over.eq(cycle > start + q["duration"])
         converged = Signal()
-        m.d.comb += converged.eq(over & (self.diverged_at == NEVER) & ~detected &
-                                 (self.io_wrong_at == NEVER) & ~self.state_differs.any())
+        m.d.comb += converged.eq(over & (r["diverged_at"] == NEVER) & ~detected &
+                                 (r["io_wrong_at"] == NEVER) & ~r["state_differs"].any())
         reacted = Signal()
         if faulty.bridge is not None:
             m.d.comb += reacted.eq(detected & (faulty.halted | ~faulty.online.all()))

@@ -28,13 +28,15 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .outcomes import OUTCOMES, classify
 from .results import ResultStore
+from .spec import SpecError, sample_size
 from .toolchain import ToolchainError, write_atomic
 
-__all__ = ["CampaignError", "design_params", "bench_sites", "plan", "build_bench",
+__all__ = ["CampaignError", "design_params", "inspect_bench", "plan", "build_bench",
            "run_campaign", "summary", "format_summary"]
 
 _MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
@@ -51,14 +53,21 @@ def design_params(spec):
             "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
 
 
-def bench_sites(spec):
-    """Return the fault sites of a spec's design, as dicts (``index``, ``name``, ...)."""
+def inspect_bench(spec):
+    """Return a spec's bench layout: ``sites`` (dicts: ``index``, ``name``, ...) and the
+    ``injection_fields`` and ``record_fields`` of its packed ports."""
+    from amaranth.hdl import UnusedElaboratable
+
     from .designs import build
+    # The bench is only asked for its sites and ports, never elaborated.
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
     try:
         bench = build("campaign", design_params(spec))
     except (TypeError, ValueError) as error:
-        raise CampaignError(f"{spec.source}: design: {error}") from None
-    return [{"index": index, **site.as_dict()} for index, site in enumerate(bench.sites)]
+        raise SpecError(f"{spec.source}: design: {error}") from None
+    return {"sites": [{"index": index, **site.as_dict()}
+                      for index, site in enumerate(bench.sites)],
+            "injection_fields": bench.injection_fields, "record_fields": bench.record_fields}
 
 
 def plan(spec, sites):
@@ -70,13 +79,12 @@ def plan(spec, sites):
     takes every bit and model once; ``margin`` and ``confidence`` give the count by
     :func:`~ftvoter.sim.spec.sample_size` over bits x models x start cycles.
     """
-    from .spec import sample_size
     faults = spec.faults
     common = faults["common"]
     if common:
         sites = [site for site in sites if site["lane"] == 0]
     if not sites:
-        raise CampaignError(f"{spec.source}: faults.sites: no site matches")
+        raise SpecError(f"{spec.source}: faults.sites: no site matches")
     bits = [(site, bit) for site in sites for bit in range(site["width"])]
     models = faults["models"]
     low, high = faults["start"]["min"], faults["start"]["max"]
@@ -175,8 +183,9 @@ def _versions():
 class _Shard:
     """One simulator process and the injections it was given."""
 
-    def __init__(self, number, attempt, injections, folder):
+    def __init__(self, number, attempt, injections, folder, layout):
         self.number, self.attempt, self.injections = number, attempt, injections
+        self.layout = {key: layout[key] for key in ("injection_fields", "record_fields")}
         self.folder = folder / f"shard{number}-{attempt}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.out = self.folder / "records.jsonl"
@@ -194,7 +203,7 @@ class _Shard:
                   "duration": i["duration"], "common": int(i["common"])}
                  for i in self.injections]
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
-                                            "injections": bench}))
+                                            "injections": bench, **self.layout}))
         arguments = json.dumps({"design": simulation.design, "params": simulation.params,
                                 "toplevel": simulation.toplevel,
                                 "build_dir": str(simulation.build_dir),
@@ -287,8 +296,9 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     """
     if not isinstance(workers, int) or workers < 1:
         raise CampaignError(f"Workers must be a positive integer, not {workers!r}")
-    directory = Path(directory)
-    sites = bench_sites(spec)
+    directory = Path(directory).resolve()
+    layout = inspect_bench(spec)
+    sites = layout["sites"]
     injections = plan(spec, sites)
     manifest = {
         "campaign": {"spec": spec.as_dict(), "injections": len(injections)},
@@ -303,6 +313,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     store = ResultStore(directory).open(manifest, resume=resume)
     by_id = {injection["id"]: injection for injection in injections}
     lanes = spec.design["lanes"]
+    delayed = spec.design["offset"] > 0
     shard_folder = directory / "shards"
     logs = directory / "logs"
     figures = {"injections": len(injections), "ran": 0, "sim_errors": 0}
@@ -317,7 +328,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                     record = json.loads(line)
                     if "id" in record and record["id"] not in store.done and \
                             record["id"] not in {r["id"] for r in recovered}:
-                        recovered.append(_result(record, by_id[record["id"]], lanes))
+                        recovered.append(_result(record, by_id[record["id"]], lanes, delayed))
             store.append(recovered)
             shutil.rmtree(shard_folder)
         pending = [injection for injection in injections if injection["id"] not in store.done]
@@ -327,7 +338,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
         started = time.monotonic()
         bar = _Progress(len(injections), len(store.done)) if progress else None
         slices = [pending[k::workers] for k in range(workers)]
-        shards = [_Shard(k, 0, part, shard_folder) for k, part in enumerate(slices) if part]
+        shards = [_Shard(k, 0, part, shard_folder, layout) for k, part in enumerate(slices) if part]
         window = spec.observation["window"]
         golden_cycles = spec.workload["cycles"]
         for shard in shards:
@@ -343,7 +354,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                     if "golden" in record:
                         shard.golden = _check_golden(record["golden"], shard)
                         continue
-                    new.append(_result(record, by_id[record["id"]], lanes))
+                    new.append(_result(record, by_id[record["id"]], lanes, delayed))
                 store.append(new)
                 shard.done += len(new)
                 figures["ran"] += len(new)
@@ -357,6 +368,14 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                     shutil.rmtree(shard.folder, ignore_errors=True)
                     continue
                 shard.kill()
+                if shard.golden is None:
+                    # It did not even finish the golden run: the tools, not an injection.
+                    log = logs / f"shard{shard.number}-startup.log"
+                    log.parent.mkdir(parents=True, exist_ok=True)
+                    sim_log = shard.folder / "sim.log"
+                    shutil.copyfile(sim_log, log) if sim_log.exists() else log.write_text("")
+                    raise CampaignError(f"a simulator shard failed before its first "
+                                        f"injection; see {log}")
                 # The injection in flight failed the simulator: record it, go on.
                 failed = shard.injections[shard.done]
                 failures_in_a_row += 1
@@ -375,7 +394,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                 rest = shard.injections[shard.done + 1:]
                 shutil.rmtree(shard.folder, ignore_errors=True)
                 if rest:
-                    again = _Shard(shard.number, shard.attempt + 1, rest, shard_folder)
+                    again = _Shard(shard.number, shard.attempt + 1, rest, shard_folder, layout)
                     again.start(simulation, window, golden_cycles, env or {})
                     running.append(again)
             if bar is not None:
@@ -390,7 +409,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
             shard.kill()
             for record in shard.read():
                 if "id" in record and record["id"] not in store.done:
-                    store.append([_result(record, by_id[record["id"]], lanes)])
+                    store.append([_result(record, by_id[record["id"]], lanes, delayed)])
         store.close()
 
 
@@ -404,11 +423,11 @@ def _check_golden(golden, shard):
     return golden
 
 
-def _result(record, injection, lanes):
+def _result(record, injection, lanes, detection_only):
     result = {key: injection[key] for key in ("id", "site", "register", "lane", "bit",
                                               "model", "start", "duration", "common")}
     result["duration"] = None if injection["duration"] == 0 else injection["duration"]
-    result.update(classify(record, injection, lanes=lanes))
+    result.update(classify(record, injection, lanes=lanes, detection_only=detection_only))
     return result
 
 

@@ -1,6 +1,8 @@
 """The ``ftvoter`` command line."""
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -213,6 +215,39 @@ def _build_parser():
     sites.add_argument("-o", "--output", metavar="FILE", default="-",
                        help="where to write ('-': standard output, the default)")
 
+    campaign = commands.add_parser(
+        "campaign", help="run a fault-insertion campaign and print its outcome table",
+        description="Run the fault-insertion campaign described by SPEC (TOML; see the "
+                    "README): build the campaign bench once, check the golden run, run "
+                    "every injection in parallel shards under Verilator, classify each "
+                    "into masked, latent, corrected, isolated, wrong_lane, halted, "
+                    "false_alarm, sdc, hang or sim_error, and append one JSON line per "
+                    "injection to DIR/results.jsonl (with DIR/manifest.json). A progress "
+                    "line shows count, rate and ETA on standard error. Exit status: 0 "
+                    "done, 1 tool failure, 2 bad spec or arguments, 130 interrupted (the "
+                    "completed injections are kept: finish with --resume).")
+    campaign.add_argument("spec", metavar="SPEC", help="campaign spec (TOML)")
+    campaign.add_argument("-o", "--output", metavar="DIR",
+                          help="result folder (default: reports/<campaign name>)")
+    campaign.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                          help="parallel simulator processes (default: the number of "
+                               "CPUs, %(default)s here)")
+    campaign.add_argument("--resume", action="store_true",
+                          help="finish the campaign already in DIR: run only the "
+                               "injections it does not hold (a finished one is only "
+                               "summarised again)")
+    campaign.add_argument("--fresh", action="store_true",
+                          help="discard the results already in DIR and start again")
+    campaign.add_argument("--quiet", action="store_true",
+                          help="no progress line")
+
+    summary = commands.add_parser(
+        "summary", help="print the outcome table of a campaign folder",
+        description="Print the outcome counts and latency percentiles of the campaign "
+                    "results in DIR (results.jsonl), as 'ftvoter campaign' does at its end.")
+    summary.add_argument("directory", metavar="DIR", help="campaign result folder")
+    summary.add_argument("--json", action="store_true", help="print the figures as JSON")
+
     regs = commands.add_parser(
         "regs", help="write the error register map as Markdown, a C header or JSON",
         description="Write the error registers' map, generated from their description in "
@@ -262,6 +297,63 @@ def _cmd_sites(args):
     return _emit(text, args.output)
 
 
+def _cmd_campaign(args):
+    from .campaign import CampaignError, format_summary, run_campaign, summary
+    from .results import ResultStore, ResultStoreError
+    from .spec import SpecError, load_spec
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as error:
+        raise _UsageError(str(error)) from None
+    directory = Path(args.output or Path("reports") / spec.name)
+    if args.fresh and args.resume:
+        raise _UsageError("--fresh and --resume exclude each other")
+    if args.fresh:
+        from .results import discard
+        discard(directory)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        figures = run_campaign(spec, directory, workers=args.workers, resume=args.resume,
+                               progress=not args.quiet)
+    except (ResultStoreError, SpecError) as error:
+        raise _UsageError(str(error)) from None
+    except CampaignError as error:
+        raise ToolchainError(str(error)) from None
+    except KeyboardInterrupt:
+        done = len(ResultStore(directory).records())
+        print(f"\nftvoter campaign: interrupted with {done} injections recorded in "
+              f"{directory}; finish with: ftvoter campaign {args.spec} -o {directory} "
+              f"--resume", file=sys.stderr)
+        return 130
+    records = ResultStore(directory).records()
+    if figures.get("ran"):
+        rate = figures["ran"] / figures["seconds"]
+        print(f"ftvoter campaign: {figures['ran']} injections in {figures['seconds']:.1f} s "
+              f"({rate:.0f}/s, {args.workers} workers); {figures['sim_errors']} simulator "
+              f"errors")
+    print(format_summary(summary(records), f"{spec.name}: {directory}"))
+    return 0
+
+
+def _cmd_summary(args):
+    import json
+
+    from .campaign import format_summary, summary
+    from .results import ResultStore
+    store = ResultStore(args.directory)
+    if not store.results.exists():
+        raise _UsageError(f"{args.directory} holds no campaign results (results.jsonl)")
+    figures = summary(store.records())
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(format_summary(figures, str(args.directory)))
+    return 0
+
+
 def _cmd_regs(args):
     from ftvoter.hdl.registers import ERROR_REGISTERS
     text = {"md": ERROR_REGISTERS.as_markdown, "c": ERROR_REGISTERS.as_c_header,
@@ -293,7 +385,8 @@ def _cmd_verilog(args):
 def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
-    handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites}
+    handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
+                "campaign": _cmd_campaign, "summary": _cmd_summary}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

@@ -24,7 +24,7 @@ def _at(record, key):
     return None if value == NEVER else value
 
 
-def classify(record, injection, *, lanes):
+def classify(record, injection, *, lanes, detection_only=False):
     """Return the result line of one injection: its outcome and latencies.
 
     ``record`` is the bench's record (``*_at`` cycles, lane masks), ``injection`` the
@@ -35,8 +35,10 @@ def classify(record, injection, *, lanes):
     - detected (``mismatch`` or a lane's ``self_error``):
       no lane output diverged from the golden run → ``false_alarm``; a lane was taken
       out that the fault did not hit → ``wrong_lane``; the faulty lane was taken out →
-      ``corrected`` (three lanes, outvoted) or ``isolated``; otherwise the bridge halted,
-      or the design only detects (delayed lockstep) → ``halted``;
+      ``corrected`` (three lanes, outvoted) or ``isolated``; the bridge halted, or the
+      design only detects (``detection_only``: delayed lockstep, whose ``mismatch`` is
+      the system's signal to stop) → ``halted``; a detection nothing acted on is
+      classified as if undetected;
     - not detected: a request differed from the golden run's → ``sdc``; the system fell
       behind (stalled) → ``hang``; a lane output or the lanes' state still differs →
       ``latent``; otherwise ``masked``.
@@ -60,6 +62,7 @@ def classify(record, injection, *, lanes):
         hit = 1 << injection["lane"]
     offline = everyone & ~record["online"]
 
+    outcome = None
     if detected_at is not None:
         if diverged_at is None:
             outcome = "false_alarm"
@@ -67,8 +70,10 @@ def classify(record, injection, *, lanes):
             outcome = "wrong_lane"
         elif offline:
             outcome = "corrected" if lanes == 3 and mismatch is not None else "isolated"
-        else:
+        elif record["halted"] or detection_only:
             outcome = "halted"
+    if outcome is not None:
+        pass
     elif io_wrong_at is not None:
         outcome = "sdc"
     elif record["lag_overflow"] or record["lag"] >= HANG_LAG:

@@ -14,11 +14,21 @@ from pathlib import Path
 
 from .toolchain import write_atomic
 
-__all__ = ["ResultStore", "ResultStoreError"]
+__all__ = ["ResultStore", "ResultStoreError", "discard"]
 
 
 class ResultStoreError(RuntimeError):
     """The result folder cannot be used as asked; the message is one line."""
+
+
+def discard(directory):
+    """Delete a campaign's results from ``directory`` (not the folder's other files)."""
+    import shutil
+    directory = Path(directory)
+    for name in ("results.jsonl", "manifest.json"):
+        (directory / name).unlink(missing_ok=True)
+    for name in ("shards", "logs"):
+        shutil.rmtree(directory / name, ignore_errors=True)
 
 
 class ResultStore:
