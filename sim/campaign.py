@@ -128,6 +128,33 @@ def plan(spec, sites):
     return injections
 
 
+def _explicit(spec, sites, wanted):
+    """Turn hand-written injections into planned ones (see :func:`run_campaign`)."""
+    by_name = {site["name"]: site for site in sites}
+    injections = []
+    for number, item in enumerate(wanted):
+        match = re.fullmatch(r"(.+)\[(\d+)\]", item["site"])
+        if not match or match[1] not in by_name:
+            raise SpecError(f"injection {number}: site: no site {item['site']!r}")
+        site, bit = by_name[match[1]], int(match[2])
+        width = item.get("bits", 1)
+        if not 0 <= bit < site["width"] or width < 1:
+            raise SpecError(f"injection {number}: site: no bit {item['site']!r}")
+        if item["model"] not in _MODELS:
+            raise SpecError(f"injection {number}: model: {item['model']!r}")
+        top = min(bit + width, site["width"]) - 1
+        duration = 1 if item["model"] == "flip" else item.get("duration",
+                                                                spec.faults["duration"])
+        injections.append({
+            "id": number, "site": item["site"], "site_index": site["index"],
+            "register": site["register"], "lane": site["lane"], "bit": bit,
+            "mask": ((1 << (top - bit + 1)) - 1) << bit, "model": item["model"],
+            "start": item["start"], "duration": duration,
+            "common": bool(item.get("common", False)),
+        })
+    return injections
+
+
 def bench_wrapper(source):
     """Return ``(toplevel, Verilog, ports)``: the bench with a 10 ns clock inside."""
     text = Path(source).read_text()
@@ -285,23 +312,30 @@ class _Progress:
 
 
 def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0,
-                 env=None, progress=True):
+                 env=None, progress=True, injections=None):
     """Run (or finish) a campaign into ``directory``; return the figures of this run.
 
-    ``env`` adds environment variables to the shard processes (tests use it to make one
-    crash). Raises :class:`CampaignError` or
+    ``injections``, if given, replaces the spec's sampled plan: dicts with ``site`` (a
+    bit-level site name such as ``lane0.bus.awvalid[0]``), ``model``, ``start`` and,
+    optionally, ``duration`` (default: the spec's), ``bits`` and ``common``. ``env`` adds
+    environment variables to the shard processes (tests use it to make one crash or
+    hang); a shard that records nothing for ``hang_timeout`` seconds is deemed hung.
+
+    Raises :class:`CampaignError`, :class:`~ftvoter.sim.spec.SpecError` or
     :class:`~ftvoter.sim.results.ResultStoreError` (one-line messages) when it cannot run,
-    and lets ``KeyboardInterrupt`` through after the shards are stopped and every completed
-    injection is recorded.
+    and lets ``KeyboardInterrupt`` through after the shards are stopped and every
+    completed injection is recorded.
     """
     if not isinstance(workers, int) or workers < 1:
         raise CampaignError(f"Workers must be a positive integer, not {workers!r}")
     directory = Path(directory).resolve()
     layout = inspect_bench(spec)
     sites = layout["sites"]
-    injections = plan(spec, sites)
+    explicit = injections is not None
+    injections = plan(spec, sites) if not explicit else _explicit(spec, sites, injections)
     manifest = {
-        "campaign": {"spec": spec.as_dict(), "injections": len(injections)},
+        "campaign": {"spec": spec.as_dict(), "injections": len(injections),
+                     **({"explicit": injections} if explicit else {})},
         "spec_file": spec.source,
         "seed": spec.seed,
         "git_revision": _git_revision(),

@@ -7,14 +7,15 @@ loses at most the injection in flight). The clock runs inside the Verilated mode
 
 Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``),
 ``FTVOTER_SHARD_OUT``, ``FTVOTER_PARENT`` (the campaign's pid: the shard stops if it is
-gone), and ``FTVOTER_SHARD_CRASH`` (an injection id at which to crash on purpose, to test
-that a crashed shard is recorded).
+gone), and, to test that a failed shard is recorded, ``FTVOTER_SHARD_CRASH`` and
+``FTVOTER_SHARD_HANG`` (an injection id at which to crash, or to stop responding).
 """
 
 import gc
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import cocotb
@@ -60,6 +61,7 @@ class Bench:
 async def run_shard(dut):
     plan = json.loads(Path(os.environ["FTVOTER_SHARD_PLAN"]).read_text())
     crash = int(os.environ.get("FTVOTER_SHARD_CRASH", "-1"))
+    hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
@@ -72,6 +74,8 @@ async def run_shard(dut):
         for count, injection in enumerate(plan["injections"]):
             if injection["id"] == crash:
                 os.kill(os.getpid(), signal.SIGSEGV)
+            if injection["id"] == hang:
+                time.sleep(3600)
             if parent and count % 64 == 0:
                 try:
                     os.kill(parent, 0)
