@@ -42,6 +42,7 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/ftvoter bench
+	$(BIN)/ftvoter bench-campaign campaigns/dmr.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -64,7 +64,8 @@ def inspect_bench(spec):
     try:
         bench = build("campaign", design_params(spec))
     except (TypeError, ValueError) as error:
-        raise SpecError(f"{spec.source}: design: {error}") from None
+        key = "faults.sites" if str(error).startswith("Faults must") else "design"
+        raise SpecError(f"{spec.source}: {key}: {error}") from None
     return {"sites": [{"index": index, **site.as_dict()}
                       for index, site in enumerate(bench.sites)],
             "injection_fields": bench.injection_fields, "record_fields": bench.record_fields}

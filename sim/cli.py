@@ -241,6 +241,24 @@ def _build_parser():
     campaign.add_argument("--quiet", action="store_true",
                           help="no progress line")
 
+    throughput = commands.add_parser(
+        "bench-campaign", help="measure campaign throughput against the naive way and C++",
+        description="Run the campaign of SPEC three ways on the same Verilated bench and "
+                    "print injections/s and bench cycles/s: the campaign engine (with "
+                    "--workers and with one), a plain C++ loop over the same injections "
+                    "(no cocotb, no VPI: the physical limit), and the naive way (cocotb "
+                    "driving the clock and awaiting every edge) on a sample; then the "
+                    "ratios.")
+    throughput.add_argument("spec", nargs="?", default="campaigns/dmr.toml", metavar="SPEC",
+                            help="campaign spec (default: %(default)s)")
+    throughput.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                            help="campaign workers (default: the number of CPUs, "
+                                 "%(default)s here)")
+    throughput.add_argument("--naive", type=_positive, default=200, metavar="N",
+                            help="injections run the naive way (default: %(default)s)")
+    throughput.add_argument("--json", metavar="FILE",
+                            help="also write the figures to FILE as JSON")
+
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",
         description="Print the outcome counts and latency percentiles of the campaign "
@@ -338,6 +356,26 @@ def _cmd_campaign(args):
     return 0
 
 
+def _cmd_bench_campaign(args):
+    import json
+
+    from .campaign import CampaignError
+    from .campaign_bench import campaign_throughput, print_throughput
+    from .spec import SpecError, load_spec
+    try:
+        spec = load_spec(args.spec)
+        rows, ratios = campaign_throughput(spec, workers=args.workers, naive=args.naive)
+    except SpecError as error:
+        raise _UsageError(str(error)) from None
+    except CampaignError as error:
+        raise ToolchainError(str(error)) from None
+    print_throughput(spec, rows, ratios, args.workers)
+    if args.json:
+        write_atomic(Path(args.json), json.dumps({"spec": spec.source, "rows": rows,
+                                                  "ratios": ratios}, indent=2))
+    return 0
+
+
 def _cmd_summary(args):
     import json
 
@@ -386,7 +424,8 @@ def main(argv=None):
     parser = _build_parser()
     args = parser.parse_args(argv)
     handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
-                "campaign": _cmd_campaign, "summary": _cmd_summary}
+                "campaign": _cmd_campaign, "summary": _cmd_summary,
+                "bench-campaign": _cmd_bench_campaign}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

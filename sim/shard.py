@@ -22,12 +22,25 @@ import cocotb
 from cocotb.triggers import RisingEdge
 
 
+def pack(fields, values):
+    """Pack ``values`` (a dict) into one integer by ``fields`` (name, offset, width)."""
+    packed = 0
+    for name, offset, width in fields:
+        packed |= (values.get(name, 0) & ((1 << width) - 1)) << offset
+    return packed
+
+
+def unpack(fields, packed):
+    """Unpack an integer into a dict by ``fields`` (name, offset, width)."""
+    return {name: packed >> offset & ((1 << width) - 1) for name, offset, width in fields}
+
+
 class Bench:
     """The campaign bench's ports, as cached cocotb handles.
 
     ``injection`` and ``record`` are packed vectors; ``fields`` give each field's name,
-    offset and width (from :attr:`~ftvoter.hdl.campaign.CampaignBench.injection_fields` and
-    ``record_fields``), so one write and one read serve an injection.
+    offset and width (from :attr:`~ftvoter.hdl.campaign.CampaignBench.injection_fields`
+    and ``record_fields``), so one write and one read serve an injection.
     """
 
     def __init__(self, dut, injection_fields, record_fields):
@@ -35,7 +48,7 @@ class Bench:
         self._injection_fields = injection_fields
         self._record_fields = [(name, offset, (1 << width) - 1)
                                for name, offset, width in record_fields]
-        self._program = dut.injection
+        self._injection = dut.injection
         self._record = dut.record
         self._seq_handle = dut.seq
         self._done = dut.done
@@ -43,11 +56,7 @@ class Bench:
 
     async def run(self, fault, window):
         """Run one injection (``fault``: the injector inputs) and return the record."""
-        values = {**fault, "window": window}
-        packed = 0
-        for name, offset, width in self._injection_fields:
-            packed |= (values.get(name, 0) & ((1 << width) - 1)) << offset
-        self._program.value = packed
+        self._injection.value = pack(self._injection_fields, {**fault, "window": window})
         self._seq = (self._seq + 1) & 0xff
         self._seq_handle.value = self._seq
         await RisingEdge(self._done)

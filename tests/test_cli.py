@@ -240,3 +240,54 @@ class TestToolchainErrors:
         assert code == 2
         assert err.strip().endswith("--flip must look like lane1.regfile.r3[7]@500, "
                                     "not 'lane1.r3'")
+
+
+class TestCampaignCommand:
+    def test_malformed_spec_is_rejected_before_anything_runs(self, tmp_path, capsys):
+        spec = tmp_path / "bad.toml"
+        spec.write_text('name = "bad"\n[faults]\ncount = 10\nmodels = ["flip", "melt"]\n')
+        out_dir = tmp_path / "out"
+        code, out, err = run(["campaign", str(spec), "-o", str(out_dir)], capsys)
+        assert code == 2
+        assert err == (f"ftvoter: error: {spec}: faults.models: must be a non-empty list of "
+                       f"flip, stuck0, stuck1, not ['flip', 'melt']\n")
+        assert not out_dir.exists()
+        assert not (tmp_path / "build").exists()
+
+    def test_unreadable_spec(self, tmp_path, capsys):
+        code, _, err = run(["campaign", str(tmp_path / "none.toml")], capsys)
+        assert code == 2
+        assert err.startswith(f"ftvoter: error: {tmp_path / 'none.toml'}: cannot be read")
+
+    def test_no_site_matches(self, tmp_path, capsys):
+        spec = tmp_path / "nosite.toml"
+        spec.write_text('[faults]\ncount = 10\nsites = ["lane7.*"]\n')
+        code, _, err = run(["campaign", str(spec), "-o", str(tmp_path / "o")], capsys)
+        assert code == 2
+        assert err == (f"ftvoter: error: {spec}: faults.sites: Faults must match at least one "
+                       f"site, not ['lane7.*']\n")
+
+    def test_fresh_and_resume_exclude_each_other(self, tmp_path, capsys):
+        spec = tmp_path / "s.toml"
+        spec.write_text('[faults]\ncount = 10\n')
+        code, _, err = run(["campaign", str(spec), "--fresh", "--resume"], capsys)
+        assert code == 2
+        assert "--fresh and --resume" in err
+
+    def test_summary_of_nothing(self, tmp_path, capsys):
+        code, _, err = run(["summary", str(tmp_path)], capsys)
+        assert code == 2
+        assert "holds no campaign results" in err
+
+    def test_summary(self, tmp_path, capsys):
+        (tmp_path / "results.jsonl").write_text(
+            '{"id": 0, "outcome": "masked", "detection_latency": null, '
+            '"propagation_latency": null}\n'
+            '{"id": 1, "outcome": "halted", "detection_latency": 2, '
+            '"propagation_latency": 1}\n')
+        code, out, _ = run(["summary", str(tmp_path), "--json"], capsys)
+        assert code == 0
+        import json
+        figures = json.loads(out)
+        assert figures["outcomes"]["masked"] == 1 and figures["outcomes"]["halted"] == 1
+        assert figures["detection_latency"]["max"] == 2

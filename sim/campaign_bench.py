@@ -1,0 +1,165 @@
+"""Campaign throughput for ``make bench``: the engine, the naive way, and a plain C++ loop.
+
+Three ways to run the same injections of a spec on the same Verilated campaign bench:
+
+- the **campaign** engine (:func:`~ftvoter.sim.campaign.run_campaign`: clock inside the
+  model, cocotb woken once per injection), with all workers and with one;
+- the **naive** way (:mod:`ftvoter.sim.naive`), a plain cocotb testbench: it drives the
+  clock, awaits every edge, samples the outputs each cycle and runs every injection to
+  the end of its window (on a sample of the injections);
+- a **plain C++ loop** (``data/campaign_loop.cpp``) on the same model, without cocotb or
+  VPI: the physical limit of this machine.
+
+Speeds are given as injections per second and as bench cycles per second (one bench cycle
+simulates both the golden and the faulty copy of the system).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .campaign import bench_wrapper, design_params, inspect_bench, plan, run_campaign
+from .results import ResultStore
+from .shard import pack
+from .toolchain import ToolchainError, build_root, build_simulator, design_key, run_cocotb
+
+__all__ = ["campaign_throughput"]
+
+_LOOP = Path(__file__).resolve().parent / "data" / "campaign_loop.cpp"
+_BUILD_ARGS = ["--timescale", "1ns/1ps", "--x-assign", "fast", "--x-initial", "fast",
+               "-CFLAGS", "-O3"]
+
+
+def _clock_port_wrapper(source):
+    """The bench with ``clk`` as a port, for cocotb to drive."""
+    top, text, ports = bench_wrapper(source)
+    text = (text.replace(f"module {top}(", f"module {top}_clk(clk, ")
+                .replace("  reg clk = 1'b0;\n  always #5 clk = ~clk;\n", "  input wire clk;\n"))
+    return f"{top}_clk", text, ["clk", *ports]
+
+
+def _bench_plan(spec, injections, layout, window):
+    bench = [{"arm": 1, "site": i["site_index"], "mask": i["mask"],
+              "model": {"flip": 0, "stuck0": 1, "stuck1": 2}[i["model"]],
+              "start": i["start"], "duration": i["duration"], "common": int(i["common"])}
+             for i in injections]
+    return {"window": window, "injections": bench,
+            "injection_fields": layout["injection_fields"],
+            "record_fields": layout["record_fields"]}
+
+
+def _naive(spec, bench_plan, folder):
+    simulation = build_simulator("campaign", design_params(spec), wrapper=_clock_port_wrapper,
+                                 build_args=_BUILD_ARGS)
+    plan_file, out = folder / "naive-plan.json", folder / "naive.json"
+    plan_file.write_text(json.dumps(bench_plan))
+    tests, failed = run_cocotb(simulation, "ftvoter.sim.naive", test_dir=folder / "naive",
+                               quiet=True, env={"FTVOTER_SHARD_PLAN": plan_file,
+                                                "FTVOTER_SHARD_OUT": out})
+    if (tests, failed) != (1, 0):
+        raise ToolchainError(f"the naive campaign loop failed; see {folder / 'naive'}")
+    return json.loads(out.read_text())
+
+
+def _native(spec, bench_plan, folder):
+    from .toolchain import export_verilog, setup_environment, write_atomic
+    setup_environment()
+    params = design_params(spec)
+    source = export_verilog("campaign", params)
+    top, text, _ = bench_wrapper(source)
+    build = build_root() / "native" / f"campaign-{design_key('campaign', params)}"
+    executable = build / f"V{top}"
+    if not executable.exists():
+        build.mkdir(parents=True, exist_ok=True)
+        wrapper = build / f"{top}.v"
+        write_atomic(wrapper, text)
+        environment = {**os.environ, "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include "
+                                                  "CFG_CXXFLAGS_COROUTINES=-fcoroutines"}
+        result = subprocess.run(
+            ["verilator", "--cc", "--exe", "--build", "--timing", "-O3", "-Wno-fatal",
+             *_BUILD_ARGS, "--top-module", top, "-Mdir", str(build), "-j", "2",
+             str(source), str(wrapper), str(_LOOP)],
+            capture_output=True, text=True, env=environment)
+        (build / "build.log").write_text(result.stdout + result.stderr)
+        if result.returncode or not executable.exists():
+            raise ToolchainError(f"building the C++ campaign loop failed; see "
+                                 f"{build / 'build.log'}")
+    words = (max(offset + width for _, offset, width in bench_plan["injection_fields"])
+             + 31) // 32
+    lines = []
+    for injection in bench_plan["injections"]:
+        value = pack(bench_plan["injection_fields"], {**injection,
+                                                       "window": bench_plan["window"]})
+        lines.append(" ".join(f"{value >> (32 * k) & 0xffffffff:x}" for k in range(words)))
+    (folder / "native.txt").write_text("\n".join(lines) + "\n")
+    result = subprocess.run([str(executable), str(folder / "native.txt")],
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise ToolchainError(f"the C++ campaign loop failed: {result.stderr.strip()[:200]}")
+    return json.loads(result.stdout)
+
+
+def campaign_throughput(spec, *, workers=2, naive=200):
+    """Measure the three ways on ``spec``; return a list of rows and a dict of ratios."""
+    layout = inspect_bench(spec)
+    injections = plan(spec, layout["sites"])
+    window = spec.observation["window"]
+    rows = []
+    folder = Path(tempfile.mkdtemp(prefix="ftvoter-bench-"))
+    try:
+        for count in sorted({workers, 1}, reverse=True):
+            out = folder / f"campaign{count}"
+            began = time.monotonic()
+            figures = run_campaign(spec, out, workers=count, progress=False)
+            total = time.monotonic() - began
+            records = ResultStore(out).records()
+            cycles = sum(record["end_cycle"] + 2 for record in records)
+            rows.append({"method": "campaign", "workers": count,
+                         "injections": len(records), "seconds": figures["seconds"],
+                         "cycles": cycles, "seconds_with_setup": total})
+        bench_plan = _bench_plan(spec, injections, layout, window)
+        native = _native(spec, bench_plan, folder)
+        rows.append({"method": "plain C++ loop", "workers": 1, **native})
+        sample = {**bench_plan, "injections": bench_plan["injections"][:naive]}
+        rows.append({"method": "naive cocotb", "workers": 1, **_naive(spec, sample, folder)})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for row in rows:
+        row["injections_per_second"] = row["injections"] / row["seconds"]
+        row["cycles_per_second"] = row["cycles"] / row["seconds"]
+    by = {(row["method"], row["workers"]): row for row in rows}
+    one = by[("campaign", 1)]
+    best = by[("campaign", workers)]
+    native = by[("plain C++ loop", 1)]
+    ratios = {
+        "campaign_vs_naive": one["injections_per_second"] /
+        by[("naive cocotb", 1)]["injections_per_second"],
+        "campaign_share_of_cpp_one_process": one["cycles_per_second"] /
+        native["cycles_per_second"],
+        "campaign_share_of_cpp_all_cores": best["cycles_per_second"] /
+        (native["cycles_per_second"] * workers),
+    }
+    return rows, ratios
+
+
+def print_throughput(spec, rows, ratios, workers):
+    print(f"ftvoter bench: campaign throughput, {spec.name} ({spec.source}): "
+          f"{spec.design['lanes']} '{spec.design['lane']}' lanes, "
+          f"{rows[0]['injections']} injections, {os.cpu_count()} CPUs")
+    print(f"  {'method':<15} {'workers':>7} {'injections':>10} {'inj/s':>8} "
+          f"{'bench cycles/s':>15}")
+    for row in rows:
+        print(f"  {row['method']:<15} {row['workers']:>7} {row['injections']:>10} "
+              f"{row['injections_per_second']:>8,.0f} {row['cycles_per_second']:>15,.0f}")
+    print(f"  campaign is {ratios['campaign_vs_naive']:.1f}x the naive way (one process "
+          f"each)")
+    print(f"  campaign cycles/s are {100 * ratios['campaign_share_of_cpp_one_process']:.0f}% "
+          f"of the plain C++ loop's (one process), "
+          f"{100 * ratios['campaign_share_of_cpp_all_cores']:.0f}% of {workers} C++ loops "
+          f"on {workers} cores")
+    print("  (a bench cycle simulates the golden and the faulty copy of the system; "
+          "throughput counts from the first shard's start, after the build)")

@@ -1,0 +1,142 @@
+"""CampaignBench and the resettable RAM, in amaranth.sim."""
+
+import pytest
+from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.sim import Simulator
+
+from ftvoter.hdl.campaign import NEVER, CampaignBench
+from ftvoter.hdl.inject import FaultModel
+from ftvoter.hdl.lockstep import Lockstep
+from ftvoter.hdl.units.memory import AXI4LiteMemory
+from ftvoter.hdl.units.workload import WorkloadLane
+from ftvoter.sim.models import MemoryModel
+
+
+def system(faults):
+    return Lockstep(lambda: WorkloadLane(seed=0x5EED), lanes=2, faults=faults)
+
+
+def site(bench, name):
+    return [s.name for s in bench.sites].index(name)
+
+
+def run(bench, runs):
+    """Run each injection (a dict of ``injection`` fields) to ``done``; return records."""
+    records = []
+    sim = Simulator(bench)
+    sim.add_clock(1e-6)
+
+    async def testbench(ctx):
+        for seq, injection in enumerate(runs, start=1):
+            ctx.set(bench.injection, {"arm": 1, "site": 0, "mask": 0, "model": 0,
+                                      "start": 0, "duration": 0, "common": 0,
+                                      "window": 100, **injection})
+            ctx.set(bench.seq, seq)
+            # The record as it was in the first cycle with done (as a cocotb trigger on
+            # done's rising edge sees it).
+            record, = await ctx.tick().sample(bench.record).until(
+                bench.done & (bench.done_seq == seq))
+            records.append({name: int(getattr(record, name))
+                            for name, _, _ in bench.record_fields})
+    sim.add_testbench(testbench)
+    sim.run()
+    return records
+
+
+class TestCampaignBench:
+    def test_init(self):
+        bench = CampaignBench(system, faults=["*"])
+        assert bench.sites[0].name == "lane0.regfile.r0"
+        assert [name for name, _, _ in bench.record_fields][:2] == ["cycle", "mismatch_at"]
+        assert [name for name, _, _ in bench.injection_fields][-1] == "window"
+
+    def test_init_wrong(self):
+        with pytest.raises(TypeError, match=r"^System must be callable, not 1$"):
+            CampaignBench(1, faults=["*"])
+        with pytest.raises(TypeError, match=r"^RAM words must be a positive integer, not 0$"):
+            CampaignBench(system, faults=["*"], ram_words=0)
+        with pytest.raises(ValueError, match=r"^The faulty copy must have a fault injector, "
+                                             r"not faults=None$"):
+            CampaignBench(system, faults=None)
+
+    def test_runs(self):
+        bench = CampaignBench(system, faults=["*"])
+        fault_free, halted, again = run(bench, [
+            # No fault (an empty stuck-at mask, for ever): the window runs out.
+            {"model": FaultModel.STUCK0, "window": 60},
+            # lane 0's awvalid flipped at the edge ending cycle 20: its output differs in
+            # cycle 21, the bridge's registered mismatch rises in cycle 22, and the DMR
+            # halt policy stops the bridge: the run ends as soon as it reacted.
+            {"site": site(bench, "lane0.bus.awvalid"), "mask": 1, "model": FaultModel.FLIP,
+             "start": 20},
+            {"model": FaultModel.STUCK0, "window": 60},
+        ])
+        assert fault_free["cycle"] == 61
+        for key in ("mismatch_at", "self_error_at", "diverged_at", "io_wrong_at"):
+            assert fault_free[key] == NEVER, key
+        assert fault_free["golden_requests"] > 0
+        assert fault_free["online"] == 0b11 and fault_free["state_differs"] == 0
+        assert halted["diverged_at"] == 21
+        assert halted["diverged"] == 0b01
+        assert halted["mismatch_at"] == 22
+        assert halted["halted"] == 1
+        assert halted["io_wrong_at"] == NEVER
+        assert halted["cycle"] <= 24
+        # A new run starts from reset: the halt of the last one is forgotten.
+        assert again == fault_free
+
+
+class TestResettableMemory:
+    def test_init_wrong(self):
+        with pytest.raises(TypeError, match=r"^Resettable must be a bool, not 1$"):
+            AXI4LiteMemory(resettable=1)
+
+    def test_reset_restores_contents(self):
+        m = Module()
+        clear = Signal()
+        memory = AXI4LiteMemory(depth=16, init=[0x11223344, 0x55667788], resettable=True)
+        m.submodules.memory = ResetInserter(clear)(memory)
+        bus = memory.bus
+        model = MemoryModel()
+        sim = Simulator(m)
+        sim.add_clock(1e-6)
+        reads = []
+
+        async def write(ctx, addr, data, strb):
+            ctx.set(bus.awaddr, addr)
+            ctx.set(bus.wdata, data)
+            ctx.set(bus.wstrb, strb)
+            ctx.set(bus.awvalid, 1)
+            ctx.set(bus.wvalid, 1)
+            ctx.set(bus.bready, 1)
+            await ctx.tick().until(bus.awready)
+            ctx.set(bus.awvalid, 0)
+            ctx.set(bus.wvalid, 0)
+            await ctx.tick().until(bus.bvalid)
+
+        async def read(ctx, addr):
+            ctx.set(bus.araddr, addr)
+            ctx.set(bus.arvalid, 1)
+            ctx.set(bus.rready, 1)
+            await ctx.tick().until(bus.arready)
+            ctx.set(bus.arvalid, 0)
+            data, = await ctx.tick().sample(bus.rdata).until(bus.rvalid)
+            return data
+
+        async def testbench(ctx):
+            for round_ in range(2):
+                # Initial contents, written as a model would see them after reset.
+                model.words = {0: 0x11223344, 1: 0x55667788}
+                for addr, data, strb in ((4, 0xAABBCCDD, 0b0101), (8, 0xDEADBEEF, 0b1111),
+                                         (0, 0x99999999, 0b1000)):
+                    await write(ctx, addr, data + round_, strb)
+                    model.write(addr, data + round_, strb)
+                for addr in (0, 4, 8, 12):
+                    reads.append((await read(ctx, addr), model.read(addr)))
+                ctx.set(clear, 1)
+                await ctx.tick()
+                ctx.set(clear, 0)
+
+        sim.add_testbench(testbench)
+        sim.run()
+        assert [got for got, _ in reads] == [want for _, want in reads]
