@@ -8,7 +8,9 @@ same inputs. Hardware monitors compare them every cycle and keep what a classifi
 needs; the testbench only writes one injection, waits for ``done`` and reads the record.
 """
 
-from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Cat, EnableInserter, Fragment, Module, Mux, ResetInserter, Signal
+from amaranth.hdl._ast import Switch
+from amaranth.hdl._xfrm import LHSMaskCollector
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
@@ -161,6 +163,7 @@ class CampaignBench(wiring.Component):
             **{name: fault[name].shape for name in
                ("arm", "site", "mask", "model", "start", "duration", "common")},
             "window": 32,
+            "restart": 1,
         })
         self._record = data.StructLayout({
             "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
@@ -210,21 +213,34 @@ class CampaignBench(wiring.Component):
         seen = Signal(8)
         pending = Signal()
         restart = Signal()
+        load = Signal()
         m.d.comb += pending.eq(self.seq != seen)
-        m.d.sync += [seen.eq(self.seq), restart.eq(pending)]
+        m.d.sync += [seen.eq(self.seq),
+                     restart.eq(pending & self.injection.restart),
+                     load.eq(pending & ~self.injection.restart)]
 
-        run = Module()   # everything reset at the start of a run
+        # The two copies of the system, each with the RAM(s) behind its path(s). At a
+        # restart both are reset; at a load the golden copy stands still for a cycle while
+        # every register of the faulty copy takes the golden copy's value.
         golden, faulty = self._golden, self._faulty
-        run.submodules.golden = golden
-        run.submodules.faulty = faulty
+        fragments = {}
         for copy, name in ((golden, "golden"), (faulty, "faulty")):
+            system = Module()
+            system.submodules.lockstep = copy
             for j in range(self._paths):
                 bus = getattr(copy, f"path{j}_bus")
                 memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
                                         data_width=bus.signature.data_width,
-                                        depth=self._ram_words, resettable=True)
-                run.submodules[f"{name}_memory{j}"] = memory
-                connect(run, bus, memory.bus)
+                                        depth=self._ram_words, flops=True)
+                system.submodules[f"memory{j}"] = memory
+                connect(system, bus, memory.bus)
+            fragments[name] = EnableInserter(~load)(Fragment.get(system, platform))
+        _insert_loads(fragments["faulty"], fragments["golden"], load)
+        systems = Module()
+        systems.submodules.golden = fragments["golden"]
+        systems.submodules.faulty = fragments["faulty"]
+        m.submodules.systems = ResetInserter(restart)(systems)
+
         # The run's parameters, latched when it starts: logic fed by registers, not by
         # top-level inputs, is not re-evaluated whenever the simulator touches an input.
         program = Signal(self._program)
@@ -233,16 +249,21 @@ class CampaignBench(wiring.Component):
         q = {name: program[name] for name, _ in self._program}
         injector = faulty.fault
         for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
-            run.d.comb += getattr(injector, name).eq(q[name])
+            m.d.comb += getattr(injector, name).eq(q[name])
 
         lanes = golden.lanes
         r = {name: Signal(field.shape, name=name,
                           init=NEVER if name.endswith("_at") else 0)
              for name, field in self._record}
         m.d.comb += self.record.eq(Cat(*(r[name] for name, _ in self._record)))
+        # Cycles since the last restart, standing still during a load (as the injector's).
         cycle = r["cycle"]
-        with run.If(~cycle.all()):
-            run.d.sync += cycle.eq(cycle + 1)
+        with m.If(restart):
+            m.d.sync += cycle.eq(0)
+        with m.Elif(~load & ~cycle.all()):
+            m.d.sync += cycle.eq(cycle + 1)
+
+        run = Module()   # the monitors: cleared at the start of each injection
 
         def first(output, event):
             with run.If(event & (output == NEVER)):
@@ -312,5 +333,40 @@ class CampaignBench(wiring.Component):
         with run.If(end & ~self.done):
             run.d.sync += [self.done.eq(1), self.done_seq.eq(seen)]
 
-        m.submodules.run = ResetInserter(restart)(run)
+        m.submodules.run = ResetInserter(restart | load)(run)
         return m
+
+
+def _sync_chunks(fragment, path=()):
+    """Map each subfragment path to the (signal, start, stop) chunks its sync logic drives."""
+    found = {}
+    if "sync" in fragment.statements:
+        collector = LHSMaskCollector()
+        collector.visit_stmt(fragment.statements["sync"])
+        found[path] = list(collector.chunks())
+    for subfragment, name, _ in fragment.subfragments:
+        found.update(_sync_chunks(subfragment, (*path, name)))
+    return found
+
+
+def _insert_loads(faulty, golden, load, path=(), chunks=None):
+    """Add to ``faulty``'s sync logic: on ``load``, every register takes the value of the
+    register in the same place of ``golden`` (a fragment tree built by the same code).
+
+    Registers with no counterpart (the fault injector's) keep their value.
+    """
+    if chunks is None:
+        chunks = _sync_chunks(golden)
+    if "sync" in faulty.statements and path in chunks:
+        collector = LHSMaskCollector()
+        collector.visit_stmt(faulty.statements["sync"])
+        mine, theirs = list(collector.chunks()), chunks[path]
+        if [(s.name, a, b, len(s)) for s, a, b in mine] != \
+                [(s.name, a, b, len(s)) for s, a, b in theirs]:
+            raise ValueError(f"The copies differ in their registers at {'.'.join(path)}")
+        loads = [(s if a == 0 and b is None else s[a:b]).eq(
+                 t if a == 0 and b is None else t[a:b])
+                 for (s, a, b), (t, _, _) in zip(mine, theirs, strict=True)]
+        faulty.add_statements("sync", Switch(load, [(1, loads, None)]))
+    for subfragment, name, _ in faulty.subfragments:
+        _insert_loads(subfragment, golden, load, (*path, name), chunks)

@@ -220,18 +220,20 @@ class _Shard:
         self.out.write_text("")
         self.offset = 0
         self.golden = None
-        self.done = 0               # injections of this shard recorded
+        self.recorded = set()       # ids of this shard's injections recorded
+        self.next_id = None         # the injection the shard said it runs next
         self.last_progress = time.monotonic()
         self.process = None
 
-    def start(self, simulation, window, golden_cycles, env):
+    def start(self, simulation, window, golden_cycles, env, reuse=True):
         plan_file = self.folder / "plan.json"
         bench = [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
                   "model": _MODELS[i["model"]], "start": i["start"],
                   "duration": i["duration"], "common": int(i["common"])}
                  for i in self.injections]
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
-                                            "injections": bench, **self.layout}))
+                                            "injections": bench, "reuse": reuse,
+                                            **self.layout}))
         arguments = json.dumps({"design": simulation.design, "params": simulation.params,
                                 "toplevel": simulation.toplevel,
                                 "build_dir": str(simulation.build_dir),
@@ -313,7 +315,7 @@ class _Progress:
 
 
 def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0,
-                 env=None, progress=True, injections=None):
+                 env=None, progress=True, injections=None, reuse=True):
     """Run (or finish) a campaign into ``directory``; return the figures of this run.
 
     ``injections``, if given, replaces the spec's sampled plan: dicts with ``site`` (a
@@ -321,6 +323,9 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     optionally, ``duration`` (default: the spec's), ``bits`` and ``common``. ``env`` adds
     environment variables to the shard processes (tests use it to make one crash or
     hang); a shard that records nothing for ``hang_timeout`` seconds is deemed hung.
+    ``reuse`` lets a shard go on from the end of one run to the next by loading the faulty
+    copy from the golden one (see :class:`~ftvoter.sim.shard.Schedule`); without it, every
+    run starts from reset. Both give the same results.
 
     Raises :class:`CampaignError`, :class:`~ftvoter.sim.spec.SpecError` or
     :class:`~ftvoter.sim.results.ResultStoreError` (one-line messages) when it cannot run,
@@ -351,7 +356,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     delayed = spec.design["offset"] > 0
     shard_folder = directory / "shards"
     logs = directory / "logs"
-    figures = {"injections": len(injections), "ran": 0, "sim_errors": 0}
+    figures = {"injections": len(injections), "ran": 0, "sim_errors": 0, "cycles": 0}
     try:
         # Records of shards cut off by an earlier interruption are results too.
         if shard_folder.exists():
@@ -377,7 +382,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
         window = spec.observation["window"]
         golden_cycles = spec.workload["cycles"]
         for shard in shards:
-            shard.start(simulation, window, golden_cycles, env or {})
+            shard.start(simulation, window, golden_cycles, env or {}, reuse)
         running = list(shards)
         failures_in_a_row = 0
         while running:
@@ -386,12 +391,15 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                 finished = shard.process.poll() is not None
                 new = []
                 for record in shard.read():
+                    shard.next_id = record["next"]
                     if "golden" in record:
                         shard.golden = _check_golden(record["golden"], shard)
+                        figures.setdefault("startup_seconds", time.monotonic() - started)
                         continue
+                    shard.recorded.add(record["id"])
+                    figures["cycles"] += record["run_cycles"]
                     new.append(_result(record, by_id[record["id"]], lanes, delayed))
                 store.append(new)
-                shard.done += len(new)
                 figures["ran"] += len(new)
                 if new:
                     failures_in_a_row = 0
@@ -399,7 +407,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                 if not finished and not hung:
                     continue
                 running.remove(shard)
-                if finished and shard.done == len(shard.injections):
+                if finished and len(shard.recorded) == len(shard.injections):
                     shutil.rmtree(shard.folder, ignore_errors=True)
                     continue
                 shard.kill()
@@ -412,7 +420,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                     raise CampaignError(f"a simulator shard failed before its first "
                                         f"injection; see {log}")
                 # The injection in flight failed the simulator: record it, go on.
-                failed = shard.injections[shard.done]
+                failed = by_id[shard.next_id]
                 failures_in_a_row += 1
                 if failures_in_a_row > 3 * workers:
                     raise CampaignError(f"shards keep failing with no progress; see "
@@ -426,11 +434,12 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                 store.append([_error(failed, f"simulator {reason}", log, directory)])
                 figures["ran"] += 1
                 figures["sim_errors"] += 1
-                rest = shard.injections[shard.done + 1:]
+                rest = [injection for injection in shard.injections
+                        if injection["id"] not in shard.recorded and injection is not failed]
                 shutil.rmtree(shard.folder, ignore_errors=True)
                 if rest:
                     again = _Shard(shard.number, shard.attempt + 1, rest, shard_folder, layout)
-                    again.start(simulation, window, golden_cycles, env or {})
+                    again.start(simulation, window, golden_cycles, env or {}, reuse)
                     running.append(again)
             if bar is not None:
                 bar.show(len(store.done))

@@ -14,6 +14,7 @@ Speeds are given as injections per second and as bench cycles per second (one be
 simulates both the golden and the faulty copy of the system).
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ def _clock_port_wrapper(source):
 
 
 def _bench_plan(spec, injections, layout, window):
-    bench = [{"arm": 1, "site": i["site_index"], "mask": i["mask"],
+    bench = [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
               "model": {"flip": 0, "stuck0": 1, "stuck1": 2}[i["model"]],
               "start": i["start"], "duration": i["duration"], "common": int(i["common"])}
              for i in injections]
@@ -71,7 +72,8 @@ def _native(spec, bench_plan, folder):
     params = design_params(spec)
     source = export_verilog("campaign", params)
     top, text, _ = bench_wrapper(source)
-    build = build_root() / "native" / f"campaign-{design_key('campaign', params)}"
+    loop = hashlib.sha256(_LOOP.read_bytes()).hexdigest()[:8]
+    build = build_root() / "native" / f"campaign-{design_key('campaign', params)}-{loop}"
     executable = build / f"V{top}"
     if not executable.exists():
         build.mkdir(parents=True, exist_ok=True)
@@ -88,15 +90,17 @@ def _native(spec, bench_plan, folder):
         if result.returncode or not executable.exists():
             raise ToolchainError(f"building the C++ campaign loop failed; see "
                                  f"{build / 'build.log'}")
-    words = (max(offset + width for _, offset, width in bench_plan["injection_fields"])
-             + 31) // 32
+    fields = {name: (offset, width) for name, offset, width in bench_plan["injection_fields"]}
+    words = (max(offset + width for offset, width in fields.values()) + 31) // 32
     lines = []
     for injection in bench_plan["injections"]:
-        value = pack(bench_plan["injection_fields"], {**injection,
+        value = pack(bench_plan["injection_fields"], {**injection, "restart": 0,
                                                        "window": bench_plan["window"]})
-        lines.append(" ".join(f"{value >> (32 * k) & 0xffffffff:x}" for k in range(words)))
+        lines.append(" ".join([str(injection["start"])] + [
+            f"{value >> (32 * k) & 0xffffffff:x}" for k in range(words)]))
     (folder / "native.txt").write_text("\n".join(lines) + "\n")
-    result = subprocess.run([str(executable), str(folder / "native.txt")],
+    result = subprocess.run([str(executable), str(folder / "native.txt"),
+                             str(fields["restart"][0])],
                             capture_output=True, text=True)
     if result.returncode:
         raise ToolchainError(f"the C++ campaign loop failed: {result.stderr.strip()[:200]}")
@@ -117,10 +121,9 @@ def campaign_throughput(spec, *, workers=2, naive=200):
             figures = run_campaign(spec, out, workers=count, progress=False)
             total = time.monotonic() - began
             records = ResultStore(out).records()
-            cycles = sum(record["end_cycle"] + 2 for record in records)
             rows.append({"method": "campaign", "workers": count,
                          "injections": len(records), "seconds": figures["seconds"],
-                         "cycles": cycles, "seconds_with_setup": total})
+                         "cycles": figures["cycles"], "seconds_with_setup": total})
         bench_plan = _bench_plan(spec, injections, layout, window)
         native = _native(spec, bench_plan, folder)
         rows.append({"method": "plain C++ loop", "workers": 1, **native})

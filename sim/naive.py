@@ -26,8 +26,8 @@ async def run_naive(dut):
     seq, cycles, records = 0, 0, []
     began = time.perf_counter()
     for injection in plan["injections"]:
-        dut.injection.value = pack(plan["injection_fields"], {**injection,
-                                                              "window": plan["window"]})
+        dut.injection.value = pack(plan["injection_fields"], {
+            **injection, "window": plan["window"], "restart": 1})
         seq = (seq + 1) & 0xff
         dut.seq.value = seq
         run = 2 + injection["start"] + plan["window"]   # two cycles start a run

@@ -11,6 +11,7 @@ gone), and, to test that a failed shard is recorded, ``FTVOTER_SHARD_CRASH`` and
 ``FTVOTER_SHARD_HANG`` (an injection id at which to crash, or to stop responding).
 """
 
+import bisect
 import gc
 import json
 import os
@@ -19,7 +20,11 @@ import time
 from pathlib import Path
 
 import cocotb
+from cocotb.simtime import get_sim_time
 from cocotb.triggers import RisingEdge
+
+#: The bench's wrapper runs a 10 ns clock with a 1 ps time precision.
+STEPS_PER_CYCLE = 10_000
 
 
 def pack(fields, values):
@@ -66,6 +71,39 @@ class Bench:
         return {name: record >> offset & mask for name, offset, mask in self._record_fields}
 
 
+class Schedule:
+    """The order of a shard's injections.
+
+    After a run that ended at cycle ``c``, the bench can go on from there: it loads the
+    faulty copy from the golden one instead of resetting both, so the next run need not
+    re-simulate the cycles before its start. The schedule therefore takes next the
+    injection with the earliest start from ``c + 2`` on (the load takes one cycle) and,
+    when there is none, restarts from reset with the earliest start left. With
+    ``reuse`` false, every run restarts, in plan order.
+    """
+
+    def __init__(self, injections, reuse=True):
+        self._reuse = reuse
+        self._pending = (sorted(injections, key=lambda i: (i["start"], i["id"])) if reuse
+                         else list(reversed(injections)))
+        self._starts = [i["start"] for i in self._pending]
+
+    def __len__(self):
+        return len(self._pending)
+
+    def next(self, cycle=None):
+        """Return ``(injection, restart)``, the run to do after one that ended at ``cycle``."""
+        if not self._reuse:
+            return self._pending.pop(), 1
+        if cycle is not None:
+            index = bisect.bisect_left(self._starts, cycle + 2)
+            if index < len(self._pending):
+                del self._starts[index]
+                return self._pending.pop(index), 0
+        del self._starts[0]
+        return self._pending.pop(0), 1
+
+
 @cocotb.test()
 async def run_shard(dut):
     plan = json.loads(Path(os.environ["FTVOTER_SHARD_PLAN"]).read_text())
@@ -73,23 +111,35 @@ async def run_shard(dut):
     hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
+    schedule = Schedule(plan["injections"], plan.get("reuse", True))
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
         # The golden check: no fault (a stuck-at with an empty mask, for the whole
-        # workload), so the two copies must agree all along.
+        # workload), so the two copies must agree all along. Every line names the
+        # injection that runs next, so that a crash is pinned on the right one.
         golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0,
-                                  "duration": 0}, plan["golden_cycles"])
-        out.write(json.dumps({"golden": golden}) + "\n")
-        for count, injection in enumerate(plan["injections"]):
+                                  "duration": 0, "restart": 1}, plan["golden_cycles"])
+        following = schedule.next() if len(schedule) else (None, 1)
+        out.write(json.dumps({"golden": golden, "next": following[0] and
+                              following[0]["id"]}) + "\n")
+        count = 0
+        while following[0] is not None:
+            injection, restart = following
             if injection["id"] == crash:
                 os.kill(os.getpid(), signal.SIGSEGV)
             if injection["id"] == hang:
                 time.sleep(3600)
+            count += 1
             if parent and count % 64 == 0:
                 try:
                     os.kill(parent, 0)
                 except ProcessLookupError:
                     return
-            record = await bench.run(injection, plan["window"])
+            began = get_sim_time("step")
+            record = await bench.run({**injection, "restart": restart}, plan["window"])
+            record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
+            following = schedule.next(record["cycle"]) if len(schedule) else (None, 1)
             record["id"] = injection["id"]
+            record["restart"] = restart
+            record["next"] = following[0] and following[0]["id"]
             out.write(json.dumps(record) + "\n")

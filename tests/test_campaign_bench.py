@@ -30,7 +30,7 @@ def run(bench, runs):
         for seq, injection in enumerate(runs, start=1):
             ctx.set(bench.injection, {"arm": 1, "site": 0, "mask": 0, "model": 0,
                                       "start": 0, "duration": 0, "common": 0,
-                                      "window": 100, **injection})
+                                      "window": 100, "restart": 1, **injection})
             ctx.set(bench.seq, seq)
             # The record as it was in the first cycle with done (as a cocotb trigger on
             # done's rising edge sees it).
@@ -48,7 +48,7 @@ class TestCampaignBench:
         bench = CampaignBench(system, faults=["*"])
         assert bench.sites[0].name == "lane0.regfile.r0"
         assert [name for name, _, _ in bench.record_fields][:2] == ["cycle", "mismatch_at"]
-        assert [name for name, _, _ in bench.injection_fields][-1] == "window"
+        assert [name for name, _, _ in bench.injection_fields][-2:] == ["window", "restart"]
 
     def test_init_wrong(self):
         with pytest.raises(TypeError, match=r"^System must be callable, not 1$"):
@@ -140,3 +140,27 @@ class TestResettableMemory:
         sim.add_testbench(testbench)
         sim.run()
         assert [got for got, _ in reads] == [want for _, want in reads]
+
+
+class TestLoad:
+    def test_load_equals_restart(self):
+        # After a run that halted the faulty copy, loading it from the golden copy and going
+        # on gives the same record as resetting both and running up to the same start.
+        bench = CampaignBench(system, faults=["*"])
+        awvalid = {"site": site(bench, "lane0.bus.awvalid"), "mask": 1,
+                   "model": FaultModel.FLIP}
+        parity = {"site": site(bench, "lane1.regfile.parity"), "mask": 0b100,
+                  "model": FaultModel.STUCK1, "duration": 0}
+        first, loaded, loaded2 = run(bench, [
+            {**awvalid, "start": 20},
+            {**parity, "start": 40, "restart": 0},
+            {**awvalid, "start": 90, "restart": 0},
+        ])
+        assert first["halted"] == 1
+        assert loaded["cycle"] < 90
+        restarted, restarted2 = run(bench, [{**parity, "start": 40}, {**awvalid, "start": 90}])
+        for key in ("golden_requests",):
+            for record in (loaded, loaded2, restarted, restarted2):
+                del record[key]
+        assert loaded == restarted
+        assert loaded2 == restarted2

@@ -33,6 +33,10 @@ class AXI4LiteMemory(wiring.Component):
         a reset): a register bit per word remembers whether it was written since reset,
         and a word not written reads as its initial value. For simulations that reset a
         system many times, such as fault campaigns.
+    flops : bool
+        Build the words from flip-flops instead of a memory block (small depths only):
+        a reset restores them, and they are ordinary registers that a campaign bench can
+        copy from one system to another.
 
     Members
     -------
@@ -44,12 +48,15 @@ class AXI4LiteMemory(wiring.Component):
         If ``depth`` is not a positive integer, or a width is invalid.
     """
 
-    def __init__(self, *, addr_width=16, data_width=32, depth=256, init=(), resettable=False):
+    def __init__(self, *, addr_width=16, data_width=32, depth=256, init=(), resettable=False,
+                 flops=False):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(resettable, bool):
             raise TypeError(f"Resettable must be a bool, not {resettable!r}")
-        self._resettable = resettable
+        if not isinstance(flops, bool):
+            raise TypeError(f"Flops must be a bool, not {flops!r}")
+        self._resettable, self._flops = resettable, flops
         super().__init__({
             "bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width)),
         })
@@ -67,10 +74,13 @@ class AXI4LiteMemory(wiring.Component):
         shift = (width // 8).bit_length() - 1
         abits = max(1, (self._depth - 1).bit_length())
 
-        m.submodules.mem = mem = memory.Memory(shape=width, depth=self._depth,
-                                               init=self._init)
-        wp = mem.write_port(granularity=8)
-        rp = mem.read_port(domain="sync")
+        if self._flops:
+            wp, rp = self._flop_ports(m, width)
+        else:
+            m.submodules.mem = mem = memory.Memory(shape=width, depth=self._depth,
+                                                   init=self._init)
+            wp = mem.write_port(granularity=8)
+            rp = mem.read_port(domain="sync")
 
         write = Signal()
         m.d.comb += [
@@ -93,7 +103,7 @@ class AXI4LiteMemory(wiring.Component):
             rp.en.eq(read),
             bus.rresp.eq(AXI4_RESP_OKAY),
         ]
-        if not self._resettable:
+        if not self._resettable or self._flops:
             m.d.comb += [
                 wp.data.eq(bus.wdata),
                 wp.en.eq(Mux(write, bus.wstrb, 0)),
@@ -127,3 +137,24 @@ class AXI4LiteMemory(wiring.Component):
             m.d.sync += bus.rvalid.eq(0)
 
         return m
+
+    def _flop_ports(self, m, width):
+        """Flip-flop words with the write and read ports of a memory block."""
+        words = [*self._init[:self._depth], *[0] * (self._depth - len(self._init))]
+        storage = [Signal(width, init=word, name=f"word{i}") for i, word in enumerate(words)]
+        abits = max(1, (self._depth - 1).bit_length())
+        wp = _Port(addr=Signal(abits), data=Signal(width), en=Signal(width // 8))
+        rp = _Port(addr=Signal(abits), data=Signal(width), en=Signal())
+        for i, word in enumerate(storage):
+            with m.If(wp.addr == i):
+                for byte in range(width // 8):
+                    with m.If(wp.en[byte]):
+                        m.d.sync += word.word_select(byte, 8).eq(wp.data.word_select(byte, 8))
+        with m.If(rp.en):
+            m.d.sync += rp.data.eq(Array(storage)[rp.addr])
+        return wp, rp
+
+
+class _Port:
+    def __init__(self, **signals):
+        self.__dict__.update(signals)

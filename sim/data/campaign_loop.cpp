@@ -2,40 +2,61 @@
 // model the campaign runs under cocotb, with no Python and no VPI. ftvoter's campaign
 // benchmark compares the campaign's speed with this one (the physical limit).
 //
-// Usage: campaign_loop FILE  -- FILE has one injection per line: the words of the packed
-// `injection` port, least significant first, in hexadecimal. Prints one JSON line.
+// Usage: campaign_loop FILE RESTART_BIT
+//   FILE: one injection per line: its start cycle, then the words of the packed
+//   `injection` port, least significant first, in hexadecimal (restart bit clear).
+//   RESTART_BIT: the offset of the `restart` field in that port.
+// Runs the injections in the campaign shard's order (ftvoter.sim.shard.Schedule): after a
+// run that ended at cycle c, the earliest start from c + 2 on, loading the faulty copy
+// from the golden one; with none left there, a restart at the earliest start. Prints one
+// JSON line.
 #include "Vftvoter_campaign_top.h"
 #include "verilated.h"
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s INJECTIONS\n", argv[0]);
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s INJECTIONS RESTART_BIT\n", argv[0]);
         return 2;
     }
+    const unsigned restart_bit = std::atoi(argv[2]);
     std::vector<std::vector<uint32_t>> injections;
+    std::multimap<uint64_t, size_t> pending;  // start -> injection, in plan order per start
     std::ifstream in(argv[1]);
     for (std::string line; std::getline(in, line);) {
         std::istringstream words(line);
+        uint64_t start;
+        if (!(words >> start)) continue;
         std::vector<uint32_t> injection;
         for (std::string word; words >> word;) injection.push_back(std::stoul(word, nullptr, 16));
+        pending.emplace(start, injections.size());
         injections.push_back(injection);
     }
     const std::unique_ptr<VerilatedContext> context{new VerilatedContext};
     const std::unique_ptr<Vftvoter_campaign_top> top{new Vftvoter_campaign_top{context.get()}};
     const size_t width = sizeof(top->injection) / sizeof(uint32_t);
     uint8_t seq = 0;
-    uint64_t cycles = 0;
+    uint64_t end = 0;
+    bool fresh = true;
     const auto begin = std::chrono::steady_clock::now();
-    for (const auto& injection : injections) {
+    const uint64_t time0 = context->time();
+    while (!pending.empty()) {
+        auto next = fresh ? pending.end() : pending.lower_bound(end + 2);
+        const bool restart = next == pending.end();
+        if (restart) next = pending.begin();
+        std::vector<uint32_t> injection = injections[next->second];
+        pending.erase(next);
+        if (restart) injection[restart_bit / 32] |= 1u << (restart_bit % 32);
         for (size_t i = 0; i < width && i < injection.size(); i++) top->injection[i] = injection[i];
         top->seq = ++seq;
         for (;;) {
@@ -44,10 +65,12 @@ int main(int argc, char** argv) {
             if (!top->eventsPending()) return 1;
             context->time(top->nextTimeSlot());
         }
-        cycles += top->record[0] + 2;  // the run's cycles, and the two that start it
+        end = top->record[0];
+        fresh = false;
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const uint64_t cycles = (context->time() - time0) / 10000;  // 10 ns clock, 1 ps steps
     std::printf("{\"injections\": %zu, \"cycles\": %llu, \"seconds\": %.6f}\n",
                 injections.size(), (unsigned long long)cycles, seconds);
     top->final();
