@@ -34,7 +34,7 @@ from pathlib import Path
 from .outcomes import OUTCOMES, classify
 from .results import ResultStore
 from .spec import SpecError, sample_size
-from .toolchain import ToolchainError, write_atomic
+from .toolchain import write_atomic
 
 __all__ = ["CampaignError", "design_params", "inspect_bench", "plan", "build_bench",
            "run_campaign", "summary", "format_summary"]
@@ -234,18 +234,15 @@ class _Shard:
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
                                             "injections": bench, "reuse": reuse,
                                             **self.layout}))
-        arguments = json.dumps({"design": simulation.design, "params": simulation.params,
-                                "toplevel": simulation.toplevel,
-                                "build_dir": str(simulation.build_dir),
-                                "test_dir": str(self.folder)})
-        environment = {**os.environ, **env, "FTVOTER_SHARD_PLAN": str(plan_file),
-                       "FTVOTER_SHARD_OUT": str(self.out),
-                       "FTVOTER_PARENT": str(os.getpid())}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from ftvoter.sim.campaign import "
-             "_shard_main; sys.exit(_shard_main(sys.argv[1]))", arguments],
-            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+        from .toolchain import cocotb_command
+        command, environment = cocotb_command(
+            simulation, "ftvoter.sim.shard", test_dir=self.folder,
+            env={**env, "FTVOTER_SHARD_PLAN": plan_file, "FTVOTER_SHARD_OUT": self.out,
+                 "FTVOTER_PARENT": os.getpid()})
+        with open(self.folder / "sim.log", "w") as log:
+            self.process = subprocess.Popen(command, cwd=self.folder, env=environment,
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
 
     def read(self):
         """Return the complete new lines of the shard's output, parsed."""
@@ -266,20 +263,6 @@ class _Shard:
             except ProcessLookupError:
                 pass
             self.process.wait()
-
-
-def _shard_main(arguments):
-    """Entry of a shard process: run the shard's cocotb test on the built model."""
-    from .toolchain import Simulation, run_cocotb
-    a = json.loads(arguments)
-    simulation = Simulation(a["design"], a["params"], a["toplevel"], Path(a["build_dir"]),
-                            False)
-    try:
-        tests, failed = run_cocotb(simulation, "ftvoter.sim.shard", test_dir=a["test_dir"],
-                                   quiet=True, seed=1)
-    except ToolchainError:
-        return 1
-    return 0 if (tests, failed) == (1, 0) else 1
 
 
 class _Progress:

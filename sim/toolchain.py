@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
            "export_verilog", "build_simulator", "run_cocotb", "Simulation", "write_atomic",
-           "LINT_WAIVERS", "lint_verilog", "run_testbench", "report"]
+           "LINT_WAIVERS", "lint_verilog", "run_testbench", "report", "cocotb_command"]
 
 
 class ToolchainError(RuntimeError):
@@ -336,6 +336,36 @@ def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=N
         raise ToolchainError(f"simulation of {simulation.design} ended without results"
                              + (f"; see {test_dir / 'sim.log'}" if quiet else ""))
     return get_results(results)
+
+
+def cocotb_command(simulation, test_module, *, test_dir, env=None, seed=1):
+    """Return ``(command, environment)``: what :func:`run_cocotb` would run, not run.
+
+    For callers that start many simulations themselves (campaign shards): the cocotb
+    runner works out the simulator's command line and environment once, in this process,
+    and the simulator is then started directly, without a Python process around it.
+    """
+    setup_environment()
+    from cocotb_tools.runner import get_runner
+    runner = get_runner("verilator")
+    captured = {}
+
+    def capture(commands, cwd):
+        captured.update(commands=commands, environment=dict(runner.env))
+
+    runner._execute = capture   # cocotb 2.x: the one place the runner runs a command
+    test_dir = Path(test_dir).resolve()
+    pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=simulation.toplevel,
+                    hdl_toplevel_lang="verilog", seed=seed, test_dir=test_dir,
+                    extra_env={key: str(value) for key, value in (env or {}).items()},
+                    build_dir=simulation.build_dir, results_xml=str(test_dir / "results.xml"))
+    finally:
+        if pytest_test is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = pytest_test
+    [command] = captured["commands"]
+    return list(command), captured["environment"]
 
 
 def run_testbench(design, params, test_module, testcase, test_dir, env=None):

@@ -153,6 +153,13 @@ class TestCampaign:
         run_campaign(load_spec(built["small"]), tmp_path, workers=2, progress=False)
         assert by_id(tmp_path) == reference
 
+    def test_reuse_gives_the_same_results_as_restarts(self, built, reference, tmp_path):
+        # The reference (one worker) goes on from run to run by loading the faulty copy
+        # from the golden one; here every run starts from reset instead.
+        run_campaign(load_spec(built["small"]), tmp_path, workers=1, progress=False,
+                     reuse=False)
+        assert by_id(tmp_path) == reference
+
     def test_crashed_shard_is_recorded(self, built, reference, tmp_path):
         run_campaign(load_spec(built["small"]), tmp_path, workers=2, progress=False,
                      env={"FTVOTER_SHARD_CRASH": "37"})
