@@ -274,6 +274,9 @@ def _build_parser():
                     "width, access, reset and enum values).")
     regs.add_argument("--format", choices=("md", "c", "json"), default="md",
                       help="output format (default: %(default)s)")
+    regs.add_argument("--map", choices=("error", "fault"), default="error",
+                      help="which registers: the bridge's error registers, or the fault "
+                           "injector's (FaultRegisters) (default: %(default)s)")
     regs.add_argument("-o", "--output", metavar="FILE", default="-",
                       help="where to write ('-': standard output, the default)")
     return parser
@@ -393,9 +396,11 @@ def _cmd_summary(args):
 
 
 def _cmd_regs(args):
+    from ftvoter.hdl.fault_regs import FAULT_REGISTERS
     from ftvoter.hdl.registers import ERROR_REGISTERS
-    text = {"md": ERROR_REGISTERS.as_markdown, "c": ERROR_REGISTERS.as_c_header,
-            "json": ERROR_REGISTERS.as_json}[args.format]()
+    regmap = {"error": ERROR_REGISTERS, "fault": FAULT_REGISTERS}[args.map]
+    text = {"md": regmap.as_markdown, "c": regmap.as_c_header,
+            "json": regmap.as_json}[args.format]()
     return _emit(text, args.output)
 
 

@@ -119,6 +119,11 @@ class TestVerilog:
         doc = Path(__file__).resolve().parent.parent / "docs" / "registers.md"
         assert doc.read_text() == ERROR_REGISTERS.as_markdown(), \
             "docs/registers.md is stale: run 'ftvoter regs --format md -o docs/registers.md'"
+        from ftvoter.hdl.fault_regs import FAULT_REGISTERS
+        doc = doc.with_name("fault_registers.md")
+        assert doc.read_text() == FAULT_REGISTERS.as_markdown(), \
+            "docs/fault_registers.md is stale: run 'ftvoter regs --map fault -o " \
+            "docs/fault_registers.md'"
 
     def test_sites(self, capsys):
         import json
