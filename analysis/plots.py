@@ -1,0 +1,131 @@
+"""The report's plots (PNG), with matplotlib's non-interactive backend."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from .availability import ARCHITECTURES, evaluate, nines  # noqa: E402
+from .stats import OUTCOMES  # noqa: E402
+
+__all__ = ["latency_plot", "outcome_plot", "coverage_plot", "mttr_plot", "downtime_plot"]
+
+COLOURS = {"masked": "#9e9e9e", "latent": "#c7b29b", "corrected": "#2e7d32",
+           "isolated": "#66bb6a", "wrong_lane": "#ff9800", "halted": "#42a5f5",
+           "false_alarm": "#ab47bc", "sdc": "#d32f2f", "hang": "#6d4c41",
+           "sim_error": "#000000"}
+ARCH_LABELS = {"simplex": "simplex", "ha_cluster": "HA cluster (active/standby)",
+               "dmr_lockstep": "DMR lockstep", "tmr": "TMR"}
+NINES = ((4, "99.99%"), (5, "99.999%"), (6, "99.9999%"))
+
+
+def _save(figure, path):
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def latency_plot(groups, path, title):
+    """Detection-latency histogram and CDF, one series per group (e.g. fault model)."""
+    figure, (hist, cdf) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, stats in groups.items():
+        if stats is None:
+            continue
+        edges = np.asarray(stats["histogram"]["edges"])
+        counts = np.asarray(stats["histogram"]["counts"])
+        hist.stairs(counts, edges, label=f"{name} (n={stats['n']})")
+        cdf.step(stats["cdf"]["x"], stats["cdf"]["p"], where="post",
+                 label=f"{name}: p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}")
+    hist.set(title="Detection latency: histogram", xlabel="cycles from injection",
+             ylabel="injections")
+    cdf.set(title="Detection latency: CDF", xlabel="cycles from injection",
+            ylabel="share detected within", ylim=(0, 1.02))
+    cdf.set_xscale("symlog", linthresh=10)
+    for axes in (hist, cdf):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def outcome_plot(shares_by_group, path, title):
+    """Outcome breakdown per site group, as stacked horizontal bars of shares."""
+    groups = list(shares_by_group)
+    figure, axes = plt.subplots(figsize=(10, 0.55 * len(groups) + 1.8))
+    left = np.zeros(len(groups))
+    for outcome in OUTCOMES:
+        values = np.array([shares_by_group[g][outcome]["share"] for g in groups])
+        if not values.any():
+            continue
+        axes.barh(groups, values, left=left, color=COLOURS[outcome], label=outcome)
+        left += values
+    axes.set(title=title, xlabel="share of injections", xlim=(0, 1))
+    axes.legend(ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    axes.invert_yaxis()
+    return _save(figure, path)
+
+
+def _nines_lines(axes):
+    for value, label in NINES:
+        axes.axhline(value, color="grey", lw=0.8, ls="--")
+        axes.annotate(label, (1, value), xycoords=("axes fraction", "data"),
+                      xytext=(-4, 2), textcoords="offset points", ha="right",
+                      fontsize=8, color="grey")
+
+
+def coverage_plot(parameters, path, coverages=None):
+    """Availability (in nines) against coverage, for the four architectures."""
+    coverages = coverages if coverages is not None else np.linspace(0.5, 1.0, 51)
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for architecture in ARCHITECTURES:
+        values = [nines(evaluate(architecture, _with(parameters, coverage=c))["availability"])
+                  for c in coverages]
+        axes.plot(coverages, values, label=ARCH_LABELS[architecture])
+    _nines_lines(axes)
+    axes.set(title="Availability against fault coverage", xlabel="coverage (share of "
+             "effective faults detected)", ylabel="availability (nines)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def mttr_plot(parameters, path, hours=None):
+    """Availability (in nines) against the repair time, for the four architectures."""
+    hours = hours if hours is not None else np.geomspace(0.25, 72, 40)
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for architecture in ARCHITECTURES:
+        values = [nines(evaluate(architecture, _with(parameters, mttr=h))["availability"])
+                  for h in hours]
+        axes.plot(hours, values, label=ARCH_LABELS[architecture])
+    _nines_lines(axes)
+    axes.set_xscale("log")
+    axes.set(title="Availability against repair time", xlabel="MTTR (hours)",
+             ylabel="availability (nines)")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def downtime_plot(results, path):
+    """Downtime per year (minutes) and silent corruption (FIT), per architecture."""
+    names = [ARCH_LABELS[r["architecture"]] for r in results]
+    figure, (down, sdc) = plt.subplots(1, 2, figsize=(11, 4))
+    bars = down.bar(names, [r["downtime_minutes_per_year"] for r in results],
+                    color="#42a5f5")
+    down.bar_label(bars, fmt="%.3g", fontsize=8)
+    down.set(title="Downtime per year", ylabel="minutes per year")
+    bars = sdc.bar(names, [r["sdc_fit"] for r in results], color="#d32f2f")
+    sdc.bar_label(bars, fmt="%.3g", fontsize=8)
+    sdc.set(title="Silent data corruption", ylabel="FIT (per 10⁹ hours)")
+    for axes in (down, sdc):
+        axes.tick_params(axis="x", labelsize=8, rotation=15)
+        axes.grid(alpha=0.3, axis="y")
+    return _save(figure, path)
+
+
+def _with(parameters, **changes):
+    from dataclasses import replace
+    return replace(parameters, **changes)
