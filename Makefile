@@ -34,7 +34,8 @@ test: $(STAMP)
 
 campaign: $(STAMP)
 	@for spec in $(CAMPAIGNS); do \
-	  $(BIN)/ftvoter campaign $$spec --fresh || exit $$?; echo; \
+	  $(BIN)/ftvoter campaign $$spec --fresh || exit $$?; \
+	  $(BIN)/ftvoter report reports/$$(basename $$spec .toml | tr - _) || exit $$?; echo; \
 	done
 
 sim: $(STAMP)

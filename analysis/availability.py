@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 __all__ = ["Parameters", "Model", "ARCHITECTURES", "build", "solve", "evaluate",
-           "nines", "downtime_minutes", "to_prism", "FIT", "MINUTES_PER_YEAR"]
+           "nines", "downtime_minutes", "to_prism", "load_parameters", "FIT",
+           "MINUTES_PER_YEAR"]
 
 #: One FIT is one failure in 10**9 device-hours.
 FIT = 1e-9
@@ -23,13 +24,13 @@ MINUTES_PER_YEAR = 365.25 * 24 * 60
 
 @dataclass(frozen=True)
 class Parameters:
-    """The parameters of every model (rates per lane or node, per hour; times in hours).
+    """The parameters of every model (fault rates per lane or node in FIT; times in hours).
 
     ``masked``, ``coverage`` and ``isolation`` come from a campaign (see
     :func:`ftvoter.analysis.stats.campaign_parameters`) or are given.
     """
-    lambda_permanent: float = 1000 * FIT    #: permanent fault rate of one lane or node
-    lambda_transient: float = 10000 * FIT   #: transient fault rate of one lane or node
+    permanent_fit: float = 1000     #: permanent fault rate of one lane or node, in FIT
+    transient_fit: float = 10000    #: transient fault rate of one lane or node, in FIT
     masked: float = 0.4         #: share of faults with no effect (masked or latent)
     coverage: float = 0.99      #: share of effective faults detected
     isolation: float = 0.6      #: share of detected faults (2 lanes) after which the right
@@ -56,6 +57,16 @@ class Parameters:
         for name in ("mttr", "reboot", "resync"):
             if getattr(self, name) == 0:
                 raise ValueError(f"Parameter {name} must be positive, not 0")
+
+    @property
+    def lambda_permanent(self):
+        """Permanent fault rate of one lane or node, per hour."""
+        return self.permanent_fit * FIT
+
+    @property
+    def lambda_transient(self):
+        """Transient fault rate of one lane or node, per hour."""
+        return self.transient_fit * FIT
 
     def as_dict(self):
         return asdict(self)
@@ -237,6 +248,24 @@ def to_prism(model):
     return "\n".join(lines)
 
 
-def with_updates(parameters, **changes):
-    """Return ``parameters`` with some values changed (and checked)."""
-    return replace(parameters, **changes)
+def load_parameters(path, base=None):
+    """Read parameters from a TOML file (keys as :class:`Parameters`); raise ``ValueError``
+    with the file, key and reason if it is malformed."""
+    import tomllib
+    from pathlib import Path
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML ({error})") from None
+    known = {field.name for field in fields(Parameters)}
+    for key in data:
+        if key not in known:
+            raise ValueError(f"{path}: {key}: unknown parameter (known: "
+                             f"{', '.join(sorted(known))})")
+    try:
+        return replace(base or Parameters(), **data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None

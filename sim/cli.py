@@ -259,6 +259,40 @@ def _build_parser():
     throughput.add_argument("--json", metavar="FILE",
                             help="also write the figures to FILE as JSON")
 
+    report = commands.add_parser(
+        "report", help="write a campaign's report: DIR/index.html and DIR/summary.json",
+        description="Write the report of the campaign results in DIR: a self-contained "
+                    "page DIR/index.html (settings, outcome table with 95%% intervals, "
+                    "coverage and ISO 26262-style metrics, latency percentiles, plots, and "
+                    "the availability of four architectures with the campaign's measured "
+                    "shares), the plots as PNG files, and DIR/summary.json with every "
+                    "figure on the page.")
+    report.add_argument("directory", metavar="DIR", help="campaign result folder")
+    report.add_argument("--config", metavar="FILE",
+                        help="availability parameters (TOML, keys as 'ftvoter availability "
+                             "--help' lists); the campaign's measured masked share, "
+                             "coverage and isolation override them")
+
+    availability = commands.add_parser(
+        "availability", help="print availability, downtime and silent corruption",
+        description="Solve the availability models (continuous-time Markov chains, "
+                    "docs/availability.md) of simplex, ha_cluster, dmr_lockstep and tmr "
+                    "and print availability, nines, downtime in minutes per year and "
+                    "silent data corruption in FIT. Parameters (TOML keys for --config): "
+                    "permanent_fit, transient_fit (fault rates per lane or node, FIT), "
+                    "masked, coverage, isolation, isolation_tmr, silent (shares from 0 to "
+                    "1), mttr, reboot, resync, failover (hours).")
+    availability.add_argument("--config", metavar="FILE", help="parameters (TOML)")
+    availability.add_argument("--campaign", metavar="DIR",
+                              help="take masked, coverage and isolation from the campaign "
+                                   "results in DIR")
+    availability.add_argument("--json", action="store_true",
+                              help="print JSON: per architecture its availability, nines, "
+                                   "downtime and the parameters used")
+    availability.add_argument("--prism", metavar="DIR",
+                              help="also write each model as DIR/<architecture>.prism (a "
+                                   "PRISM CTMC with the label \"up\")")
+
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",
         description="Print the outcome counts and latency percentiles of the campaign "
@@ -379,6 +413,60 @@ def _cmd_bench_campaign(args):
     return 0
 
 
+def _parameters(args):
+    from ftvoter.analysis.availability import Parameters, load_parameters
+    try:
+        return load_parameters(args.config) if args.config else Parameters()
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _cmd_report(args):
+    from ftvoter.analysis.report import write_report
+    parameters = _parameters(args)
+    try:
+        page = write_report(args.directory, parameters)
+    except (FileNotFoundError, ValueError) as error:
+        raise _UsageError(str(error)) from None
+    print(f"ftvoter report: {page}")
+    return 0
+
+
+def _cmd_availability(args):
+    import json
+    from dataclasses import replace
+
+    from ftvoter.analysis import availability as av
+    parameters = _parameters(args)
+    if args.campaign:
+        from ftvoter.analysis.stats import campaign_parameters, load
+        try:
+            _, records = load(args.campaign)
+            parameters = replace(parameters, **campaign_parameters(records))
+        except (FileNotFoundError, ValueError) as error:
+            raise _UsageError(str(error)) from None
+    results = [av.evaluate(name, parameters) for name in av.ARCHITECTURES]
+    if args.prism:
+        folder = Path(args.prism)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in av.ARCHITECTURES:
+            write_atomic(folder / f"{name}.prism", av.to_prism(av.build(name, parameters)))
+    if args.json:
+        print(json.dumps({r["architecture"]: {k: v for k, v in r.items()
+                                              if k != "architecture"} for r in results},
+                         indent=2))
+        return 0
+    print(f"  {'architecture':<14} {'availability':>14} {'nines':>6} "
+          f"{'downtime min/yr':>16} {'silent corruption FIT':>22}")
+    for r in results:
+        print(f"  {r['architecture']:<14} {100 * r['availability']:>13.6f}% "
+              f"{r['nines']:>6.2f} {r['downtime_minutes_per_year']:>16.3g} "
+              f"{r['sdc_fit']:>22.3g}")
+    print("  parameters: " + ", ".join(f"{k}={v:.6g}" for k, v in
+                                        parameters.as_dict().items()))
+    return 0
+
+
 def _cmd_summary(args):
     import json
 
@@ -430,7 +518,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
                 "campaign": _cmd_campaign, "summary": _cmd_summary,
-                "bench-campaign": _cmd_bench_campaign}
+                "bench-campaign": _cmd_bench_campaign, "report": _cmd_report,
+                "availability": _cmd_availability}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")
