@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 from .availability import ARCHITECTURES, evaluate, nines  # noqa: E402
 from .stats import OUTCOMES  # noqa: E402
 
-__all__ = ["latency_plot", "outcome_plot", "coverage_plot", "mttr_plot", "downtime_plot"]
+__all__ = ["latency_plot", "outcome_plot", "sweep", "coverage_plot", "mttr_plot",
+           "downtime_plot"]
 
 COLOURS = {"masked": "#9e9e9e", "latent": "#c7b29b", "corrected": "#2e7d32",
            "isolated": "#66bb6a", "wrong_lane": "#ff9800", "halted": "#42a5f5",
@@ -76,37 +77,38 @@ def _nines_lines(axes):
                       fontsize=8, color="grey")
 
 
-def coverage_plot(parameters, path, coverages=None):
-    """Availability (in nines) against coverage, for the four architectures."""
-    coverages = coverages if coverages is not None else np.linspace(0.5, 1.0, 51)
-    figure, axes = plt.subplots(figsize=(8, 4.5))
-    for architecture in ARCHITECTURES:
-        values = [nines(evaluate(architecture, _with(parameters, coverage=c))["availability"])
-                  for c in coverages]
-        axes.plot(coverages, values, label=ARCH_LABELS[architecture])
-    _nines_lines(axes)
-    axes.set(title="Availability against fault coverage", xlabel="coverage (share of "
-             "effective faults detected)", ylabel="availability (nines)")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    return _save(figure, path)
+def sweep(parameters, name, values):
+    """Availability (nines) of every architecture as parameter ``name`` takes ``values``."""
+    from dataclasses import replace
+    return {"parameter": name, "values": [float(v) for v in values],
+            "nines": {a: [nines(evaluate(a, replace(parameters, **{name: float(v)}))
+                                ["availability"]) for v in values]
+                      for a in ARCHITECTURES}}
 
 
-def mttr_plot(parameters, path, hours=None):
-    """Availability (in nines) against the repair time, for the four architectures."""
-    hours = hours if hours is not None else np.geomspace(0.25, 72, 40)
+def _sweep_plot(data, path, title, xlabel, log=False):
     figure, axes = plt.subplots(figsize=(8, 4.5))
-    for architecture in ARCHITECTURES:
-        values = [nines(evaluate(architecture, _with(parameters, mttr=h))["availability"])
-                  for h in hours]
-        axes.plot(hours, values, label=ARCH_LABELS[architecture])
+    for architecture, values in data["nines"].items():
+        axes.plot(data["values"], values, label=ARCH_LABELS[architecture])
     _nines_lines(axes)
-    axes.set_xscale("log")
-    axes.set(title="Availability against repair time", xlabel="MTTR (hours)",
-             ylabel="availability (nines)")
+    if log:
+        axes.set_xscale("log")
+    axes.set(title=title, xlabel=xlabel, ylabel="availability (nines)")
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8)
     return _save(figure, path)
+
+
+def coverage_plot(data, path):
+    """Availability (in nines) against coverage, from :func:`sweep` data."""
+    return _sweep_plot(data, path, "Availability against fault coverage",
+                       "coverage (share of effective faults detected)")
+
+
+def mttr_plot(data, path):
+    """Availability (in nines) against the repair time, from :func:`sweep` data."""
+    return _sweep_plot(data, path, "Availability against repair time", "MTTR (hours)",
+                       log=True)
 
 
 def downtime_plot(results, path):
@@ -124,8 +126,3 @@ def downtime_plot(results, path):
         axes.tick_params(axis="x", labelsize=8, rotation=15)
         axes.grid(alpha=0.3, axis="y")
     return _save(figure, path)
-
-
-def _with(parameters, **changes):
-    from dataclasses import replace
-    return replace(parameters, **changes)

@@ -11,6 +11,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from . import plots
 from .availability import ARCHITECTURES, Parameters, evaluate
 from .stats import (
@@ -45,6 +47,8 @@ def summarise(manifest, records, parameters=None):
     per_group = {group: outcome_shares(rs)
                  for group, rs in by_group(records, site_group).items()}
     availability = [evaluate(a, parameters) for a in ARCHITECTURES]
+    per_site_group = {group: latency([r["detection_latency"] for r in rs])
+                      for group, rs in by_group(detected, site_group).items()}
     return {
         "campaign": manifest.get("campaign", {}).get("spec", {}),
         "seed": manifest.get("seed"),
@@ -57,10 +61,14 @@ def summarise(manifest, records, parameters=None):
         "detection_latency": latency([r.get("detection_latency") for r in records]),
         "propagation_latency": latency([r.get("propagation_latency") for r in records]),
         "detection_latency_by_model": per_model,
+        "detection_latency_by_site_group": per_site_group,
         "outcomes_by_site_group": per_group,
         "availability_parameters": parameters.as_dict(),
         "measured_parameters": measured,
         "availability": availability,
+        "availability_vs_coverage": plots.sweep(parameters, "coverage",
+                                                np.linspace(0.5, 1.0, 51)),
+        "availability_vs_mttr": plots.sweep(parameters, "mttr", np.geomspace(0.25, 72, 40)),
     }
 
 
@@ -73,8 +81,8 @@ def _strip(summary):
     out = dict(summary)
     for key in ("detection_latency", "propagation_latency"):
         out[key] = clean(out[key])
-    out["detection_latency_by_model"] = {k: clean(v) for k, v in
-                                         out["detection_latency_by_model"].items()}
+    for key in ("detection_latency_by_model", "detection_latency_by_site_group"):
+        out[key] = {k: clean(v) for k, v in out[key].items()}
     return out
 
 
@@ -93,7 +101,6 @@ def write_report(directory, parameters=None):
     manifest, records = load(directory)
     summary = summarise(manifest, records, parameters)
     name = summary["campaign"].get("name", directory.name)
-    params = Parameters(**summary["availability_parameters"])
     pngs = {
         "latency.png": plots.latency_plot(
             {**{"all": summary["detection_latency"]}, **summary["detection_latency_by_model"]},
@@ -102,8 +109,9 @@ def write_report(directory, parameters=None):
                                            directory / "outcomes.png",
                                            f"{name}: outcomes per site group"),
         "availability_coverage.png": plots.coverage_plot(
-            params, directory / "availability_coverage.png"),
-        "availability_mttr.png": plots.mttr_plot(params, directory / "availability_mttr.png"),
+            summary["availability_vs_coverage"], directory / "availability_coverage.png"),
+        "availability_mttr.png": plots.mttr_plot(summary["availability_vs_mttr"],
+                                                 directory / "availability_mttr.png"),
         "downtime.png": plots.downtime_plot(summary["availability"],
                                             directory / "downtime.png"),
     }
@@ -139,7 +147,9 @@ def _page(summary, pngs, name):
     for label, stats in (("detection", summary["detection_latency"]),
                          ("propagation", summary["propagation_latency"]),
                          *((f"detection, {m}", s) for m, s in
-                           summary["detection_latency_by_model"].items())):
+                           summary["detection_latency_by_model"].items()),
+                         *((f"detection, {g}", s) for g, s in
+                           summary["detection_latency_by_site_group"].items())):
         if stats is None:
             lat_rows += f"<tr><td>{e(label)}</td><td colspan=6>none</td></tr>"
             continue
