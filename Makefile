@@ -13,13 +13,18 @@ CAMPAIGNS ?= campaigns/dmr.toml campaigns/tmr.toml campaigns/common-lockstep.tom
 WAVES  ?= build/demo.fst
 JOBS   ?= 2
 
-.PHONY: help test campaign sim bench lint clean distclean
+BOARD  ?= icebreaker
+LANES  ?= 2
+
+.PHONY: help test campaign sim bench synth synth-compare lint clean distclean
 
 help:
 	@echo "make campaign run the default fault campaigns, print their outcome tables"
 	@echo "make test    run the whole test suite (unit tests and cocotb testbenches)"
 	@echo "make sim     simulate the lockstep demo ($(CYCLES) cycles), write $(WAVES)"
 	@echo "make bench   print simulation speed of the lockstep demo under Verilator"
+	@echo "make synth   build the lockstep demo for BOARD=$(BOARD) (icebreaker, ulx3s), LANES=$(LANES)"
+	@echo "make synth-compare  simplex, DMR and TMR builds on BOARD, and component areas"
 	@echo "make lint    ruff over the Python sources"
 	@echo "make clean   remove build/ and generated reports; distclean also removes .venv"
 
@@ -44,6 +49,12 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/ftvoter bench
 	$(BIN)/ftvoter bench-campaign campaigns/dmr.toml
+
+synth: $(STAMP)
+	$(BIN)/ftvoter synth --board $(BOARD) --lanes $(LANES)
+
+synth-compare: $(STAMP)
+	$(BIN)/ftvoter synth --board $(BOARD) --compare
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -85,19 +85,15 @@ class BoardDemo(Elaboratable):
         leds = []
         for index in range(8):
             try:
-                leds.append(platform.request("led", index, dir="-").io)
+                leds.append(platform.request("led", index))
             except ResourceError:
                 break
         shown = Cat(core.online, core.halted, core.activity)
-        from amaranth.lib.io import Buffer
-        for index, pin in enumerate(leds[:len(shown)]):
-            buffer = Buffer("o", pin)
-            m.submodules[f"led{index}"] = buffer
-            m.d.comb += buffer.o.eq(shown[index])
-        button = platform.request("button", 0, dir="-").io
-        m.submodules.button = button_buffer = Buffer("i", button)
+        for index, led in enumerate(leds[:len(shown)]):
+            m.d.comb += led.o.eq(shown[index])
+        button = platform.request("button", 0)
         # Synchronise and edge-detect the button (bounces only re-inject the same fault).
         sync = Signal(3)
-        m.d.sync += sync.eq(Cat(button_buffer.i, sync[:-1]))
+        m.d.sync += sync.eq(Cat(button.i, sync[:-1]))
         m.d.comb += core.inject.eq(sync[-2] & ~sync[-1])
         return m

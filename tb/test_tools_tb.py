@@ -98,23 +98,3 @@ def test_bench(tmp_path):
     # Both modes run the same deterministic workload.
     assert modes["every-edge"]["writes"] == modes["long-wait"]["writes"] > 0
 
-
-@pytest.mark.tb
-def test_bench_campaign(tmp_path):
-    # The DMR bench of test_campaign_tb.py (same design), a few injections.
-    spec = tmp_path / "small.toml"
-    spec.write_text('name = "small"\n[workload]\ncycles = 200\n[faults]\n'
-                    'sites = ["*", "bridge.*"]\ncount = 100\nstart = { min = 0, max = 199 }\n'
-                    'duration = 0\n[observation]\nwindow = 200\n')
-    figures = tmp_path / "throughput.json"
-    result = ftvoter("bench-campaign", str(spec), "--naive", "10", "--json", str(figures))
-    assert result.returncode == 0, result.stderr
-    data = json.loads(figures.read_text())
-    rows = {(row["method"], row["workers"]): row for row in data["rows"]}
-    assert {method for method, _ in rows} == {"campaign", "plain C++ loop", "naive cocotb"}
-    # The three ways simulate the same runs: the engine and the C++ loop stop each one at
-    # the same cycle; the naive testbench runs every window to its end.
-    assert rows[("campaign", 1)]["cycles"] == rows[("plain C++ loop", 1)]["cycles"]
-    assert rows[("naive cocotb", 1)]["injections"] == 10
-    assert all(row["injections_per_second"] > 0 for row in rows.values())
-    assert re.search(r"^  campaign is [\d.]+x the naive way", result.stdout, re.M)
