@@ -2,8 +2,8 @@
 
 from amaranth.build import ResourceError
 from amaranth.hdl import Cat, Elaboratable, Module, Signal
-from amaranth.lib import io
-from amaranth.lib.wiring import connect
+from amaranth.lib import io, wiring
+from amaranth.lib.wiring import In, Out, connect
 
 from ftvoter.hdl.fault_regs import FaultRegisters
 from ftvoter.hdl.inject import FaultModel
@@ -26,13 +26,25 @@ def _lane():
     return WorkloadLane(seed=0x5EED, io_words=64)
 
 
-class DemoCore(Elaboratable):
-    """The board-independent part: lanes, bridge and registers, RAM, fault button logic.
+class DemoCore(wiring.Component):
+    """The board-independent part: lanes, bridge and registers, RAM, fault button logic and
+    the UART management port.
 
     ``lanes`` 1 is the simplex reference (one lane straight to the RAM, nothing checked);
-    2 and 3 put the lanes behind the voting bridge with a fault injector on
-    :data:`BUTTON_SITE`. ``status`` shows, per lane, whether it is in the vote, and
-    whether the bridge halted; ``inject`` (a one-cycle pulse) flips the button site.
+    2 and 3 put the lanes behind the voting bridge with a fault injector on :data:`SITES`
+    and, with ``uart_divisor`` (clock cycles per UART bit), the management port
+    (:mod:`ftvoter.boards.uart`) to the error and fault registers.
+
+    Members
+    -------
+    inject : In(1)
+        A one-cycle pulse flips :data:`BUTTON_SITE` two cycles later.
+    rx : In(1), tx : Out(1)
+        The management UART (idle high).
+    online : Out(lanes), halted : Out(1)
+        Lanes in the vote; the bridge halted.
+    activity : Out(1)
+        Toggles every 2**19 completed writes: the work goes on.
     """
 
     def __init__(self, lanes, *, ram_words=64, uart_divisor=None):
@@ -40,12 +52,14 @@ class DemoCore(Elaboratable):
             raise TypeError(f"Lane count must be 1, 2 or 3, not {lanes!r}")
         self.lanes = lanes
         self.ram_words = ram_words
-        self.inject = Signal()
-        self.online = Signal(max(lanes, 1))
-        self.halted = Signal()
-        self.activity = Signal()
-        self.rx = Signal(init=1)
-        self.tx = Signal(init=1)
+        super().__init__({
+            "inject":   In(1),
+            "rx":       In(1, init=1),
+            "tx":       Out(1, init=1),
+            "online":   Out(lanes),
+            "halted":   Out(1),
+            "activity": Out(1),
+        })
         self.lockstep = (Lockstep(_lane, lanes=lanes, faults=list(SITES))
                          if lanes > 1 else None)
         self.management = (ManagementPort(uart_divisor)

@@ -4,6 +4,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .toolchain import ToolchainError, write_atomic
@@ -314,6 +315,27 @@ def _build_parser():
     synth.add_argument("-o", "--output", metavar="DIR",
                        help="build folder (default: build/synth/<board>)")
 
+    console = commands.add_parser(
+        "console", help="the board's management console over its UART",
+        description="Talk to a board running the lockstep demo over its UART management "
+                    "port (framing in ftvoter.boards.uart): show lane states, error causes, "
+                    "counters and new events, refreshed every second (Ctrl-C ends), or "
+                    "once; remove or insert a lane, clear the errors, inject a fault.")
+    console.add_argument("--port", required=True, metavar="DEV",
+                         help="serial device (e.g. /dev/ttyUSB1)")
+    console.add_argument("--baud", type=_positive, default=115200,
+                         help="baud rate (default: %(default)s)")
+    console.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+                         help="lanes of the build (default: %(default)s)")
+    console.add_argument("--once", action="store_true", help="show the status once")
+    console.add_argument("--remove", type=int, metavar="LANE", help="take a lane out")
+    console.add_argument("--insert", type=int, metavar="LANE",
+                         help="resynchronise a lane and bring it back")
+    console.add_argument("--clear", action="store_true", help="clear the error causes")
+    console.add_argument("--inject", metavar="SITE[:MASK[:MODEL]]",
+                         help="program a fault: site index (ftvoter sites), bit mask, "
+                              "model 0 flip / 1 stuck-at-0 / 2 stuck-at-1")
+
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",
         description="Print the outcome counts and latency percentiles of the campaign "
@@ -518,6 +540,39 @@ def _cmd_synth(args):
     return 0 if summary["meets"] else 1
 
 
+def _cmd_console(args):
+    try:
+        import serial
+    except ImportError:
+        raise ToolchainError("the console needs pyserial: pip install pyserial") from None
+    from ftvoter.boards.console import ManagementClient, ManagementError, format_status, status
+    try:
+        stream = serial.Serial(args.port, args.baud, timeout=1)
+    except (serial.SerialException, OSError) as error:
+        raise _UsageError(f"cannot open {args.port}: {error}") from None
+    client = ManagementClient(stream)
+    try:
+        if args.remove is not None:
+            client.lane_command(args.remove, "remove")
+        if args.insert is not None:
+            client.lane_command(args.insert, "insert")
+        if args.clear:
+            client.clear_errors()
+        if args.inject:
+            parts = [int(part, 0) for part in args.inject.split(":")]
+            client.inject(*parts[:3])
+        while True:
+            print(format_status(status(client, args.lanes)), flush=True)
+            if args.once:
+                return 0
+            time.sleep(1)
+    except ManagementError as error:
+        raise ToolchainError(str(error)) from None
+    except ValueError:
+        raise _UsageError(f"--inject must be SITE[:MASK[:MODEL]], not {args.inject!r}") \
+            from None
+
+
 def _cmd_summary(args):
     import json
 
@@ -570,7 +625,8 @@ def main(argv=None):
     handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
                 "campaign": _cmd_campaign, "summary": _cmd_summary,
                 "bench-campaign": _cmd_bench_campaign, "report": _cmd_report,
-                "availability": _cmd_availability, "synth": _cmd_synth}
+                "availability": _cmd_availability, "synth": _cmd_synth,
+                "console": _cmd_console}
     if args.command in ("sim", "bench"):
         from . import runs
         handlers[args.command] = getattr(runs, f"cmd_{args.command}")

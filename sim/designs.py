@@ -46,6 +46,11 @@ def _campaign(p):
     return CampaignBench(system, faults=p["faults"], ram_words=p["ram"])
 
 
+def _board(p):
+    from ftvoter.boards.top import DemoCore
+    return DemoCore(p["lanes"], uart_divisor=p["uart_divisor"])
+
+
 @dataclass(frozen=True)
 class Design:
     build: object
@@ -71,6 +76,8 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": ["*"]}),
+    # The board demo's core with its UART management port (simulated board top).
+    "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16}),
     "bridge": Design(
         lambda p: VotingBridge(lanes=p["lanes"], paths=p["paths"], policy=p["policy"],
                                timeout=p["timeout"], addr_width=p["addr_width"],

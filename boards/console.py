@@ -1,0 +1,125 @@
+"""Host side of the management port: the framing, a register client, and the console.
+
+The framing is :mod:`ftvoter.boards.uart`'s; :func:`request` and :func:`parse_response`
+are written from its description, for the host and for testbenches alike.
+"""
+
+import time
+
+from ftvoter.hdl.fault_regs import FAULT_REGISTERS
+from ftvoter.hdl.registers import (
+    CAUSES,
+    ERROR_REGISTERS,
+    EVENT_KINDS,
+    LANE_OPS,
+    LANE_STATES,
+    UNLOCK_KEY,
+)
+
+__all__ = ["request", "parse_response", "ManagementError", "ManagementClient", "status",
+           "format_status", "ERROR", "FAULT"]
+
+ERROR = {register.name: register.offset for register in ERROR_REGISTERS}
+FAULT = {register.name: register.offset for register in FAULT_REGISTERS}
+_COMMANDS = {("error", False): b"R", ("error", True): b"W",
+             ("fault", False): b"r", ("fault", True): b"w"}
+_STATUS = {0: "OK", 1: "SLVERR (write rejected)", 2: "bad checksum", 3: "unknown command"}
+
+
+class ManagementError(RuntimeError):
+    """The board answered with an error status, or not at all."""
+
+
+def request(target, write, offset, data=0):
+    """Return the 8-byte request frame (``target``: ``"error"`` or ``"fault"``)."""
+    body = bytes([0xA5]) + _COMMANDS[target, write] + bytes([offset & 0xFF]) + \
+        (data & 0xFFFFFFFF).to_bytes(4, "little")
+    return body + bytes([sum(body) & 0xFF])
+
+
+def parse_response(frame):
+    """Return ``(status, data)`` of a 7-byte response frame; raise if it is malformed."""
+    if len(frame) != 7:
+        raise ManagementError(f"short response: {frame.hex()} (is the board running?)")
+    if frame[0] != 0x5A or sum(frame[:6]) & 0xFF != frame[6]:
+        raise ManagementError(f"malformed response: {frame.hex()}")
+    return frame[1], int.from_bytes(frame[2:6], "little")
+
+
+class ManagementClient:
+    """Register access over a byte stream with ``read(n)`` and ``write(data)`` (a
+    ``serial.Serial``, a pseudo-terminal)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _access(self, target, write, offset, data=0):
+        self.stream.write(request(target, write, offset, data))
+        status, value = parse_response(self.stream.read(7))
+        if status:
+            raise ManagementError(f"{'write' if write else 'read'} of {target} register "
+                                  f"{offset:#04x}: {_STATUS.get(status, status)}")
+        return value
+
+    def read(self, offset):
+        return self._access("error", False, offset)
+
+    def write(self, offset, value):
+        self._access("error", True, offset, value)
+
+    def fault_read(self, offset):
+        return self._access("fault", False, offset)
+
+    def fault_write(self, offset, value):
+        self._access("fault", True, offset, value)
+
+    def lane_command(self, lane, op):
+        """Remove, insert or freeze a lane (LANE_CMD, after UNLOCK)."""
+        self.write(ERROR["UNLOCK"], UNLOCK_KEY)
+        self.write(ERROR["LANE_CMD"], lane | LANE_OPS[op.upper()] << 4)
+
+    def clear_errors(self):
+        """Clear every sticky error cause (RW1C)."""
+        self.write(ERROR["ERROR_CAUSE"], 0xFFFFFFFF)
+
+    def inject(self, site, mask=1, model=0, *, delay=16, duration=0):
+        """Program a fault ``delay`` cycles from now (model 0 flip, 1 stuck-at-0, 2 stuck-at-1)."""
+        self.fault_write(FAULT["CONTROL"], 0)
+        self.fault_write(FAULT["SITE"], site)
+        self.fault_write(FAULT["MASK"], mask)
+        self.fault_write(FAULT["DURATION"], duration)
+        self.fault_write(FAULT["START"], self.fault_read(FAULT["CYCLE"]) + delay)
+        self.fault_write(FAULT["CONTROL"], 1 | model << 1)
+
+
+def status(client, lanes):
+    """Read what the console shows: lane states, error causes, counters, new events."""
+    state = client.read(ERROR["LANE_STATE"])
+    names = {v: k for k, v in LANE_STATES.items()}
+    cause = client.read(ERROR["ERROR_CAUSE"])
+    events = []
+    for _ in range(client.read(ERROR["EVENT_STATUS"]) & 0x1F):
+        event = client.read(ERROR["EVENT"])
+        if event >> 31:
+            kinds = {v: k for k, v in EVENT_KINDS.items()}
+            events.append({"cycle": event & 0x3FFFFFF, "lane": event >> 26 & 3,
+                           "kind": kinds[event >> 28 & 3]})
+    return {
+        "lanes": [names[state >> (2 * i) & 3] for i in range(lanes)],
+        "halted": bool(client.read(ERROR["STATUS"]) & 1),
+        "causes": [name for bit, (name, _) in enumerate(CAUSES) if cause >> bit & 1],
+        "errors": [client.read(ERROR[f"ERRORS{i}"]) for i in range(lanes)],
+        "corrected": client.read(ERROR["CORRECTED"]),
+        "events": events,
+    }
+
+
+def format_status(figures):
+    lines = [time.strftime("%H:%M:%S") + "  lanes: " + " ".join(figures["lanes"]) +
+             ("  HALTED" if figures["halted"] else ""),
+             "  error causes: " + (", ".join(figures["causes"]) or "none"),
+             "  errors per lane: " + " ".join(map(str, figures["errors"])) +
+             f"  corrected: {figures['corrected']}"]
+    lines += [f"  event: cycle {e['cycle']} lane {e['lane']} {e['kind']}"
+              for e in figures["events"]]
+    return "\n".join(lines)
