@@ -5,9 +5,9 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ftvoter.hdl.bridge import VotingBridge
-from ftvoter.hdl.units.workload import WorkloadLane
 
-from .synth import BOARDS, build_board, module_area
+from .synth import BOARDS, SynthError, build_board, module_area
+from .top import board_lane
 
 __all__ = ["compare", "component_areas"]
 
@@ -25,7 +25,7 @@ def component_areas(family, build_dir):
     areas = {}
     for name, component in (("bridge_dmr", VotingBridge(lanes=2)),
                             ("bridge_tmr", VotingBridge(lanes=3)),
-                            ("lane", WorkloadLane(seed=0x5EED, io_words=64))):
+                            ("lane", board_lane())):
         path = build_dir / f"{name}.v"
         path.write_text(verilog.convert(component, name=name, emit_src=False))
         areas[name] = module_area(path, name, family, build_dir=build_dir)
@@ -39,8 +39,14 @@ def compare(board, build_dir, *, freq_mhz=None):
     a Markdown table."""
     build_dir = Path(build_dir)
     family = BOARDS[board][1]
-    builds = {lanes: build_board(board, lanes, build_dir=build_dir / f"lanes{lanes}",
-                                 freq_mhz=freq_mhz) for lanes in (1, 2, 3)}
+    builds = {}
+    for lanes in (1, 2, 3):
+        try:
+            builds[lanes] = build_board(board, lanes, build_dir=build_dir / f"lanes{lanes}",
+                                        freq_mhz=freq_mhz)
+        except SynthError as error:
+            # Most likely the device is too small (TMR on the iCE40UP5K): say so.
+            builds[lanes] = {"board": board, "lanes": lanes, "error": str(error)}
     areas = component_areas(family, build_dir / "components")
     cell = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
     simplex_fmax = min(builds[1]["fmax_mhz"].values())
@@ -49,6 +55,10 @@ def compare(board, build_dir, *, freq_mhz=None):
              f"| build | {cell} | flip-flops | RAM blocks | Fmax (MHz) | vs simplex |",
              "|---|---|---|---|---|---|"]
     for lanes, label in ((1, "simplex (1 lane)"), (2, "DMR"), (3, "TMR")):
+        if "error" in builds[lanes]:
+            lines.append(f"| {label} | does not build: {builds[lanes]['error'][:90]} "
+                         f"| | | | |")
+            continue
         used = builds[lanes]["utilisation"]
         ffs = used.get("ICESTORM_LC", {}).get("used") if family == "ice40" else \
             used.get("TRELLIS_FF", {}).get("used")
@@ -59,7 +69,7 @@ def compare(board, build_dir, *, freq_mhz=None):
                      f"{100 * fmax / simplex_fmax:.0f}% |")
     lines += ["", "Components synthesised alone (yosys, no placement; cells = max(LUT4, "
               "flip-flops)):", "", "| component | LUT4 | flip-flops | cells |", "|---|---|---|---|"]
-    for name, label in (("lane", "one WorkloadLane"),
+    for name, label in (("lane", "one WorkloadLane (4 registers, 4 scratch words)"),
                         ("bridge_dmr", "voting bridge + comparator + registers, 2 lanes"),
                         ("bridge_tmr", "voting bridge + comparator + registers, 3 lanes")):
         a = areas[name]

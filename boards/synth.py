@@ -91,8 +91,13 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):
         platform.build(BoardDemo(lanes), name=name, build_dir=str(build_dir),
                        do_program=False, **options)
     except Exception as error:  # the build system raises plain errors with the tool output
-        raise SynthError(f"building {board} with {lanes} lanes failed "
-                         f"({str(error).splitlines()[0][:160]}); see {build_dir}") from None
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        log = "\n".join(path.read_text(errors="replace")
+                        for path in build_dir.glob("*.tim") if path.is_file())
+        if "Unable to place" in log or "failed to place" in log.lower():
+            reason = "the design does not fit the device"
+        raise SynthError(f"building {board} with {lanes} lanes failed ({reason}); "
+                         f"see {build_dir}") from None
     data = json.loads(report.read_text())
     bitstream = next((p for p in (build_dir / f"{name}.bin", build_dir / f"{name}.bit")
                       if p.exists()), None)

@@ -22,8 +22,10 @@ BUTTON_SITE = "lane1.lfsr.state"
 SITES = (BUTTON_SITE, "regfile.parity")
 
 
-def _lane():
-    return WorkloadLane(seed=0x5EED, io_words=64)
+def board_lane():
+    # Four registers and four scratch words: the same workload mix, small enough for two
+    # lanes, the bridge and the management port on an iCE40UP5K.
+    return WorkloadLane(seed=0x5EED, io_words=64, regs=4, scratch_words=4)
 
 
 class DemoCore(wiring.Component):
@@ -60,7 +62,7 @@ class DemoCore(wiring.Component):
             "halted":   Out(1),
             "activity": Out(1),
         })
-        self.lockstep = (Lockstep(_lane, lanes=lanes, faults=list(SITES))
+        self.lockstep = (Lockstep(board_lane, lanes=lanes, faults=list(SITES))
                          if lanes > 1 else None)
         self.management = (ManagementPort(uart_divisor)
                            if uart_divisor is not None and lanes > 1 else None)
@@ -72,7 +74,7 @@ class DemoCore(wiring.Component):
         memory = AXI4LiteMemory(addr_width=16, data_width=32, depth=self.ram_words)
         m.submodules.memory = memory
         if self.lockstep is None:
-            m.submodules.lane = lane = _lane()
+            m.submodules.lane = lane = board_lane()
             connect(m, lane.bus, memory.bus)
             m.d.comb += self.online.eq(~lane.self_error)
             bus = lane.bus
