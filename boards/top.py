@@ -17,9 +17,11 @@ __all__ = ["BoardDemo", "DemoCore"]
 
 #: The register the button flips (bit 0 of lane 1's LFSR: the lanes diverge at once).
 BUTTON_SITE = "lane1.lfsr.state"
-#: The fault sites of the board build: the button's, and every lane's register-file
-#: parity (a stuck parity bit makes a lane report itself broken: it is isolated).
-SITES = (BUTTON_SITE, "regfile.parity")
+#: The fault sites of the board build: the button's, and every lane's parity-failure flag
+#: (stuck at 1, the lane reports itself broken: it is isolated). A saboteur on the
+#: register-file parity bits would do the same but lengthen the lane's slowest path
+#: (ALU, parity, saboteur) by two logic levels.
+SITES = (BUTTON_SITE, "ctrl.parity_fail")
 
 
 def board_lane():

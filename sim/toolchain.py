@@ -237,6 +237,19 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
         sources.append(source.with_name(f"{source.stem}-{toplevel}.v"))
         if not sources[1].exists():
             write_atomic(sources[1], text)
+    # The C++ optimisation level: -O2 by default; the test suite asks for -O0 through
+    # FTVOTER_CXX_OPT (a model compiles in half the time, and tests are mostly short).
+    cxx_opt = os.environ.get("FTVOTER_CXX_OPT")
+    if cxx_opt:   # it replaces any level the caller asked for
+        cleaned, args = [], list(build_args)
+        while args:
+            arg = args.pop(0)
+            if arg == "-CFLAGS" and args and args[0].startswith("-O"):
+                args.pop(0)
+                continue
+            cleaned.append(arg)
+        build_args = cleaned
+    build_args = ["-CFLAGS", cxx_opt or "-O2", *build_args]
     key = design_key(design, {**params, "_waves": waves, "_args": list(build_args),
                               "_top": toplevel})
     build_dir = build_root() / "sim" / f"{design}-{key}"
@@ -245,7 +258,7 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
         if not stamp.exists():
             from cocotb_tools.runner import get_runner
             runner = get_runner("verilator")
-            args = ["-Wno-fatal", "-O3", "-CFLAGS", "-O2"] + list(build_args)
+            args = ["-Wno-fatal", "-O3"] + list(build_args)
             if wrapper is not None:
                 _public_top_only(runner, toplevel, ports, build_dir)
                 args += [str(build_dir.with_suffix(".vlt"))]

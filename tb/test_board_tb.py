@@ -1,7 +1,7 @@
 """The board demo's management port under Verilator, driven through cocotbext-uart.
 
 What an operator does at the console: read the ID, see both lanes online, inject a fault
-(a stuck parity bit in lane 1), see lane 1 go BROKEN and the event logged, then clear it:
+(lane 1's parity-failure flag stuck at 1), see lane 1 go BROKEN and the event logged, then clear it:
 remove the fault, clear the error causes, insert lane 1 again.
 """
 
@@ -59,10 +59,10 @@ async def run_test_console(dut):
     await tb.reset()
     figures = {"id": await tb.read(ERROR["ID"]),
                "state_before": await tb.read(ERROR["LANE_STATE"])}
-    # Inject: lane 1's register-file parity, bit 0 stuck at 1 from a few cycles on.
+    # Inject: lane 1's parity-failure flag stuck at 1 from a few cycles on.
     site = int(os.environ["FTVOTER_PARITY_SITE"])
     await tb.access("fault", True, FAULT["SITE"], site)
-    await tb.access("fault", True, FAULT["MASK"], 0xFF)
+    await tb.access("fault", True, FAULT["MASK"], 1)
     now = await tb.access("fault", False, FAULT["CYCLE"])
     await tb.access("fault", True, FAULT["START"], now + 100)
     await tb.access("fault", True, FAULT["CONTROL"], 1 | 2 << 1)        # arm, stuck-at-1
@@ -87,7 +87,7 @@ async def run_test_console(dut):
 def test_console_over_uart(tmp_path):
     from ftvoter.boards.top import DemoCore
     core = DemoCore(2, uart_divisor=DIVISOR)
-    site = [s.name for s in core.lockstep.injector.sites].index("lane1.regfile.parity")
+    site = [s.name for s in core.lockstep.injector.sites].index("lane1.ctrl.parity_fail")
     figures = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR},
                             "test_board_tb", "run_test_console", tmp_path,
                             {"FTVOTER_PARITY_SITE": site})

@@ -56,7 +56,7 @@ class TestManagementPort:
             UARTRx(4.5)
 
     def test_session(self):
-        # Read the ID, see both lanes online, make lane 1's parity bit stuck (through the
+        # Read the ID, see both lanes online, make lane 1's parity-failure flag stuck (through the
         # fault registers): lane 1 reports itself broken and is taken out, the event is
         # logged; then a checksum error and a bad command are answered as such.
         core = DemoCore(2, uart_divisor=DIVISOR)
@@ -75,14 +75,14 @@ class TestManagementPort:
             await transact(ctx, "state", "R", ERROR["LANE_STATE"])
             sites = [s.name for s in core.lockstep.injector.sites]
             await transact(ctx, "site", "w", FAULT["SITE"],
-                           sites.index("lane1.regfile.parity"))
-            await transact(ctx, "mask", "w", FAULT["MASK"], 0xFF)
+                           sites.index("lane1.ctrl.parity_fail"))
+            await transact(ctx, "mask", "w", FAULT["MASK"], 1)
             await transact(ctx, "model", "w", FAULT["CONTROL"], 0b101)   # arm, stuck-at-1
             await ctx.tick().repeat(50)
             await transact(ctx, "broken", "R", ERROR["LANE_STATE"])
             await transact(ctx, "events", "R", ERROR["EVENT_STATUS"])
             await transact(ctx, "event", "R", ERROR["EVENT"])
-            answers["parity_site"] = sites.index("lane1.regfile.parity")
+            answers["parity_site"] = sites.index("lane1.ctrl.parity_fail")
             await transact(ctx, "site_back", "r", FAULT["SITE"])
             await transact(ctx, "bad_sum", "R", 0, raw=frame("R", 0)[:-1] + b"\x00")
             await transact(ctx, "bad_command", "X", 0)
