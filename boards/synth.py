@@ -82,9 +82,11 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):
     default = platform.default_clk_frequency / 1e6
     requested = freq_mhz or default
     build_dir = Path(build_dir)
-    report = (build_dir / "report.json").resolve()
+    report = build_dir / "report.json"
     name = f"demo{lanes}"
-    options = {"nextpnr_opts": f"--report {report} --seed {seed}"}
+    # A path relative to the build folder, where the tools run: the WebAssembly tools may
+    # not see the rest of the file system.
+    options = {"nextpnr_opts": f"--report report.json --seed {seed}"}
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
     try:
