@@ -156,6 +156,13 @@ def _explicit(spec, sites, wanted):
     return injections
 
 
+def bench_injections(injections):
+    """The planned injections as the bench's ``injection`` fields (with their ``id``)."""
+    return [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
+             "model": _MODELS[i["model"]], "start": i["start"], "duration": i["duration"],
+             "common": int(i["common"])} for i in injections]
+
+
 def bench_wrapper(source):
     """Return ``(toplevel, Verilog, ports)``: the bench with a 10 ns clock inside."""
     text = Path(source).read_text()
@@ -227,10 +234,7 @@ class _Shard:
 
     def start(self, simulation, window, golden_cycles, env, reuse=True):
         plan_file = self.folder / "plan.json"
-        bench = [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
-                  "model": _MODELS[i["model"]], "start": i["start"],
-                  "duration": i["duration"], "common": int(i["common"])}
-                 for i in self.injections]
+        bench = bench_injections(self.injections)
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
                                             "injections": bench, "reuse": reuse,
                                             **self.layout}))
@@ -450,23 +454,24 @@ def _check_golden(golden, shard):
     return golden
 
 
-def _result(record, injection, lanes, detection_only):
+def _described(injection):
+    """The fields of a result line that describe the injection itself."""
     result = {key: injection[key] for key in ("id", "site", "register", "lane", "bit",
-                                              "model", "start", "duration", "common")}
+                                              "model", "start", "common")}
     result["duration"] = None if injection["duration"] == 0 else injection["duration"]
-    result.update(classify(record, injection, lanes=lanes, detection_only=detection_only))
     return result
+
+
+def _result(record, injection, lanes, detection_only):
+    return {**_described(injection),
+            **classify(record, injection, lanes=lanes, detection_only=detection_only)}
 
 
 def _error(injection, reason, log, directory):
-    result = {key: injection[key] for key in ("id", "site", "register", "lane", "bit",
-                                              "model", "start", "duration", "common")}
-    result["duration"] = None if injection["duration"] == 0 else injection["duration"]
-    result.update({"outcome": "sim_error", "detection_latency": None,
-                   "propagation_latency": None, "io_latency": None, "escaped": False,
-                   "detected_by": None, "offline": [], "end_cycle": None,
-                   "error": reason, "log": str(log.relative_to(directory))})
-    return result
+    return {**_described(injection), "outcome": "sim_error", "detection_latency": None,
+            "propagation_latency": None, "io_latency": None, "escaped": False,
+            "detected_by": None, "offline": [], "end_cycle": None, "error": reason,
+            "log": str(log.relative_to(directory))}
 
 
 def summary(records):

@@ -23,7 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from .campaign import bench_wrapper, design_params, inspect_bench, plan, run_campaign
+from .campaign import (
+    bench_injections,
+    bench_wrapper,
+    design_params,
+    inspect_bench,
+    plan,
+    run_campaign,
+)
 from .results import ResultStore
 from .shard import pack
 from .toolchain import ToolchainError, build_root, build_simulator, design_key, run_cocotb
@@ -44,11 +51,7 @@ def _clock_port_wrapper(source):
 
 
 def _bench_plan(spec, injections, layout, window):
-    bench = [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
-              "model": {"flip": 0, "stuck0": 1, "stuck1": 2}[i["model"]],
-              "start": i["start"], "duration": i["duration"], "common": int(i["common"])}
-             for i in injections]
-    return {"window": window, "injections": bench,
+    return {"window": window, "injections": bench_injections(injections),
             "injection_fields": layout["injection_fields"],
             "record_fields": layout["record_fields"]}
 

@@ -72,16 +72,15 @@ def classify(record, injection, *, lanes, detection_only=False):
             outcome = "corrected" if lanes == 3 and mismatch is not None else "isolated"
         elif record["halted"] or detection_only:
             outcome = "halted"
-    if outcome is not None:
-        pass
-    elif io_wrong_at is not None:
-        outcome = "sdc"
-    elif record["lag_overflow"] or record["lag"] >= HANG_LAG:
-        outcome = "hang"
-    elif diverged_at is not None or record["state_differs"]:
-        outcome = "latent"
-    else:
-        outcome = "masked"
+    if outcome is None:     # undetected, or detected and nothing acted on it
+        if io_wrong_at is not None:
+            outcome = "sdc"
+        elif record["lag_overflow"] or record["lag"] >= HANG_LAG:
+            outcome = "hang"
+        elif diverged_at is not None or record["state_differs"]:
+            outcome = "latent"
+        else:
+            outcome = "masked"
 
     def latency(cycle):
         return None if cycle is None else cycle - start
