@@ -23,6 +23,7 @@ ERROR = {register.name: register.offset for register in ERROR_REGISTERS}
 FAULT = {register.name: register.offset for register in FAULT_REGISTERS}
 _COMMANDS = {("error", False): b"R", ("error", True): b"W",
              ("fault", False): b"r", ("fault", True): b"w"}
+_SATURATED = 2**32 - 1
 _STATUS = {0: "OK", 1: "SLVERR (write rejected)", 2: "bad checksum", 3: "unknown command"}
 
 
@@ -83,13 +84,36 @@ class ManagementClient:
         self.write(ERROR["ERROR_CAUSE"], 0xFFFFFFFF)
 
     def inject(self, site, mask=1, model=0, *, delay=16, duration=0):
-        """Program a fault ``delay`` cycles from now (model 0 flip, 1 stuck-at-0, 2 stuck-at-1)."""
+        """Program a fault (model 0 flip, 1 stuck-at-0, 2 stuck-at-1; a stuck-at lasts
+        ``duration`` cycles, 0 until disarmed) and arm it; return its start cycle.
+
+        A register access over the UART takes thousands of clock cycles (about 15,600 at
+        115,200 baud and 12 MHz), and a flip happens only if it is armed before its start
+        cycle. So the start is set after the arming access: two reads of ``CYCLE``
+        measure the cycles one access takes, and the fault starts ``delay`` cycles after
+        three more accesses (two are needed; the third is margin for the host's latency).
+        The call returns after the start cycle. The injector's counter stops at 2**32 - 1
+        (it counts cycles since reset); from then on :class:`ManagementError` says to reset
+        the board.
+        """
         self.fault_write(FAULT["CONTROL"], 0)
         self.fault_write(FAULT["SITE"], site)
         self.fault_write(FAULT["MASK"], mask)
         self.fault_write(FAULT["DURATION"], duration)
-        self.fault_write(FAULT["START"], self.fault_read(FAULT["CYCLE"]) + delay)
+        first = self.fault_read(FAULT["CYCLE"])
+        now = self.fault_read(FAULT["CYCLE"])
+        start = now + 3 * (now - first) + delay
+        if now == _SATURATED or start >= _SATURATED:
+            raise ManagementError("the fault injector's cycle counter has reached its end "
+                                  "(2**32 cycles after reset, 6 minutes at 12 MHz): reset "
+                                  "the board to inject again")
+        self.fault_write(FAULT["START"], start)
         self.fault_write(FAULT["CONTROL"], 1 | model << 1)
+        # Return once the fault has started, so what is read next shows its effect.
+        for _ in range(8):
+            if self.fault_read(FAULT["CYCLE"]) > start:
+                break
+        return start
 
 
 def status(client, lanes):

@@ -42,7 +42,8 @@ class DemoCore(wiring.Component):
     Members
     -------
     inject : In(1)
-        A one-cycle pulse flips :data:`BUTTON_SITE` two cycles later.
+        Flips :data:`BUTTON_SITE` at the clock edge that ends a cycle with ``inject`` set
+        (a pulse: each cycle it is set flips the bit again).
     rx : In(1), tx : Out(1)
         The management UART (idle high).
     online : Out(lanes), halted : Out(1)
@@ -86,13 +87,9 @@ class DemoCore(wiring.Component):
             m.d.comb += [self.online.eq(lockstep.online), self.halted.eq(lockstep.halted)]
             fault = lockstep.fault
             sites = [site.name for site in lockstep.injector.sites]
-            start = Signal(32)
-            armed = Signal()
-            with m.If(self.inject):
-                m.d.sync += [start.eq(fault.cycle + 2), armed.eq(1)]
             if self.management is not None:
-                # The UART reaches the error registers and the fault registers; the
-                # button's fault takes precedence over the registers' once pressed.
+                # The UART reaches the error registers and the fault registers; in the
+                # cycle of a button press the button's fault takes their place.
                 m.submodules.management = management = self.management
                 m.submodules.fault_regs = regs = self.fault_regs
                 connect(m, management.regs, lockstep.mgmt)
@@ -102,10 +99,12 @@ class DemoCore(wiring.Component):
                              regs.fault.active.eq(fault.active)]
                 for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
                     m.d.comb += getattr(fault, name).eq(getattr(regs.fault, name))
-            with m.If(armed):
+            # A flip armed for one cycle with the start at the current cycle: it happens
+            # at this clock edge, also once the injector's counter has stopped at its end.
+            with m.If(self.inject):
                 m.d.comb += [fault.arm.eq(1), fault.site.eq(sites.index(BUTTON_SITE)),
                              fault.mask.eq(1), fault.model.eq(FaultModel.FLIP),
-                             fault.start.eq(start), fault.duration.eq(0),
+                             fault.start.eq(fault.cycle), fault.duration.eq(0),
                              fault.common.eq(0)]
             bus = lockstep.path0_bus
         # A slow blink while the bus is busy: the work goes on.

@@ -332,9 +332,13 @@ def _build_parser():
     console.add_argument("--insert", type=int, metavar="LANE",
                          help="resynchronise a lane and bring it back")
     console.add_argument("--clear", action="store_true", help="clear the error causes")
-    console.add_argument("--inject", metavar="SITE[:MASK[:MODEL]]",
-                         help="program a fault: site index (ftvoter sites), bit mask, "
-                              "model 0 flip / 1 stuck-at-0 / 2 stuck-at-1")
+    console.add_argument("--disarm", action="store_true",
+                         help="disarm the fault registers (a programmed fault ends)")
+    console.add_argument("--inject", metavar="SITE[:MASK[:MODEL[:CYCLES]]]",
+                         help="program a fault 16 cycles from now: site index (ftvoter "
+                              "sites), bit mask (default 1), model 0 flip / 1 stuck-at-0 / "
+                              "2 stuck-at-1 (default 0), cycles a stuck-at lasts (default "
+                              "0: until disarmed)")
 
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",
@@ -545,22 +549,42 @@ def _cmd_console(args):
         import serial
     except ImportError:
         raise ToolchainError("the console needs pyserial: pip install pyserial") from None
-    from ftvoter.boards.console import ManagementClient, ManagementError, format_status, status
+    from ftvoter.boards.console import (
+        FAULT,
+        ManagementClient,
+        ManagementError,
+        format_status,
+        status,
+    )
+    fault = None
+    if args.inject:
+        try:
+            parts = [int(part, 0) for part in args.inject.split(":")]
+            if not 1 <= len(parts) <= 4 or min(parts) < 0:
+                raise ValueError(args.inject)
+        except ValueError:
+            raise _UsageError(f"--inject must be SITE[:MASK[:MODEL[:CYCLES]]] with "
+                              f"non-negative integers, not {args.inject!r}") from None
+        fault = parts + [1, 0, 0][len(parts) - 1:]
     try:
         stream = serial.Serial(args.port, args.baud, timeout=1)
     except (serial.SerialException, OSError) as error:
         raise _UsageError(f"cannot open {args.port}: {error}") from None
     client = ManagementClient(stream)
     try:
+        # Actions in the order an operator repairs a lane: end the fault, take a lane out,
+        # clear the causes, bring a lane back; then (a new experiment) inject.
+        if args.disarm:
+            client.fault_write(FAULT["CONTROL"], 0)
         if args.remove is not None:
             client.lane_command(args.remove, "remove")
-        if args.insert is not None:
-            client.lane_command(args.insert, "insert")
         if args.clear:
             client.clear_errors()
-        if args.inject:
-            parts = [int(part, 0) for part in args.inject.split(":")]
-            client.inject(*parts[:3])
+        if args.insert is not None:
+            client.lane_command(args.insert, "insert")
+        if fault is not None:
+            site, mask, model, cycles = fault
+            client.inject(site, mask, model, duration=cycles)
         while True:
             print(format_status(status(client, args.lanes)), flush=True)
             if args.once:
@@ -568,9 +592,8 @@ def _cmd_console(args):
             time.sleep(1)
     except ManagementError as error:
         raise ToolchainError(str(error)) from None
-    except ValueError:
-        raise _UsageError(f"--inject must be SITE[:MASK[:MODEL]], not {args.inject!r}") \
-            from None
+    except (serial.SerialException, OSError) as error:
+        raise ToolchainError(f"{args.port}: {error}") from None
 
 
 def _cmd_summary(args):

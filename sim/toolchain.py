@@ -91,15 +91,22 @@ def setup_environment():
 
 
 def _source_digest():
-    """Digest of the gateware sources and Amaranth version: part of every cache key."""
+    """Digest of the gateware sources and Amaranth version: part of every cache key.
+
+    The gateware is ``ftvoter.hdl``, the board tops in ``ftvoter.boards`` and the design
+    table (:mod:`ftvoter.sim.designs`) that builds them from parameters.
+    """
     import amaranth
 
+    import ftvoter.boards
     import ftvoter.hdl
+    from . import designs
     digest = hashlib.sha256(amaranth.__version__.encode())
-    for folder in ftvoter.hdl.__path__:
-        for path in sorted(Path(folder).rglob("*.py")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    paths = [path for package in (ftvoter.hdl, ftvoter.boards) for folder in package.__path__
+             for path in sorted(Path(folder).rglob("*.py"))]
+    for path in paths + [Path(designs.__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

@@ -3,9 +3,16 @@
 What an operator does at the console: read the ID, see both lanes online, inject a fault
 (lane 1's parity-failure flag stuck at 1), see lane 1 go BROKEN and the event logged, then clear it:
 remove the fault, clear the error causes, insert lane 1 again.
+
+The same once more with the host tool itself: ``ftvoter console`` (pyserial) runs as a
+separate process on a pseudo-terminal whose other end the testbench joins to the simulated
+UART, as a USB serial adapter joins a host to a board.
 """
 
 import os
+import re
+import subprocess
+import tty
 
 import cocotb
 import pytest
@@ -83,11 +90,82 @@ async def run_test_console(dut):
     report(figures)
 
 
-@pytest.mark.tb
-def test_console_over_uart(tmp_path):
+async def _pump(tb, master):
+    """Carry bytes between the pseudo-terminal's master end and the simulated UART."""
+    while True:
+        try:
+            data = os.read(master, 64)
+        except BlockingIOError:
+            data = b""
+        if data:
+            await tb.source.write(data)
+        if not tb.sink.empty():
+            os.write(master, bytes(tb.sink.read_nowait()))
+        await ClockCycles(tb.dut.clk, 32)
+
+
+@cocotb.test()
+async def run_test_console_pty(dut):
+    tb = TB(dut)
+    await tb.reset()
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    cocotb.start_soon(_pump(tb, master))
+    site = os.environ["FTVOTER_PARITY_SITE"]
+    runs = {}
+    for name, options in (("before", []),
+                          ("inject", ["--inject", site]),    # flip (the default model)
+                          ("broken", []),
+                          ("repair", ["--clear", "--insert", "1"]),
+                          ("bad_inject", ["--inject", "1:x"])):
+        command = [os.environ["FTVOTER_PYTHON"], "-m", "ftvoter.sim", "console",
+                   "--port", os.ttyname(slave), "--lanes", "2", "--once", *options]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        while process.poll() is None:
+            await ClockCycles(dut.clk, 256)
+        out, err = process.communicate()
+        runs[name] = {"returncode": process.returncode, "stdout": out, "stderr": err}
+    os.close(slave)
+    report(runs)
+
+
+def _board_site(name):
     from ftvoter.boards.top import DemoCore
     core = DemoCore(2, uart_divisor=DIVISOR)
-    site = [s.name for s in core.lockstep.injector.sites].index("lane1.ctrl.parity_fail")
+    return [s.name for s in core.lockstep.injector.sites].index(name)
+
+
+@pytest.mark.tb
+def test_console_tool_over_pty(tmp_path):
+    """``ftvoter console`` on a pseudo-terminal: status; a flip of lane 1's parity-failure
+    flag (the lane reports itself failed and is isolated); status; repair."""
+    import sys
+    runs = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR},
+                         "test_board_tb", "run_test_console_pty", tmp_path,
+                         {"FTVOTER_PARITY_SITE": _board_site("lane1.ctrl.parity_fail"),
+                          "FTVOTER_PYTHON": sys.executable})
+    for name in ("before", "inject", "broken", "repair"):
+        assert runs[name]["returncode"] == 0, runs[name]["stderr"]
+    before, inject = runs["before"]["stdout"], runs["inject"]["stdout"]
+    broken, repair = runs["broken"]["stdout"], runs["repair"]["stdout"]
+    assert re.search(r"lanes: ONLINE ONLINE$", before, re.M), before
+    assert "error causes: none" in before, before
+    # The flip happened before the injecting call returned: its status shows the event.
+    assert re.search(r"event: cycle \d+ lane 1 BROKEN$", inject, re.M), inject
+    assert re.search(r"lanes: ONLINE BROKEN$", broken, re.M), broken
+    assert "error causes: SELF_ERROR" in broken and "HALTED" not in broken, broken
+    assert re.search(r"lanes: ONLINE ONLINE$", repair, re.M), repair
+    assert "error causes: none" in repair, repair
+    assert re.search(r"event: cycle \d+ lane 1 FIXED$", repair, re.M), repair
+    assert runs["bad_inject"]["returncode"] == 2
+    assert "--inject must be" in runs["bad_inject"]["stderr"]
+
+
+@pytest.mark.tb
+def test_console_over_uart(tmp_path):
+    site = _board_site("lane1.ctrl.parity_fail")
     figures = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR},
                             "test_board_tb", "run_test_console", tmp_path,
                             {"FTVOTER_PARITY_SITE": site})

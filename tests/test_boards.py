@@ -1,8 +1,10 @@
 """Board path: the demo top elaborates for each board; one small synthesis with YoWASP."""
 
 import pytest
+from amaranth.sim import Simulator
 
 from ftvoter.boards.synth import BOARDS
+from ftvoter.boards.top import DemoCore
 
 pytest.importorskip("amaranth_boards")
 
@@ -18,9 +20,43 @@ class TestDemoTop:
         assert any(name.endswith(".il") for name in plan.files)
 
     def test_wrong_lanes(self):
-        from ftvoter.boards.top import DemoCore
         with pytest.raises(TypeError, match=r"^Lane count must be 1, 2 or 3, not 4$"):
             DemoCore(4)
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_button_flips_lane1_lfsr(lanes):
+    # The lanes run in lockstep from the same seed; a one-cycle press flips bit 0 of lane
+    # 1's LFSR at that clock edge (and only then); the lanes then diverge: two lanes
+    # cannot tell which one failed (halt), three outvote lane 1 (isolated, the rest go on).
+    core = DemoCore(lanes)
+    lfsr = [core.lockstep._units[i]._lfsr.state for i in range(lanes)]
+    seen = {}
+
+    async def testbench(ctx):
+        await ctx.tick().repeat(30)
+        seen["before"] = [ctx.get(state) for state in lfsr]
+        ctx.set(core.inject, 1)
+        await ctx.tick()
+        ctx.set(core.inject, 0)
+        seen["after"] = [ctx.get(state) for state in lfsr]
+        await ctx.tick().repeat(10)
+        seen["later"] = [ctx.get(state) for state in lfsr]
+        await ctx.tick().repeat(200)
+        seen["online"], seen["halted"] = ctx.get(core.online), ctx.get(core.halted)
+
+    sim = Simulator(core)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert len(set(seen["before"])) == 1
+    assert seen["after"][1] ^ seen["after"][0] == 1
+    assert all(state == seen["after"][0] for i, state in enumerate(seen["after"]) if i != 1)
+    assert seen["later"][1] != seen["later"][0]
+    if lanes == 2:
+        assert seen["halted"] == 1
+    else:
+        assert (seen["online"], seen["halted"]) == (0b101, 0)
 
 
 @pytest.mark.synth
