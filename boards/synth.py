@@ -66,12 +66,14 @@ def setup_tools():
             os.environ[variable] = shutil.which("true") or "true"
 
 
-def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):
+def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None):
     """Build the demo for ``board`` with ``lanes`` lanes; return the summary dict.
 
     The summary has the board, lanes, the requested clock (the board's own unless
     ``freq_mhz``), the achieved Fmax per clock, whether it meets the request, and the
-    utilisation per cell type (used and available) from nextpnr.
+    utilisation per cell type (used and available) from nextpnr. ``seed`` is nextpnr's
+    placement seed; ``design``, an elaboratable for the board's platform, replaces the
+    demo (``lanes`` is then only reported).
     """
     from .top import BoardDemo
     if board not in BOARDS:
@@ -90,7 +92,7 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1):
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
     try:
-        platform.build(BoardDemo(lanes), name=name, build_dir=str(build_dir),
+        platform.build(design or BoardDemo(lanes), name=name, build_dir=str(build_dir),
                        do_program=False, **options)
     except Exception as error:  # the build system raises plain errors with the tool output
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__

@@ -256,19 +256,31 @@ class VotingBridge(wiring.Component):
 
         # --- compare the lanes, channel by channel ----------------------------------------
         zero32 = Const(0, 32)
+        # Each channel as one vector per lane (the syndrome is the XOR of two lanes'
+        # vectors, the value passed on is the vector of the lowest online lane) ...
         vectors = {
-            "AW": [Mux(b.awvalid, Cat(b.awaddr, Const(0, 32 - self._addr_width), b.awvalid,
-                                      b.awprot, Const(0, 4)), 0) for b in lanes],
-            "W":  [Mux(b.wvalid, Cat(b.wdata, b.wvalid, b.wstrb, Const(0, 3)), 0)
-                   for b in lanes],
-            "AR": [Mux(b.arvalid, Cat(b.araddr, Const(0, 32 - self._addr_width), b.arvalid,
-                                      b.arprot, Const(0, 4)), 0) for b in lanes],
+            "AW": [Cat(b.awaddr, Const(0, 32 - self._addr_width), b.awvalid, b.awprot,
+                       Const(0, 4)) for b in lanes],
+            "W":  [Cat(b.wdata, b.wvalid, b.wstrb, Const(0, 3)) for b in lanes],
+            "AR": [Cat(b.araddr, Const(0, 32 - self._addr_width), b.arvalid, b.arprot,
+                       Const(0, 4)) for b in lanes],
             "B":  [Cat(zero32, b.bready, Const(0, 7)) for b in lanes],
             "R":  [Cat(zero32, b.rready, Const(0, 7)) for b in lanes],
         }
+        # ... and as (valid, payload) for the divergence test: two beats differ if exactly
+        # one is valid, or both are and their payloads differ (an idle payload is not
+        # compared). The payload comparison, the bulk, does not wait for the valid bits,
+        # which keeps it short: it lies between the lanes' outputs and their ready inputs.
+        beats = {
+            "AW": [(b.awvalid, Cat(b.awaddr, b.awprot)) for b in lanes],
+            "W":  [(b.wvalid, Cat(b.wdata, b.wstrb)) for b in lanes],
+            "AR": [(b.arvalid, Cat(b.araddr, b.arprot)) for b in lanes],
+            "B":  [(Const(1, 1), b.bready) for b in lanes],
+            "R":  [(Const(1, 1), b.rready) for b in lanes],
+        }
         channel = {}
         for name, vecs in vectors.items():
-            channel[name] = self._compare(m, name, vecs, online)
+            channel[name] = self._compare(m, name, vecs, beats[name], online)
 
         n_online = _popcount(online)
         differs = Cat(*(channel[name]["differs"] for name in CHANNELS))
@@ -531,8 +543,9 @@ class VotingBridge(wiring.Component):
         self.sites.commit(m)
         return m
 
-    def _compare(self, m, name, vectors, online):
-        """Compare one channel across the online lanes."""
+    def _compare(self, m, name, vectors, beats, online):
+        """Compare one channel across the online lanes: ``vectors`` are the channel vectors
+        (syndrome, agreed value), ``beats`` the same as (valid, payload) pairs (divergence)."""
         n = self._lanes
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
         ne = {}
@@ -540,8 +553,10 @@ class VotingBridge(wiring.Component):
         terms = []
         for i, j in pairs:
             active = online[i] & online[j]
+            (valid_i, payload_i), (valid_j, payload_j) = beats[i], beats[j]
             ne[i, j] = Signal(name=f"{name.lower()}_ne{i}{j}")
-            m.d.comb += ne[i, j].eq(active & (vectors[i] != vectors[j]))
+            m.d.comb += ne[i, j].eq(active & ((valid_i ^ valid_j) |
+                                              (valid_i & (payload_i != payload_j))))
             terms.append(Mux(active, vectors[i] ^ vectors[j], 0))
         m.d.comb += diff.eq(_or(terms))
         differs = _or(list(ne.values()))

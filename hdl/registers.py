@@ -100,7 +100,9 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
         Field("VALID", 31, 1, RO, doc="A syndrome was captured."),
     ], doc="First divergence since ERROR_CAUSE was clear."),
     Register("SYNDROME_BITS", 0x2C, [Field("BITS", 0, 32, RO, doc="Differing address (AW, "
-                                           "AR) or data (W) bits.")],
+                                           "AR) or data (W) bits (if only one lane's beat "
+                                           "was valid: its bits XOR the other's idle "
+                                           "output).")],
              doc="Differing payload bits of the first divergence."),
     _count("CORRECTED", 0x30, "TMR divergences outvoted (odd lane taken out)."),
     _count("RETRIES", 0x34, "Path operations retried on the other path."),

@@ -312,6 +312,11 @@ def _build_parser():
                        help="clock to meet, MHz (default: the board's oscillator)")
     synth.add_argument("--compare", action="store_true",
                        help="build simplex, DMR and TMR and the component areas")
+    synth.add_argument("--seeds", type=_positive, default=5,
+                       help="with --compare: nextpnr placement seeds per build; the median "
+                            "Fmax is compared (default: %(default)s)")
+    synth.add_argument("--workers", type=_positive,
+                       help="with --compare: builds at once (default: one per CPU)")
     synth.add_argument("-o", "--output", metavar="DIR",
                        help="build folder (default: build/synth/<board>)")
 
@@ -525,7 +530,8 @@ def _cmd_synth(args):
     try:
         if args.compare:
             from ftvoter.boards.compare import compare
-            figures, table = compare(args.board, folder, freq_mhz=args.freq)
+            figures, table = compare(args.board, folder, freq_mhz=args.freq,
+                                     seeds=args.seeds, workers=args.workers)
             write_atomic(folder / "compare.json", json.dumps(figures, indent=2))
             write_atomic(folder / "compare.md", table)
             print(table)

@@ -100,6 +100,7 @@ def _source_digest():
 
     import ftvoter.boards
     import ftvoter.hdl
+
     from . import designs
     digest = hashlib.sha256(amaranth.__version__.encode())
     paths = [path for package in (ftvoter.hdl, ftvoter.boards) for folder in package.__path__

@@ -1,6 +1,7 @@
 """Board path: the demo top elaborates for each board; one small synthesis with YoWASP."""
 
 import pytest
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from ftvoter.boards.synth import BOARDS
@@ -57,6 +58,45 @@ def test_button_flips_lane1_lfsr(lanes):
         assert seen["halted"] == 1
     else:
         assert (seen["online"], seen["halted"]) == (0b101, 0)
+
+
+class _UARTEcho(Elaboratable):
+    """A small board design: the management port's UART receiver and transmitter echo
+    each byte and show its low bits on the LEDs."""
+
+    def elaborate(self, platform):
+        from amaranth.lib import io
+
+        from ftvoter.boards.uart import UARTRx, UARTTx
+        m = Module()
+        divisor = round(platform.default_clk_frequency / 115200)
+        m.submodules.rx = rx = UARTRx(divisor)
+        m.submodules.tx = tx = UARTTx(divisor)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
+        m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+        shown = Signal()
+        with m.If(rx.valid):
+            m.d.sync += shown.eq(rx.data[0])
+        m.d.comb += [rx.rx.eq(rx_pin.i), tx_pin.o.eq(tx.tx), tx.data.eq(rx.data),
+                     tx.start.eq(rx.valid), led.o.eq(shown)]
+        return m
+
+
+@pytest.mark.synth
+def test_small_board_build(tmp_path):
+    # The whole board path on a small design: Amaranth's build system with the iCEBreaker
+    # platform, yosys, nextpnr and icepack from YoWASP, nextpnr's report, the bitstream.
+    from ftvoter.boards.synth import build_board
+    summary = build_board("icebreaker", 1, build_dir=tmp_path / "echo", design=_UARTEcho())
+    assert summary["requested_mhz"] == 12.0 and summary["meets"]
+    assert min(summary["fmax_mhz"].values()) >= 12.0
+    assert 20 <= summary["utilisation"]["ICESTORM_LC"]["used"] <= 400
+    assert summary["utilisation"]["ICESTORM_LC"]["available"] == 5280
+    # An iCE40UP5K bitstream: 104,090 bytes, the preamble 0x7EAA997E after a comment.
+    bitstream = (tmp_path / "echo" / "demo1.bin").read_bytes()
+    assert len(bitstream) == 104090 and b"\x7e\xaa\x99\x7e" in bitstream[:64]
 
 
 @pytest.mark.synth

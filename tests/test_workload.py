@@ -132,6 +132,40 @@ class TestWorkloadLane:
                               io_base=0x800, io_words=32)
         assert log == model.trace(len(log))
 
+    @pytest.mark.parametrize("width,regs", [(32, 4), (64, 16)])
+    def test_written_parity_is_parity_of_data(self, width, regs):
+        # The lane gives the register file the parity of each result from its operands'
+        # parities; at every write it must equal the parity of the data written, for every
+        # kind of result (ALU functions, load, LI, IRQ with the line toggling, read data).
+        lane = WorkloadLane(seed=0xC0FFEE, data_width=width, regs=regs, scratch_words=4,
+                            io_words=16)
+        regfile = lane._regfile
+        dut = LaneWithMemory(lane)
+        kinds, wrong = set(), []
+        rng = random.Random(7)
+
+        async def testbench(ctx):
+            for cycle in range(3000):
+                ctx.set(lane.irq, rng.getrandbits(1))
+                if ctx.get(regfile.we):
+                    data, parity = ctx.get(regfile.wdata), ctx.get(regfile.wparity)
+                    if parity != bin(data).count("1") % 2:
+                        wrong.append((cycle, hex(data), parity))
+                    state = ctx.get(lane.fsm_state.as_value())
+                    op = ctx.get(lane._lfsr.value) & 7
+                    fn = ctx.get(lane._lfsr.value) >> 15 & 3
+                    kinds.add(("read",) if state != EXEC else (op, fn) if op < 2 else (op,))
+                assert not ctx.get(lane.self_error), f"parity error at cycle {cycle}"
+                await ctx.tick()
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+        sim.add_testbench(testbench)
+        sim.run()
+        assert wrong == []
+        alu = {(op, fn) for op in (0, 1) for fn in range(4)}
+        assert alu | {(2,), (6,), (7,), ("read",)} <= kinds, sorted(kinds, key=str)
+
     def test_seed_changes_trace(self):
         first, _ = run_lane(WorkloadLane(seed=5), 400, hdl_memory=True)
         second, _ = run_lane(WorkloadLane(seed=6), 400, hdl_memory=True)

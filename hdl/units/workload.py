@@ -129,7 +129,7 @@ class WorkloadLane(wiring.Component):
             raise ValueError(f"I/O window must fit in the {addr_width}-bit address space, "
                              f"not end at {io_base + window:#x}")
         self._lfsr = GaloisLFSR(seed)
-        self._regfile = ParityRegisterFile(count=regs, width=data_width)
+        self._regfile = ParityRegisterFile(count=regs, width=data_width, parity_input=True)
         self._scratch = ScratchRAM(depth=scratch_words, width=data_width)
         self._seed = seed
         self._io_base = io_base
@@ -226,16 +226,24 @@ class WorkloadLane(wiring.Component):
         io_addr = Signal(self.signature.addr_width)
         m.d.comb += io_addr.eq(self._io_base + (rs1[:wbits] << (nstrb.bit_length() - 1)))
 
+        # The parity written with a result comes from the operands' parities where it can
+        # (parity(a ^ b) = parity(a) ^ parity(b); a rotation keeps it), so only sums
+        # have a parity tree after their carry chain, and no result mux lies before one:
+        # the same bit as the parity of the result, on a shorter path.
+        p_rs1, p_rs2, p_entropy = rs1.xor(), rs2.xor(), entropy.xor()
+        # One adder for ADD and SUB (rs1 - rs2 = rs1 + ~rs2 + 1), so one parity tree.
+        subtract = fn == AluFn.SUB
+        arith = Signal(width)
+        m.d.comb += arith.eq(rs1 + (rs2 ^ subtract.replicate(width)) + subtract)
         alu = Signal(width)
+        alu_parity = Signal()
         with m.Switch(fn):
-            with m.Case(AluFn.ADD):
-                m.d.comb += alu.eq(rs1 + rs2)
-            with m.Case(AluFn.SUB):
-                m.d.comb += alu.eq(rs1 - rs2)
+            with m.Case(AluFn.ADD, AluFn.SUB):
+                m.d.comb += [alu.eq(arith), alu_parity.eq(arith.xor())]
             with m.Case(AluFn.XOR):
-                m.d.comb += alu.eq(rs1 ^ rs2)
+                m.d.comb += [alu.eq(rs1 ^ rs2), alu_parity.eq(p_rs1 ^ p_rs2)]
             with m.Case(AluFn.MIX):
-                m.d.comb += alu.eq(rs1 ^ entropy)
+                m.d.comb += [alu.eq(rs1 ^ entropy), alu_parity.eq(p_rs1 ^ p_entropy)]
 
         m.d.comb += [
             bus.awprot.eq(0),
@@ -258,9 +266,11 @@ class WorkloadLane(wiring.Component):
                 ]
                 with m.Switch(op):
                     with m.Case(Op.ALU_A, Op.ALU_B):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(alu)]
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(alu),
+                                     regfile.wparity.eq(alu_parity)]
                     with m.Case(Op.LOAD):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(scratch.rdata)]
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(scratch.rdata),
+                                     regfile.wparity.eq(scratch.rdata.xor())]
                     with m.Case(Op.STORE):
                         m.d.comb += scratch.we.eq(1)
                     with m.Case(Op.WRITE):
@@ -281,11 +291,13 @@ class WorkloadLane(wiring.Component):
                             nxt("ctrl.fsm_state").eq(_State.READ),
                         ]
                     with m.Case(Op.LI):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(entropy)]
+                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(entropy),
+                                     regfile.wparity.eq(p_entropy)]
                     with m.Case(Op.IRQ):
                         m.d.comb += [
                             regfile.we.eq(1),
                             regfile.wdata.eq(Cat(rs1[-1], rs1[:-1]) ^ self.irq),
+                            regfile.wparity.eq(p_rs1 ^ self.irq[:width].xor()),
                         ]
 
             with m.Case(_State.WRITE):
@@ -318,6 +330,7 @@ class WorkloadLane(wiring.Component):
                         regfile.we.eq(1),
                         regfile.waddr.eq(self.pending_rd),
                         regfile.wdata.eq(bus.rdata),
+                        regfile.wparity.eq(bus.rdata.xor()),
                     ]
                     m.d.comb += [nxt("bus.rready").eq(0),
                                  nxt("ctrl.fsm_state").eq(_State.EXEC)]
