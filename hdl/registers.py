@@ -127,7 +127,8 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
         Field("LANE", 26, 2, RO, doc="Lane."),
         Field("KIND", 28, 2, RO, enum=EVENT_KINDS, doc="What happened."),
         Field("VALID", 31, 1, RO, doc="1: an event was popped; 0: the log is empty."),
-    ], doc="Event log of lane state changes (FIFO of 16); each read pops one event.",
+    ], doc="Event log of lane state changes (FIFO of 16); each read pops one event. An "
+           "event is in the log from the cycle after it happened.",
         read_strobe=True),
     Register("EVENT_STATUS", 0x58, [
         Field("COUNT", 0, 5, RO, doc="Events waiting."),
@@ -358,11 +359,18 @@ class ErrorRegisters(wiring.Component):
                                                                                2 * lane + 2])
 
         # --- event log -----------------------------------------------------------------
+        # An event enters the log one cycle after it happened, with the cycle it happened
+        # in: the register keeps the path from the lanes' outputs (compare, vote,
+        # isolation) to the log's write enable out of one clock cycle.
         m.submodules.events = events = fifo.SyncFIFOBuffered(width=30, depth=16)
+        logged = Signal()
+        logged_data = Signal(30)
+        m.d.sync += [logged.eq(self.event_valid),
+                     logged_data.eq(Cat(cycle[:26], self.event_lane, self.event_kind))]
         m.d.comb += [
-            events.w_data.eq(Cat(cycle[:26], self.event_lane, self.event_kind)),
-            events.w_en.eq(self.event_valid),
-            port("EVENT_STATUS", "OVERFLOW", "_set").eq(self.event_valid & ~events.w_rdy),
+            events.w_data.eq(logged_data),
+            events.w_en.eq(logged),
+            port("EVENT_STATUS", "OVERFLOW", "_set").eq(logged & ~events.w_rdy),
             port("EVENT_STATUS", "COUNT").eq(events.level),
             port("EVENT", "CYCLE").eq(events.r_data[:26]),
             port("EVENT", "LANE").eq(events.r_data[26:28]),
@@ -376,7 +384,7 @@ class ErrorRegisters(wiring.Component):
         m.d.sync += halted_q.eq(self.halted)
         m.d.comb += [
             port("IRQ_STATUS", "ERROR", "_set").eq(causes.any()),
-            port("IRQ_STATUS", "EVENT", "_set").eq(self.event_valid),
+            port("IRQ_STATUS", "EVENT", "_set").eq(logged),
             port("IRQ_STATUS", "HALT", "_set").eq(self.halted & ~halted_q),
             self.irq.eq((port("IRQ_STATUS", "ERROR") & port("IRQ_ENABLE", "ERROR")) |
                         (port("IRQ_STATUS", "EVENT") & port("IRQ_ENABLE", "EVENT")) |
