@@ -81,6 +81,8 @@ class TestParts:
         with pytest.raises(TypeError, match=r"^Register count must be a power of two from 2 "
                                             r"to 16, not 3$"):
             ParityRegisterFile(count=3)
+        with pytest.raises(TypeError, match=r"^Parity input must be a bool, not 1$"):
+            ParityRegisterFile(parity_input=1)
         with pytest.raises(TypeError, match=r"^Scratch depth must be a power of two from 2 "
                                             r"to 64, not 128$"):
             ScratchRAM(depth=128)
