@@ -72,10 +72,8 @@ def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None):
             results.update({job: future.result() for job, future in jobs.items()})
     builds = {}
     for lanes in (1, 2, 3):
-        if "error" in results[lanes, 1]:
-            builds[lanes] = results[lanes, 1]
-            continue
-        runs = [results[lanes, seed] for seed in range(1, seeds + 1)]
+        runs = [results[lanes, seed] for seed in range(1, seeds + 1)
+                if (lanes, seed) in results]
         if any("error" in run for run in runs):
             builds[lanes] = next(run for run in runs if "error" in run)
             continue

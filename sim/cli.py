@@ -340,10 +340,10 @@ def _build_parser():
     console.add_argument("--disarm", action="store_true",
                          help="disarm the fault registers (a programmed fault ends)")
     console.add_argument("--inject", metavar="SITE[:MASK[:MODEL[:CYCLES]]]",
-                         help="program a fault 16 cycles from now: site index (ftvoter "
-                              "sites), bit mask (default 1), model 0 flip / 1 stuck-at-0 / "
-                              "2 stuck-at-1 (default 0), cycles a stuck-at lasts (default "
-                              "0: until disarmed)")
+                         help="program a fault to start just after it is armed: site "
+                              "index (ftvoter sites), bit mask (default 1), model 0 flip / "
+                              "1 stuck-at-0 / 2 stuck-at-1 (default 0), cycles a stuck-at "
+                              "lasts (default 0: until disarmed)")
 
     summary = commands.add_parser(
         "summary", help="print the outcome table of a campaign folder",

@@ -60,6 +60,30 @@ def test_button_flips_lane1_lfsr(lanes):
         assert (seen["online"], seen["halted"]) == (0b101, 0)
 
 
+def test_compare_takes_median_over_seeds(tmp_path, monkeypatch):
+    # The comparison without the tools: stand-in builds whose Fmax is known per lanes and
+    # seed; TMR "does not fit".
+    from ftvoter.boards import compare as cmp
+    fmax = {1: [20.0, 22.0, 21.0], 2: [19.0, 21.5, 20.5]}
+
+    def build_board(board, lanes, *, build_dir, freq_mhz, seed):
+        if lanes == 3:
+            raise cmp.SynthError("building icebreaker with 3 lanes failed (does not fit)")
+        return {"board": board, "lanes": lanes, "fmax_mhz": {"clk": fmax[lanes][seed - 1]},
+                "utilisation": {"ICESTORM_LC": {"used": 100 * lanes, "available": 5280}}}
+
+    area = {"luts": 10, "flip_flops": 5, "cells": 10, "cells_per_compared_bit": 1.0}
+    monkeypatch.setattr(cmp, "build_board", build_board)
+    monkeypatch.setattr(cmp, "component_areas", lambda family, folder: {
+        name: area for name in ("lane", "bridge_dmr", "bridge_tmr")})
+    figures, table = cmp.compare("icebreaker", tmp_path, seeds=3, workers=1)
+    builds = figures["builds"]
+    assert builds[1]["fmax_mhz"] == {"clk": 21.0} and builds[2]["fmax_mhz"] == {"clk": 20.5}
+    assert builds[2]["fmax_by_seed"] == {"clk": [19.0, 21.5, 20.5]}
+    assert "does not fit" in builds[3]["error"]
+    assert "| DMR | 200 | — | 0 | 20.5 [19.0, 21.5] | 97.6% |" in table
+
+
 class _UARTEcho(Elaboratable):
     """A small board design: the management port's UART receiver and transmitter echo
     each byte and show its low bits on the LEDs."""
