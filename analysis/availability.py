@@ -6,6 +6,10 @@ state, transition and assumption is written out in ``docs/availability.md``. Rat
 hour, times in hours. Each model gives the steady-state availability, its nines, the
 downtime per year, and the rate of silent data corruption (undetected wrong output, in
 FIT); each can be written in the PRISM language, for Storm to check.
+
+The models describe what the hardware does today (DESIGN.md §6): LANE_CMD INSERT resets
+every lane, so the lockstep models bring a lane back through a ``restart`` down state (the
+lanes' work starts again) rather than a live resync, which the gateware cannot do yet.
 """
 
 import math
@@ -40,7 +44,10 @@ class Parameters:
     #: corrupt its output before it fails
     mttr: float = 4.0           #: repair time of a permanent fault
     reboot: float = 0.1         #: restart time after a stop or a transient failure
-    resync: float = 1 / 60      #: time to bring an isolated lane back (state copy)
+    restart: float = 0.1        #: lockstep: time for the lanes' work to start again after a
+    #: lane is inserted (today's LANE_CMD INSERT resets every lane: a down time)
+    resync: float = 1 / 60      #: time until an isolated lane is inserted again after a
+    #: transient (the system runs on without it meanwhile)
     failover: float = 2 / 60    #: HA: time for the standby to take over
 
     def __post_init__(self):
@@ -54,7 +61,7 @@ class Parameters:
             if getattr(self, name) > 1:
                 raise ValueError(f"Parameter {name} must be a share from 0 to 1, not "
                                  f"{getattr(self, name)!r}")
-        for name in ("mttr", "reboot", "resync"):
+        for name in ("mttr", "reboot", "restart", "resync"):
             if getattr(self, name) == 0:
                 raise ValueError(f"Parameter {name} must be positive, not 0")
 
@@ -142,8 +149,12 @@ def _dmr(p):
         ("dual", "single_p", 2 * lp * c * q),
         ("dual", "reboot", 2 * lt * (1 - c * q)),   # halted, or undetected: a crash
         ("dual", "repair", 2 * lp * (1 - c * q)),
-        ("single_t", "dual", 1 / p.resync),
-        ("single_p", "dual", 1 / p.mttr),
+        # The lane is inserted again (at once after a transient, after the repair of a
+        # permanent fault); LANE_CMD INSERT resets every lane, so the system is down
+        # while the work starts again (no live resync yet).
+        ("single_t", "restart", 1 / p.resync),
+        ("single_p", "restart", 1 / p.mttr),
+        ("restart", "dual", 1 / p.restart),
         # One lane left, unchecked: any effective fault stops the system.
         ("single_t", "reboot", lt), ("single_t", "repair", lp),
         ("single_p", "reboot_p", lt), ("single_p", "repair", lp),
@@ -153,7 +164,7 @@ def _dmr(p):
     ]
     unchecked = p.silent * (lp + lt)
     return _model("dmr_lockstep",
-                  ["dual", "single_t", "single_p", "reboot", "reboot_p", "repair"],
+                  ["dual", "single_t", "single_p", "reboot", "reboot_p", "repair", "restart"],
                   ["dual", "single_t", "single_p"], transitions,
                   {"dual": 2 * (lp + lt) * (1 - c), "single_t": unchecked,
                    "single_p": unchecked})
@@ -167,8 +178,10 @@ def _tmr(p):
         ("triple", "dual_p", 3 * lp * c * q3),
         ("triple", "reboot", 3 * lt * (1 - c * q3)),
         ("triple", "repair", 3 * lp * (1 - c * q3)),
-        ("dual_t", "triple", 1 / p.resync),
-        ("dual_p", "triple", 1 / p.mttr),
+        # Inserting the lane again resets every lane: a restart (down), as in DMR.
+        ("dual_t", "restart", 1 / p.resync),
+        ("dual_p", "restart", 1 / p.mttr),
+        ("restart", "triple", 1 / p.restart),
     ]
     for dual in ("dual_t", "dual_p"):
         transitions += [
@@ -177,12 +190,13 @@ def _tmr(p):
             (dual, "repair", 2 * lp * (1 - c * q)),
         ]
     transitions += [
-        ("single", "triple", 1 / p.mttr),       # conservative: wait for the repair
+        ("single", "restart", 1 / p.mttr),      # conservative: wait for the repair
         ("single", "reboot", lt), ("single", "repair", lp),
         ("reboot", "triple", 1 / p.reboot),
         ("repair", "triple", 1 / p.mttr),
     ]
-    return _model("tmr", ["triple", "dual_t", "dual_p", "single", "reboot", "repair"],
+    return _model("tmr", ["triple", "dual_t", "dual_p", "single", "reboot", "repair",
+                          "restart"],
                   ["triple", "dual_t", "dual_p", "single"], transitions,
                   {"triple": 3 * (lp + lt) * (1 - c), "dual_t": 2 * (lp + lt) * (1 - c),
                    "dual_p": 2 * (lp + lt) * (1 - c), "single": p.silent * (lp + lt)})
@@ -235,7 +249,9 @@ def evaluate(architecture, parameters=None):
 
 
 def to_prism(model):
-    """Return the model as a PRISM CTMC, with the label ``"up"`` on its up states."""
+    """Return the model as a PRISM CTMC, with the label ``"up"`` on its up states and
+    ``"state_<name>"`` on each state (``"state_restart"``: the lockstep models' restart
+    after an insert)."""
     lines = [f"// {model.name}: written by ftvoter.analysis.availability", "ctmc", "",
              f"module {model.name}",
              f"  s : [0..{len(model.states) - 1}] init 0;"]
@@ -244,7 +260,9 @@ def to_prism(model):
     for source, target, rate in model.transitions:
         lines.append(f"  [] s={source} -> {rate!r} : (s'={target});")
     lines += ["endmodule", "",
-              'label "up" = ' + " | ".join(f"s={i}" for i in sorted(model.up)) + ";", ""]
+              'label "up" = ' + " | ".join(f"s={i}" for i in sorted(model.up)) + ";"]
+    lines += [f'label "state_{state}" = s={i};' for i, state in enumerate(model.states)]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -1,4 +1,11 @@
-"""The report's plots (PNG), with matplotlib's non-interactive backend."""
+"""The report's plots (PNG), with matplotlib's non-interactive backend.
+
+Each plot is rendered in memory and written with
+:func:`~ftvoter.analysis.files.write_atomic`, so an interruption never leaves a
+half-written PNG.
+"""
+
+import io
 
 import matplotlib
 
@@ -8,14 +15,14 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from .availability import ARCHITECTURES, evaluate, nines  # noqa: E402
-from .stats import OUTCOMES  # noqa: E402
+from .files import OUTCOMES, write_atomic  # noqa: E402
 
 __all__ = ["latency_plot", "outcome_plot", "sweep", "coverage_plot", "mttr_plot",
            "downtime_plot"]
 
 COLOURS = {"masked": "#9e9e9e", "latent": "#c7b29b", "corrected": "#2e7d32",
            "isolated": "#66bb6a", "wrong_lane": "#ff9800", "halted": "#42a5f5",
-           "false_alarm": "#ab47bc", "sdc": "#d32f2f", "hang": "#6d4c41",
+           "late": "#f06292", "false_alarm": "#ab47bc", "sdc": "#d32f2f", "hang": "#6d4c41",
            "sim_error": "#000000"}
 ARCH_LABELS = {"simplex": "simplex", "ha_cluster": "HA cluster (active/standby)",
                "dmr_lockstep": "DMR lockstep", "tmr": "TMR"}
@@ -23,9 +30,14 @@ NINES = ((4, "99.99%"), (5, "99.999%"), (6, "99.9999%"))
 
 
 def _save(figure, path):
+    """Render ``figure`` as PNG and write it atomically to ``path``; return ``path``."""
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    data = io.BytesIO()
+    try:
+        figure.savefig(data, format="png", dpi=110)
+    finally:
+        plt.close(figure)
+    write_atomic(path, data.getvalue())
     return path
 
 
@@ -61,7 +73,7 @@ def outcome_plot(shares_by_group, path, title):
         values = np.array([shares_by_group[g][outcome]["share"] for g in groups])
         if not values.any():
             continue
-        axes.barh(groups, values, left=left, color=COLOURS[outcome], label=outcome)
+        axes.barh(groups, values, left=left, color=COLOURS.get(outcome), label=outcome)
         left += values
     axes.set(title=title, xlabel="share of injections", xlim=(0, 1))
     axes.legend(ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))

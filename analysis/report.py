@@ -1,13 +1,13 @@
 """The campaign report: ``index.html`` (one self-contained page) and ``summary.json``.
 
 Every figure on the page is taken from the same summary that is written to
-``summary.json``, so the two always agree.
+``summary.json``, so the two always agree. Every file is written atomically
+(:func:`~ftvoter.analysis.files.write_atomic`).
 """
 
 import base64
 import html
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,29 +15,36 @@ import numpy as np
 
 from . import plots
 from .availability import ARCHITECTURES, Parameters, evaluate
+from .files import write_atomic
 from .stats import (
     DETECTED,
     by_group,
     campaign_parameters,
     coverage,
+    incomplete,
     latency,
-    load,
+    load_campaign,
     outcome_shares,
     site_group,
+    wilson,
 )
 
 __all__ = ["summarise", "write_report"]
 
 
-def _write_atomic(path, data):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data if isinstance(data, bytes) else data.encode())
-    os.replace(tmp, path)
+def summarise(manifest, records, parameters=None, *, problems=""):
+    """Return the report's figures as a JSON-ready dict.
 
-
-def summarise(manifest, records, parameters=None):
-    """Return the report's figures as a JSON-ready dict."""
+    ``problems`` is the line saying what was set aside when the records were read
+    (:meth:`~ftvoter.analysis.files.Results.problems`); the summary's ``problems`` adds
+    ``incomplete: N of M planned injections`` when fewer records than the manifest's
+    planned injections are given (so it equals
+    :meth:`~ftvoter.analysis.stats.Campaign.problems`). ``escaped`` counts the records
+    whose wrong request reached a path before any detection (``escaped: true``).
+    """
+    planned = manifest.get("campaign", {}).get("injections")
+    missing = incomplete(len(records), planned)
+    escaped = sum(record.get("escaped") is True for record in records)
     measured = campaign_parameters(records)
     parameters = replace(parameters or Parameters(), **measured)
     lanes = manifest.get("campaign", {}).get("spec", {}).get("design", {}).get("lanes", 2)
@@ -56,7 +63,12 @@ def summarise(manifest, records, parameters=None):
         "versions": manifest.get("versions", {}),
         "lanes": lanes,
         "injections": len(records),
+        "planned": planned,
+        "complete": not missing,
+        "problems": "; ".join(part for part in (problems, missing) if part),
         "outcomes": outcome_shares(records),
+        "escaped": {"count": escaped, "share": escaped / len(records) if records else 0.0,
+                    "interval": wilson(escaped, len(records))},
         "coverage": coverage(records),
         "detection_latency": latency([r.get("detection_latency") for r in records]),
         "propagation_latency": latency([r.get("propagation_latency") for r in records]),
@@ -98,8 +110,9 @@ def _interval(share):
 def write_report(directory, parameters=None):
     """Write ``index.html``, ``summary.json`` and the plots into a campaign folder."""
     directory = Path(directory)
-    manifest, records = load(directory)
-    summary = summarise(manifest, records, parameters)
+    campaign = load_campaign(directory)
+    summary = summarise(campaign.manifest, campaign.records, parameters,
+                        problems=campaign.results.problems())
     name = summary["campaign"].get("name", directory.name)
     pngs = {
         "latency.png": plots.latency_plot(
@@ -115,9 +128,9 @@ def write_report(directory, parameters=None):
         "downtime.png": plots.downtime_plot(summary["availability"],
                                             directory / "downtime.png"),
     }
-    _write_atomic(directory / "summary.json",
-                  json.dumps(_strip(summary), indent=2, sort_keys=True))
-    _write_atomic(directory / "index.html", _page(summary, pngs, name))
+    write_atomic(directory / "summary.json",
+                 json.dumps(_strip(summary), indent=2, sort_keys=True))
+    write_atomic(directory / "index.html", _page(summary, pngs, name))
     return directory / "index.html"
 
 
@@ -138,11 +151,12 @@ def _page(summary, pngs, name):
     metrics = "".join(
         f"<tr><td>{label}</td><td>{_pct(cov[key]['value'])}</td><td>{_interval(cov[key])}"
         f"</td><td>{cov[key]['numerator']} / {cov[key]['denominator']}</td></tr>"
-        for key, label in (("diagnostic_coverage", "diagnostic coverage (detected / not "
-                                                   "masked)"),
-                           ("latent_share", "latent faults (share of all)"),
-                           ("spfm", "single-point fault metric (1 − (sdc + hang) / all)"),
-                           ("lfm", "latent fault metric (1 − latent / (all − sdc − hang))")))
+        for key, label in (
+            ("diagnostic_coverage", "diagnostic coverage (detected in time / not masked; "
+                                    "late counts as not covered)"),
+            ("latent_share", "latent faults (share of all)"),
+            ("spfm", "single-point fault metric (1 − (sdc + late + hang) / all)"),
+            ("lfm", "latent fault metric (1 − latent / (all − sdc − late − hang))")))
     lat_rows = ""
     for label, stats in (("detection", summary["detection_latency"]),
                          ("propagation", summary["propagation_latency"]),
@@ -165,13 +179,20 @@ def _page(summary, pngs, name):
     p = summary["availability_parameters"]
     measured = summary["measured_parameters"]
     param_rows = "".join(
-        f"<tr><td>{k}</td><td>{v:.6g}</td><td>{'measured by this campaign' if k in measured else 'default'}</td></tr>"  # noqa: E501
+        f"<tr><td>{k}</td><td>{v:.6g}</td>"
+        f"<td>{'measured by this campaign' if k in measured else 'default'}</td></tr>"
         for k, v in p.items())
+    escaped = summary["escaped"]
+    warning = (f'<p class="warning">Warning: {e(summary["problems"])}. The figures below '
+               f"are computed from the {summary['injections']} records that were read."
+               f"</p>" if summary["problems"] else "")
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
     design = spec.get("design", {})
     faults = spec.get("faults", {})
     settings = " ".join([
-        f"{summary['injections']} injections on {summary['lanes']}",
+        f"{summary['injections']} injections"
+        + ("" if summary["planned"] is None else f" (of {summary['planned']} planned)")
+        + f" on {summary['lanes']}",
         f"<code>{e(str(design.get('lane')))}</code> lanes,",
         f"offset {e(str(design.get('offset')))},",
         f"policy <code>{e(str(design.get('policy')))}</code>;",
@@ -198,14 +219,19 @@ th {{ background: #f3f3f3; }}
 img {{ max-width: 100%; }}
 figure {{ margin: 1em 0 2em; }}
 figcaption, .note {{ color: #555; font-size: 0.9em; }}
+.warning {{ background: #fff3e0; border-left: 4px solid #e65100; padding: 0.5em 1em; }}
 code {{ background: #f3f3f3; padding: 0 0.2em; }}
 </style></head><body>
 <h1>Fault campaign <code>{e(name)}</code></h1>
 <p>{settings}</p>
+{warning}
 
 <h2>Outcomes</h2>
 <p class="note">Intervals are 95% Wilson score intervals. See the README for the outcome rules.</p>
 <table><tr><th>outcome</th><th>count</th><th>share</th><th>95% interval</th></tr>{rows}</table>
+<p>Escaped (a wrong request reached a path before any detection):
+<span id="escaped">{escaped['count']}</span> injections, {_pct(escaped['share'])}
+(95% interval {_interval(escaped)}).</p>
 
 <h2>Coverage and safety metrics</h2>
 <table><tr><th>metric</th><th>value</th><th>95% interval</th><th>count</th></tr>{metrics}</table>

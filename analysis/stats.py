@@ -1,52 +1,128 @@
 """Campaign statistics: outcome shares with confidence intervals, coverage, latency.
 
 Reads a campaign folder (``results.jsonl``, ``manifest.json``) as written by
-``ftvoter campaign``; needs numpy only.
+``ftvoter campaign``, through :func:`ftvoter.analysis.files.read_results` (the one reader of
+a results store); needs numpy only.
 """
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["OUTCOMES", "DETECTED", "load", "wilson", "outcome_shares", "coverage",
-           "latency", "site_group", "by_group", "campaign_parameters", "Z95"]
+from .files import OUTCOMES, Results, read_results
 
-#: The outcome classes (DESIGN.md §4), in report order.
-OUTCOMES = ("masked", "latent", "corrected", "isolated", "wrong_lane", "halted",
-            "false_alarm", "sdc", "hang", "sim_error")
-#: Outcomes in which the fault was detected.
-DETECTED = ("corrected", "isolated", "wrong_lane", "halted", "false_alarm")
+__all__ = ["OUTCOMES", "DETECTED", "COVERED", "Campaign", "load", "load_campaign",
+           "incomplete", "wilson", "outcome_shares", "coverage", "latency", "site_group",
+           "by_group", "campaign_parameters", "Z95"]
+
+#: Outcomes in which the fault was detected (a ``mismatch`` or a lane's ``self_error``),
+#: in time or not: ``late`` is detected, but only after a wrong request had reached a
+#: path. Their detection latencies are real detection latencies, so the report's latency
+#: figures take all of them.
+DETECTED = ("corrected", "isolated", "wrong_lane", "halted", "late", "false_alarm")
+#: Outcomes detected in time, before any wrong request reached a path: the detections
+#: that count for diagnostic coverage and the availability models' ``coverage``
+#: (``late`` is not among them: a detection after the wrong output is not a safe one).
+COVERED = tuple(outcome for outcome in DETECTED if outcome != "late")
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
 
 
-def load(directory):
-    """Return ``(manifest, records)`` of a campaign folder.
+@dataclass
+class Campaign:
+    """A campaign folder as :func:`load_campaign` read it.
+
+    ``manifest`` is ``manifest.json`` (``{}`` without one); ``results`` the
+    :class:`~ftvoter.analysis.files.Results` of ``results.jsonl`` and ``records`` its good
+    records (one per id); ``planned`` the number of planned injections
+    (``manifest["campaign"]["injections"]``), or ``None`` when the manifest does not say.
+    """
+    directory: Path
+    manifest: dict
+    results: Results
+    planned: int | None
+
+    @property
+    def records(self):
+        return self.results.records
+
+    @property
+    def complete(self):
+        """False when fewer distinct records than planned injections were read (true when
+        the manifest gives no plan: nothing is known to be missing)."""
+        return not incomplete(len(self.records), self.planned)
+
+    def problems(self):
+        """One line saying what is wrong with the results (empty when nothing is): the
+        lines set aside by :func:`~ftvoter.analysis.files.read_results` and, when the
+        campaign is not complete, ``incomplete: N of M planned injections``."""
+        parts = (self.results.problems(), incomplete(len(self.records), self.planned))
+        return "; ".join(part for part in parts if part)
+
+
+def incomplete(found, planned):
+    """``"incomplete: N of M planned injections"`` when ``found < planned``, else ``""``
+    (also when ``planned`` is ``None``, unknown)."""
+    if planned is None or found >= planned:
+        return ""
+    return f"incomplete: {found} of {planned} planned injections"
+
+
+def _manifest(path):
+    """Read ``manifest.json`` (``{}`` when there is none); ``ValueError`` naming the file
+    when it is not a valid manifest."""
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as error:
+        reason = "not valid JSON" if isinstance(error, RecursionError) else \
+            str(error).splitlines()[0]
+        raise ValueError(f"{path}: not a valid manifest ({reason})") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: not a valid manifest (a JSON {type(manifest).__name__}, "
+                         f"not an object)")
+    campaign = manifest.get("campaign", {})
+    if not isinstance(campaign, dict):
+        raise ValueError(f"{path}: not a valid manifest (campaign must be an object, not "
+                         f"{campaign!r})")
+    planned = campaign.get("injections")
+    if planned is not None and (not isinstance(planned, int) or isinstance(planned, bool)
+                                or planned < 0):
+        raise ValueError(f"{path}: not a valid manifest (campaign.injections must be a "
+                         f"non-negative integer, not {planned!r})")
+    return manifest
+
+
+def load_campaign(directory):
+    """Read a campaign folder; return a :class:`Campaign`.
+
+    Records come from :func:`~ftvoter.analysis.files.read_results` with the manifest's
+    number of planned injections: each id is counted once, and a line that is not a
+    result record (garbage, an unknown outcome, an id outside the plan) or a torn last
+    line is set aside and named by :meth:`Campaign.problems`, never raised.
 
     Raises ``FileNotFoundError`` if the folder holds no ``results.jsonl``, ``ValueError``
-    if a line is not a result.
+    (``"<path>: not a valid manifest (...)"``) if ``manifest.json`` is not a JSON object
+    (or its number of planned injections is not a non-negative integer).
     """
     directory = Path(directory)
-    results = directory / "results.jsonl"
-    if not results.is_file():
+    path = directory / "results.jsonl"
+    if not path.is_file():
         raise FileNotFoundError(f"{directory} holds no campaign results (results.jsonl)")
-    manifest_path = directory / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    records = []
-    for number, line in enumerate(results.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise ValueError(f"{results}:{number}: not a JSON line") from None
-        if record.get("outcome") not in OUTCOMES:
-            raise ValueError(f"{results}:{number}: outcome must be one of "
-                             f"{', '.join(OUTCOMES)}, not {record.get('outcome')!r}")
-        records.append(record)
-    return manifest, records
+    manifest = _manifest(directory / "manifest.json")
+    planned = manifest.get("campaign", {}).get("injections")
+    return Campaign(directory, manifest, read_results(path, planned=planned), planned)
+
+
+def load(directory):
+    """Return ``(manifest, records)`` of a campaign folder (see :func:`load_campaign`,
+    which also says what was set aside)."""
+    campaign = load_campaign(directory)
+    return campaign.manifest, campaign.records
 
 
 def wilson(successes, trials, z=Z95):
@@ -86,23 +162,25 @@ def coverage(records):
 
     Over the injections that ran (``sim_error`` excluded):
 
-    - diagnostic coverage = detected / not masked;
+    - diagnostic coverage = covered / not masked, covered = detected in time
+      (:data:`COVERED`): ``late`` is *not* covered, since a detection after a wrong
+      request reached a path is not a safe detection;
     - latent share = latent / all;
-    - single-point fault metric SPFM = 1 - (sdc + hang) / all (faults that violate the
-      goal, wrong output or no progress, undetected);
-    - latent fault metric LFM = 1 - latent / (all - sdc - hang).
+    - single-point fault metric SPFM = 1 - (sdc + late + hang) / all: the faults that
+      violate the goal, wrong output (undetected, or detected too late) or no progress;
+    - latent fault metric LFM = 1 - latent / (all - sdc - late - hang).
     """
     ran = [record for record in records if record["outcome"] != "sim_error"]
     n = len(ran)
     count = {outcome: sum(r["outcome"] == outcome for r in ran) for outcome in OUTCOMES}
-    detected = sum(count[outcome] for outcome in DETECTED)
+    covered = sum(count[outcome] for outcome in COVERED)
     effective = n - count["masked"]
-    violating = count["sdc"] + count["hang"]
+    violating = count["sdc"] + count["late"] + count["hang"]
     spfm = _share(n - violating, n)
     lfm = _share(n - violating - count["latent"], n - violating)
     return {
         "injections": n,
-        "diagnostic_coverage": _share(detected, effective),
+        "diagnostic_coverage": _share(covered, effective),
         "latent_share": _share(count["latent"], n),
         "spfm": spfm,
         "lfm": lfm,
@@ -145,9 +223,12 @@ def by_group(records, key):
 def campaign_parameters(records):
     """The availability models' shares, measured by a campaign.
 
-    ``masked``: masked and latent (no effect in the window); ``coverage``: detected /
-    effective; ``isolation``: of the detected, those after which the system went on
-    (corrected or isolated). Returned as a dict for
+    ``masked``: masked and latent (no effect in the window); ``coverage``: covered
+    (detected in time, :data:`COVERED`) / effective; ``isolation``: of the covered, those
+    after which the system went on (corrected or isolated). A ``late`` injection is an
+    effective fault that was not covered in time: it lowers ``coverage`` (in the models
+    it leads to a stop, and its wrong output counts as silent corruption), not
+    ``isolation``. Returned as a dict for
     :class:`~ftvoter.analysis.availability.Parameters`.
     """
     ran = [record for record in records if record["outcome"] != "sim_error"]
@@ -156,8 +237,8 @@ def campaign_parameters(records):
         raise ValueError("No injection ran: the campaign gives no parameters")
     count = {outcome: sum(r["outcome"] == outcome for r in ran) for outcome in OUTCOMES}
     quiet = count["masked"] + count["latent"]
-    detected = sum(count[outcome] for outcome in DETECTED)
+    covered = sum(count[outcome] for outcome in COVERED)
     went_on = count["corrected"] + count["isolated"]
     return {"masked": quiet / n,
-            "coverage": detected / (n - quiet) if n > quiet else 1.0,
-            "isolation": went_on / detected if detected else 0.0}
+            "coverage": covered / (n - quiet) if n > quiet else 1.0,
+            "isolation": went_on / covered if covered else 0.0}

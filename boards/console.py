@@ -17,7 +17,7 @@ from ftvoter.hdl.registers import (
 )
 
 __all__ = ["request", "parse_response", "ManagementError", "ManagementClient", "status",
-           "format_status", "ERROR", "FAULT"]
+           "format_status", "parse_inject", "ERROR", "FAULT"]
 
 ERROR = {register.name: register.offset for register in ERROR_REGISTERS}
 FAULT = {register.name: register.offset for register in FAULT_REGISTERS}
@@ -114,6 +114,38 @@ class ManagementClient:
             if self.fault_read(FAULT["CYCLE"]) > start:
                 break
         return start
+
+
+#: The ``--inject`` fields, their limits (the FaultRegisters fields) and their defaults.
+_INJECT_FIELDS = (("SITE", 0, 2**16 - 1, None), ("MASK", 1, 2**32 - 1, 1),
+                  ("MODEL", 0, 2, 0), ("CYCLES", 0, 2**32 - 1, 0))
+
+
+def parse_inject(text):
+    """Parse ``SITE[:MASK[:MODEL[:CYCLES]]]`` into ``(site, mask, model, cycles)``.
+
+    Each field must fit its register field: SITE.INDEX is 16 bits, a MASK must hit at
+    least one bit, MODEL is 0 (flip), 1 (stuck-at-0) or 2 (stuck-at-1) — a wider value
+    would spill into CONTROL.COMMON and arm a common-cause fault — and CYCLES is 32 bits.
+    Raises ``ValueError`` with a one-line message; nothing is sent before it is parsed.
+    """
+    parts = text.split(":")
+    if not 1 <= len(parts) <= len(_INJECT_FIELDS):
+        raise ValueError(f"--inject must be SITE[:MASK[:MODEL[:CYCLES]]], not {text!r}")
+    values = []
+    padded = parts + [None] * (len(_INJECT_FIELDS) - len(parts))
+    for (name, low, high, default), part in zip(_INJECT_FIELDS, padded, strict=True):
+        if part is None:
+            values.append(default)
+            continue
+        try:
+            value = int(part, 0)
+        except ValueError:
+            raise ValueError(f"--inject {name} must be an integer, not {part!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"--inject {name} must be from {low} to {high}, not {part}")
+        values.append(value)
+    return tuple(values)
 
 
 def status(client, lanes):

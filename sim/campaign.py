@@ -31,15 +31,20 @@ import time
 import warnings
 from pathlib import Path
 
+from ftvoter.analysis.files import write_atomic
+
 from .outcomes import OUTCOMES, classify
-from .results import ResultStore
-from .spec import SpecError, sample_size
-from .toolchain import write_atomic
+from .results import ResultStore, ResultStoreError, discard
+from .spec import MAX_CYCLE, MAX_DURATION, SpecError, sample_size
 
 __all__ = ["CampaignError", "design_params", "inspect_bench", "plan", "build_bench",
            "run_campaign", "summary", "format_summary"]
 
 _MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
+
+#: The most injections one campaign plans (a planned injection costs about 1 kB in
+#: memory and in the manifest's process); split a larger study into several campaigns.
+MAX_INJECTIONS = 1_000_000
 
 
 class CampaignError(RuntimeError):
@@ -82,56 +87,73 @@ def plan(spec, sites):
     """
     faults = spec.faults
     common = faults["common"]
+    if not sites:
+        raise SpecError(f"{spec.source}: faults.sites: no site matches "
+                        f"{', '.join(faults['sites'])}")
     if common:
         sites = [site for site in sites if site["lane"] == 0]
-    if not sites:
-        raise SpecError(f"{spec.source}: faults.sites: no site matches")
+        if not sites:
+            raise SpecError(f"{spec.source}: faults.sites: common-cause faults (faults."
+                            f"common) hit a lane site in every lane, but "
+                            f"{', '.join(faults['sites'])} matches only bridge sites")
     bits = [(site, bit) for site in sites for bit in range(site["width"])]
     models = faults["models"]
     low, high = faults["start"]["min"], faults["start"]["max"]
     span = high - low + 1
     rng = random.Random(spec.seed)
     if faults["count"] == "exhaustive":
+        if len(bits) * len(models) > MAX_INJECTIONS:
+            raise SpecError(f"{spec.source}: faults.count: exhaustive is "
+                            f"{len(bits) * len(models)} injections, more than one campaign "
+                            f"plans ({MAX_INJECTIONS}); split it into several")
         choices = [(b, m, None) for b in range(len(bits)) for m in range(len(models))]
     else:
         population = len(bits) * len(models) * span
         if faults["count"] is not None:
-            count = min(faults["count"], population)
+            count = faults["count"]
+            if count > population:
+                raise SpecError(f"{spec.source}: faults.count: {count} is more than the "
+                                f"{population} distinct injections (site bits x models x "
+                                f"start cycles); ask for at most {population}")
         else:
             count = sample_size(population, margin=faults["margin"],
                                 confidence=faults["confidence"])
+        if count > MAX_INJECTIONS:
+            raise SpecError(f"{spec.source}: faults.count: {count} injections is more than "
+                            f"one campaign plans ({MAX_INJECTIONS}); split it into several")
         choices = []
         for index in rng.sample(range(population), count):
             index, start = divmod(index, span)
             b, m = divmod(index, len(models))
             choices.append((b, m, low + start))
     injections = []
-    width = faults["bits"]
     for number, (b, m, start) in enumerate(choices):
         site, bit = bits[b]
         if start is None:
             start = rng.randint(low, high)
-        top = min(bit + width, site["width"]) - 1
-        name = site["name"] if not common else "lane*." + site["register"]
-        injections.append({
-            "id": number,
-            "site": f"{name}[{bit}]" if top == bit else f"{name}[{top}:{bit}]",
-            "site_index": site["index"],
-            "register": site["register"],
-            "lane": site["lane"],
-            "bit": bit,
-            "mask": ((1 << (top - bit + 1)) - 1) << bit,
-            "model": models[m],
-            "start": start,
-            "duration": 1 if models[m] == "flip" else faults["duration"],
-            "common": common,
-        })
+        injections.append(_injection(number, site, bit, faults["bits"], models[m], start,
+                                     faults["duration"], common))
     return injections
+
+
+def _injection(number, site, bit, width, model, start, duration, common, name=None):
+    """One planned injection: ``width`` adjacent bits of ``site`` from ``bit`` up."""
+    top = min(bit + width, site["width"]) - 1
+    if name is None:
+        name = site["name"] if not common else "lane*." + site["register"]
+        name = f"{name}[{bit}]" if top == bit else f"{name}[{top}:{bit}]"
+    return {
+        "id": number, "site": name, "site_index": site["index"],
+        "register": site["register"], "lane": site["lane"], "bit": bit,
+        "mask": ((1 << (top - bit + 1)) - 1) << bit, "model": model, "start": start,
+        "duration": 1 if model == "flip" else duration, "common": common,
+    }
 
 
 def _explicit(spec, sites, wanted):
     """Turn hand-written injections into planned ones (see :func:`run_campaign`)."""
     by_name = {site["name"]: site for site in sites}
+    window = spec.observation["window"]
     injections = []
     for number, item in enumerate(wanted):
         match = re.fullmatch(r"(.+)\[(\d+)\]", item["site"])
@@ -143,16 +165,17 @@ def _explicit(spec, sites, wanted):
             raise SpecError(f"injection {number}: site: no bit {item['site']!r}")
         if item["model"] not in _MODELS:
             raise SpecError(f"injection {number}: model: {item['model']!r}")
-        top = min(bit + width, site["width"]) - 1
-        duration = 1 if item["model"] == "flip" else item.get("duration",
-                                                                spec.faults["duration"])
-        injections.append({
-            "id": number, "site": item["site"], "site_index": site["index"],
-            "register": site["register"], "lane": site["lane"], "bit": bit,
-            "mask": ((1 << (top - bit + 1)) - 1) << bit, "model": item["model"],
-            "start": item["start"], "duration": duration,
-            "common": bool(item.get("common", False)),
-        })
+        start, duration = item["start"], item.get("duration", spec.faults["duration"])
+        if not 0 <= start <= MAX_CYCLE - window:
+            raise SpecError(f"injection {number}: start: must be from 0 to "
+                            f"{MAX_CYCLE - window} (start + window must fit the bench's "
+                            f"32-bit cycle counter), not {start}")
+        if not 0 <= duration <= MAX_DURATION:
+            raise SpecError(f"injection {number}: duration: must be from 0 to "
+                            f"{MAX_DURATION} (the injector's 32-bit field), not {duration}")
+        injections.append(_injection(number, site, bit, width, item["model"], start,
+                                     duration, bool(item.get("common", False)),
+                                     name=item["site"]))
     return injections
 
 
@@ -255,10 +278,9 @@ class _Shard:
             data = handle.read()
         end = data.rfind(b"\n") + 1
         self.offset += end
-        lines = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-        if lines:
-            self.last_progress = time.monotonic()
-        return lines
+        if end:
+            self.last_progress = time.monotonic()     # a record or a heartbeat
+        return list(_bench_records(data[:end]))
 
     def kill(self):
         if self.process is not None and self.process.poll() is None:
@@ -267,6 +289,19 @@ class _Shard:
             except ProcessLookupError:
                 pass
             self.process.wait()
+
+
+def _bench_records(data):
+    """The complete JSON lines a shard wrote (heartbeats and anything torn left out)."""
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "alive" not in record:
+            yield record
 
 
 class _Progress:
@@ -301,15 +336,22 @@ class _Progress:
         self.stream.flush()
 
 
-def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0,
-                 env=None, progress=True, injections=None, reuse=True):
+def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
+                 hang_timeout=120.0, env=None, progress=True, injections=None, reuse=True,
+                 say=None):
     """Run (or finish) a campaign into ``directory``; return the figures of this run.
 
     ``injections``, if given, replaces the spec's sampled plan: dicts with ``site`` (a
     bit-level site name such as ``lane0.bus.awvalid[0]``), ``model``, ``start`` and,
     optionally, ``duration`` (default: the spec's), ``bits`` and ``common``. ``env`` adds
     environment variables to the shard processes (tests use it to make one crash or
-    hang); a shard that records nothing for ``hang_timeout`` seconds is deemed hung.
+    hang); a shard whose simulator makes no progress for ``hang_timeout`` seconds (no
+    record, and no heartbeat: a shard sends one every 2**20 simulated cycles) is hung.
+    ``fresh`` discards the campaign already in ``directory`` (its own files only; see
+    :func:`~ftvoter.sim.results.discard`), but only once the spec, the sites and the plan
+    have been checked. ``workers`` more than the injections to run are not started.
+    ``say(line)`` is given the one-line notes of this run (workers not started, lines of
+    the results file set aside); by default they go to standard error.
     ``reuse`` lets a shard go on from the end of one run to the next by loading the faulty
     copy from the golden one (see :class:`~ftvoter.sim.shard.Schedule`); without it, every
     run starts from reset. Both give the same results.
@@ -321,6 +363,9 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     """
     if not isinstance(workers, int) or workers < 1:
         raise CampaignError(f"Workers must be a positive integer, not {workers!r}")
+    if fresh and resume:
+        raise CampaignError("fresh and resume exclude each other")
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     directory = Path(directory).resolve()
     layout = inspect_bench(spec)
     sites = layout["sites"]
@@ -337,7 +382,14 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
         "bits": sum(site["width"] for site in sites),
         "outcomes": list(OUTCOMES),
     }
+    if fresh:
+        discard(directory)
+    if not resume and any((directory / "shards").glob("shard*-*")):
+        raise ResultStoreError(f"{directory / 'shards'} holds shard folders of no campaign "
+                               f"in {directory}; move them, or use another folder")
     store = ResultStore(directory).open(manifest, resume=resume)
+    if store.repaired:
+        say(f"ftvoter campaign: {store.repaired}")
     by_id = {injection["id"]: injection for injection in injections}
     lanes = spec.design["lanes"]
     delayed = spec.design["offset"] > 0
@@ -347,20 +399,23 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
     try:
         # Records of shards cut off by an earlier interruption are results too.
         if shard_folder.exists():
-            recovered = []
-            for records in sorted(shard_folder.glob("*/records.jsonl")):
-                for line in records.read_bytes().splitlines(keepends=True):
-                    if not line.endswith(b"\n"):
-                        break
-                    record = json.loads(line)
-                    if "id" in record and record["id"] not in store.done and \
-                            record["id"] not in {r["id"] for r in recovered}:
-                        recovered.append(_result(record, by_id[record["id"]], lanes, delayed))
-            store.append(recovered)
-            shutil.rmtree(shard_folder)
+            recovered = {}
+            for records in sorted(shard_folder.glob("shard*-*/records.jsonl")):
+                for record in _bench_records(records.read_bytes()):
+                    if record.get("id") in by_id and record["id"] not in store.done:
+                        recovered.setdefault(record["id"], record)
+            store.append([_result(record, by_id[number], lanes, delayed)
+                          for number, record in sorted(recovered.items())])
+            for folder in shard_folder.glob("shard*-*"):
+                shutil.rmtree(folder, ignore_errors=True)
         pending = [injection for injection in injections if injection["id"] not in store.done]
         if not pending:
             return figures
+        if workers > len(pending):
+            say(f"ftvoter campaign: {len(pending)} injection(s) to run: starting "
+                f"{len(pending)} worker(s), not {workers}")
+            workers = len(pending)
+        figures["workers"] = workers
         simulation = build_bench(spec)
         started = time.monotonic()
         bar = _Progress(len(injections), len(store.done)) if progress else None
@@ -433,7 +488,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
         if bar is not None:
             bar.show(len(store.done), final=True)
         figures["seconds"] = time.monotonic() - started
-        shutil.rmtree(shard_folder, ignore_errors=True)
+        _remove_empty(shard_folder)
         return figures
     finally:
         for shard in locals().get("running", []):
@@ -442,6 +497,16 @@ def run_campaign(spec, directory, *, workers=2, resume=False, hang_timeout=120.0
                 if "id" in record and record["id"] not in store.done:
                     store.append([_result(record, by_id[record["id"]], lanes, delayed)])
         store.close()
+
+
+def _remove_empty(folder):
+    """Remove the engine's shard folders and then ``folder``, if nothing else is in it."""
+    for path in folder.glob("shard*-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _check_golden(golden, shard):
@@ -494,6 +559,7 @@ def summary(records):
         return {"n": len(values), "min": values[0], "p50": at(0.5), "p90": at(0.9),
                 "p99": at(0.99), "max": values[-1]}
     return {"injections": len(records), "outcomes": counts,
+            "escaped": sum(bool(record.get("escaped")) for record in records),
             **{key: percentiles(values) for key, values in latencies.items()}}
 
 
@@ -503,7 +569,14 @@ def format_summary(figures, title):
     lines = [title, f"  {'outcome':<12} {'count':>7} {'share':>7}"]
     for outcome, count in figures["outcomes"].items():
         lines.append(f"  {outcome:<12} {count:>7} {100 * count / total:>6.1f}%")
-    lines.append(f"  {'total':<12} {figures['injections']:>7}")
+    planned = figures.get("planned")
+    lines.append(f"  {'total':<12} {figures['injections']:>7}"
+                 + (f" of {planned} planned (incomplete)"
+                    if planned is not None and figures["injections"] < planned else ""))
+    if "escaped" in figures:
+        escaped = figures["escaped"]
+        lines.append(f"  {'escaped':<12} {escaped:>7} {100 * escaped / total:>6.1f}%  (a "
+                     f"wrong request reached a path before any detection: sdc, late)")
     for key in ("detection_latency", "propagation_latency"):
         p = figures[key]
         name = key.replace("_", " ")

@@ -2,12 +2,15 @@
 
 import argparse
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
 
-from .toolchain import ToolchainError, write_atomic
+from ftvoter.analysis.files import OutputError, write_atomic
+
+from .toolchain import ToolchainError
 
 __all__ = ["main"]
 
@@ -16,44 +19,93 @@ class _UsageError(Exception):
     """Bad arguments: exit code 2."""
 
 
-def _positive(text):
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (the usage itself is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(low, high):
+    """An argparse type: an integer (decimal, 0x hex, ...) from ``low`` to ``high``."""
+    def parse(text):
+        try:
+            if not text.isascii():      # int() would take other scripts' digits too
+                raise ValueError(text)
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, "
+                                             f"not {text!r}")
+        return value
+    parse.__name__ = "integer"      # argparse names the type in its messages
+    return parse
+
+
+def _int(text):
+    """An argparse type: a decimal integer in ASCII digits (for options with choices)."""
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
     try:
-        value = int(text, 0)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+
+
+#: Bounds of the numeric options: what the hardware fields hold, or (delays, widths) what
+#: converts in seconds rather than hours.
+_U32 = 2**32 - 1
+_positive = _integer(1, _U32)
+_natural = _integer(0, _U32)
+#: Simulator (or synthesis) processes at most: 8 per CPU.
+_MAX_WORKERS = 8 * (os.cpu_count() or 1)
+
+
+def _mhz(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MHz, not {text!r}") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a clock above 0 and up to 1000 MHz, "
+                                         f"not {text!r}")
     return value
 
 
-def _natural(text):
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, not {text!r}")
-    return value
+def _path(text):
+    """An argparse type: a file or folder name, never empty (which would mean '.')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file or folder name, not an empty one")
+    return text
+
+
+def _verilog_name(text):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", text):
+        raise argparse.ArgumentTypeError(f"expected a Verilog identifier (letters, digits, "
+                                         f"'_', '$'; not starting with a digit), not "
+                                         f"{text!r}")
+    return text
 
 
 def _add_lockstep_options(parser, *, ram_default=0):
     from .designs import LANE_KINDS
-    parser.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+    parser.add_argument("--lanes", type=_int, choices=(2, 3), default=2,
                         help="number of lanes: 2 (DMR) or 3 (TMR) (default: %(default)s)")
     parser.add_argument("--lane", choices=sorted(LANE_KINDS), default="workload",
                         help="lane kind; 'workload' is the LFSR-driven reference lane "
                              "(default: %(default)s)")
-    parser.add_argument("--offset", type=_natural, default=0, metavar="K",
-                        help="delayed lockstep: lane 1 runs K cycles behind lane 0 "
+    parser.add_argument("--offset", type=_integer(0, 64), default=0, metavar="K",
+                        help="delayed lockstep: lane 1 runs K cycles behind lane 0, 0 to 64 "
                              "(2 lanes only; default: %(default)s)")
     parser.add_argument("--seed", type=_positive, default=1,
                         help="the lanes' LFSR seed, 1 to 2**32-1 (default: %(default)s)")
-    parser.add_argument("--addr-width", type=_positive, default=16, metavar="BITS",
-                        help="AXI4-Lite address width (default: %(default)s)")
-    parser.add_argument("--data-width", type=int, choices=(32, 64), default=32,
+    parser.add_argument("--addr-width", type=_integer(1, 64), default=16, metavar="BITS",
+                        help="AXI4-Lite address width, up to 64 (default: %(default)s)")
+    parser.add_argument("--data-width", type=_int, choices=(32, 64), default=32,
                         metavar="BITS", help="AXI4-Lite data width, 32 or 64 "
                                              "(default: %(default)s)")
-    parser.add_argument("--io-words", type=_positive, default=256, metavar="WORDS",
+    parser.add_argument("--io-words", type=_integer(1, 2**16), default=256, metavar="WORDS",
                         help="size of the lanes' I/O window in words, a power of two "
                              "(default: %(default)s)")
     _add_bridge_options(parser, lanes=False)
@@ -62,7 +114,7 @@ def _add_lockstep_options(parser, *, ram_default=0):
                              "matching PATTERN (shell-style, on 'lane1.regfile.r3' or "
                              "'regfile.r3'; repeat for more; '*' for all), exposed as the "
                              "fault__* ports (default: no injector)")
-    parser.add_argument("--ram", type=_natural, default=ram_default, metavar="WORDS",
+    parser.add_argument("--ram", type=_integer(0, 2**16), default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
                              "bus (default: %(default)s)")
@@ -70,20 +122,20 @@ def _add_lockstep_options(parser, *, ram_default=0):
 
 def _add_bridge_options(parser, *, lanes=True):
     if lanes:
-        parser.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+        parser.add_argument("--lanes", type=_int, choices=(2, 3), default=2,
                             help="number of lane ports: 2 (DMR) or 3 (TMR) "
                                  "(default: %(default)s)")
-    parser.add_argument("--paths", type=int, choices=(1, 2), default=1,
+    parser.add_argument("--paths", type=_int, choices=(1, 2), default=1,
                         help="secondary paths; with 2, an operation that fails on one is "
                              "retried on the other (default: %(default)s)")
     parser.add_argument("--policy", choices=("halt", "diagnose"), default="halt",
                         help="DMR divergence with no self_error: 'halt' stops forwarding "
                              "(fail-safe), 'diagnose' asks the lanes for a self-test "
                              "(default: %(default)s)")
-    parser.add_argument("--timeout", type=_positive, default=64, metavar="CYCLES",
-                        help="cycles a path has to answer before it is marked failed "
-                             "(default: %(default)s)")
-    parser.add_argument("--csr-base", type=_natural, default=None, metavar="ADDR",
+    parser.add_argument("--timeout", type=_integer(2, 65535), default=64, metavar="CYCLES",
+                        help="cycles a path has to answer before it is marked failed, 2 to "
+                             "65535 (default: %(default)s)")
+    parser.add_argument("--csr-base", type=_integer(0, 2**64 - 1), default=None, metavar="ADDR",
                         help="byte address of the 256-byte register window in the lanes' "
                              "address space; every other address goes to the paths "
                              "(default: the top 256 bytes)")
@@ -98,7 +150,7 @@ def _lockstep_params(args):
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ftvoter",
         description="Lockstep fault tolerance for FPGAs: export gateware, simulate, "
                     "benchmark.")
@@ -113,10 +165,10 @@ def _build_parser():
     components = verilog.add_subparsers(dest="design", required=True, metavar="DESIGN")
 
     def output_options(sub):
-        sub.add_argument("-o", "--output", metavar="FILE", default="-",
+        sub.add_argument("-o", "--output", metavar="FILE", type=_path, default="-",
                          help="where to write the Verilog ('-': standard output, "
                               "the default)")
-        sub.add_argument("--name", metavar="MODULE",
+        sub.add_argument("--name", metavar="MODULE", type=_verilog_name,
                          help="Verilog module name (default: ftvoter_<design>)")
 
     comparator = components.add_parser(
@@ -127,13 +179,14 @@ def _build_parser():
                     "one cycle after a cycle in which the lanes differ (same cycle with "
                     "--comb); syndrome holds the differing bits of the first mismatch "
                     "since reset.")
-    comparator.add_argument("--width", type=_positive, default=32, metavar="W",
-                            help="width of each lane's value in bits (default: %(default)s)")
-    comparator.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+    comparator.add_argument("--width", type=_integer(1, 16384), default=32, metavar="W",
+                            help="width of each lane's value in bits, up to 16384 (default: "
+                                 "%(default)s)")
+    comparator.add_argument("--lanes", type=_int, choices=(2, 3), default=2,
                             help="number of lanes (default: %(default)s)")
-    comparator.add_argument("--offset", type=_natural, default=0, metavar="K",
+    comparator.add_argument("--offset", type=_integer(0, 1024), default=0, metavar="K",
                             help="delayed lockstep: delay lane 0 by K cycles before "
-                                 "comparing (default: %(default)s)")
+                                 "comparing, up to 1024 (default: %(default)s)")
     comparator.add_argument("--comb", action="store_true",
                             help="combinational mismatch and disagree (0 cycles of "
                                  "latency instead of 1)")
@@ -144,8 +197,9 @@ def _build_parser():
         description="Bitwise 2-of-3 majority voter, purely combinational. Ports: "
                     "lane0, lane1, lane2 [W-1:0], out [W-1:0], disagree [2:0] (bit i: "
                     "lane i differs from out).")
-    voter.add_argument("--width", type=_positive, default=8, metavar="W",
-                       help="width of each lane's value in bits (default: %(default)s)")
+    voter.add_argument("--width", type=_integer(1, 16384), default=8, metavar="W",
+                       help="width of each lane's value in bits, up to 16384 (default: "
+                            "%(default)s)")
     output_options(voter)
 
     bridge = components.add_parser(
@@ -160,7 +214,7 @@ def _build_parser():
                     "<axi> is awaddr awprot awvalid awready wdata wstrb wvalid wready bresp "
                     "bvalid bready araddr arprot arvalid arready rdata rresp rvalid rready.")
     _add_bridge_options(bridge)
-    bridge.add_argument("--addr-width", type=_positive, default=16, metavar="BITS",
+    bridge.add_argument("--addr-width", type=_integer(1, 64), default=16, metavar="BITS",
                         help="AXI4-Lite address width of lanes and paths (default: "
                              "%(default)s)")
     output_options(bridge)
@@ -184,7 +238,7 @@ def _build_parser():
                     "print a summary (cycles, transactions, mismatches).")
     sim.add_argument("--cycles", type=_positive, default=10_000,
                      help="clock cycles to simulate (default: %(default)s)")
-    sim.add_argument("--waves", metavar="FILE", default="build/demo.fst",
+    sim.add_argument("--waves", metavar="FILE", type=_path, default="build/demo.fst",
                      help="waveform to write: FST, or VCD if FILE ends in .vcd (default: "
                           "%(default)s); 'none' for none")
     sim.add_argument("--flip", metavar="LANE.SITE[BIT]@CYCLE",
@@ -200,7 +254,7 @@ def _build_parser():
                     "RAM, so no bus model runs in Python.")
     bench.add_argument("--cycles", type=_positive, default=200_000,
                        help="cycles per measurement (default: %(default)s)")
-    bench.add_argument("--json", metavar="FILE",
+    bench.add_argument("--json", metavar="FILE", type=_path,
                        help="also write the figures to FILE as JSON")
     _add_lockstep_options(bench, ram_default=256)
     sites = commands.add_parser(
@@ -210,10 +264,10 @@ def _build_parser():
                     "register and width; bits are named lane1.regfile.r3[7]. The design "
                     "comes from a campaign SPEC (its [design] and faults.sites) or from the "
                     "options.")
-    sites.add_argument("spec", nargs="?", metavar="SPEC",
+    sites.add_argument("spec", nargs="?", metavar="SPEC", type=_path,
                        help="campaign spec (TOML); overrides the design options")
     _add_lockstep_options(sites)
-    sites.add_argument("-o", "--output", metavar="FILE", default="-",
+    sites.add_argument("-o", "--output", metavar="FILE", type=_path, default="-",
                        help="where to write ('-': standard output, the default)")
 
     campaign = commands.add_parser(
@@ -227,10 +281,11 @@ def _build_parser():
                     "line shows count, rate and ETA on standard error. Exit status: 0 "
                     "done, 1 tool failure, 2 bad spec or arguments, 130 interrupted (the "
                     "completed injections are kept: finish with --resume).")
-    campaign.add_argument("spec", metavar="SPEC", help="campaign spec (TOML)")
-    campaign.add_argument("-o", "--output", metavar="DIR",
+    campaign.add_argument("spec", metavar="SPEC", type=_path, help="campaign spec (TOML)")
+    campaign.add_argument("-o", "--output", metavar="DIR", type=_path,
                           help="result folder (default: reports/<campaign name>)")
-    campaign.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+    campaign.add_argument("--workers", type=_integer(1, _MAX_WORKERS),
+                          default=os.cpu_count() or 1,
                           help="parallel simulator processes (default: the number of "
                                "CPUs, %(default)s here)")
     campaign.add_argument("--resume", action="store_true",
@@ -251,25 +306,26 @@ def _build_parser():
                     "driving the clock and awaiting every edge) on a sample; then the "
                     "ratios.")
     throughput.add_argument("spec", nargs="?", default="campaigns/dmr.toml", metavar="SPEC",
-                            help="campaign spec (default: %(default)s)")
-    throughput.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                            type=_path, help="campaign spec (default: %(default)s)")
+    throughput.add_argument("--workers", type=_integer(1, _MAX_WORKERS),
+                            default=os.cpu_count() or 1,
                             help="campaign workers (default: the number of CPUs, "
                                  "%(default)s here)")
-    throughput.add_argument("--naive", type=_positive, default=200, metavar="N",
+    throughput.add_argument("--naive", type=_integer(1, 100_000), default=200, metavar="N",
                             help="injections run the naive way (default: %(default)s)")
-    throughput.add_argument("--json", metavar="FILE",
+    throughput.add_argument("--json", metavar="FILE", type=_path,
                             help="also write the figures to FILE as JSON")
 
     report = commands.add_parser(
         "report", help="write a campaign's report: DIR/index.html and DIR/summary.json",
         description="Write the report of the campaign results in DIR: a self-contained "
-                    "page DIR/index.html (settings, outcome table with 95%% intervals, "
+                    "page DIR/index.html (settings, outcome table with 95% intervals, "
                     "coverage and ISO 26262-style metrics, latency percentiles, plots, and "
                     "the availability of four architectures with the campaign's measured "
                     "shares), the plots as PNG files, and DIR/summary.json with every "
                     "figure on the page.")
-    report.add_argument("directory", metavar="DIR", help="campaign result folder")
-    report.add_argument("--config", metavar="FILE",
+    report.add_argument("directory", metavar="DIR", type=_path, help="campaign result folder")
+    report.add_argument("--config", metavar="FILE", type=_path,
                         help="availability parameters (TOML, keys as 'ftvoter availability "
                              "--help' lists); the campaign's measured masked share, "
                              "coverage and isolation override them")
@@ -282,15 +338,17 @@ def _build_parser():
                     "silent data corruption in FIT. Parameters (TOML keys for --config): "
                     "permanent_fit, transient_fit (fault rates per lane or node, FIT), "
                     "masked, coverage, isolation, isolation_tmr, silent (shares from 0 to "
-                    "1), mttr, reboot, resync, failover (hours).")
-    availability.add_argument("--config", metavar="FILE", help="parameters (TOML)")
-    availability.add_argument("--campaign", metavar="DIR",
+                    "1), mttr, reboot, restart, resync, failover (hours; restart: the time "
+                    "for the lockstep lanes' work to start again after a lane is inserted, "
+                    "since today's LANE_CMD INSERT resets every lane).")
+    availability.add_argument("--config", metavar="FILE", type=_path, help="parameters (TOML)")
+    availability.add_argument("--campaign", metavar="DIR", type=_path,
                               help="take masked, coverage and isolation from the campaign "
                                    "results in DIR")
     availability.add_argument("--json", action="store_true",
                               help="print JSON: per architecture its availability, nines, "
                                    "downtime and the parameters used")
-    availability.add_argument("--prism", metavar="DIR",
+    availability.add_argument("--prism", metavar="DIR", type=_path,
                               help="also write each model as DIR/<architecture>.prism (a "
                                    "PRISM CTMC with the label \"up\")")
 
@@ -305,19 +363,19 @@ def _build_parser():
                     "write the comparison as JSON and a Markdown table.")
     synth.add_argument("--board", choices=("icebreaker", "ulx3s"), default="icebreaker",
                        help="the board (default: %(default)s)")
-    synth.add_argument("--lanes", type=int, choices=(1, 2, 3), default=2,
+    synth.add_argument("--lanes", type=_int, choices=(1, 2, 3), default=2,
                        help="1 (simplex, nothing checked), 2 (DMR) or 3 (TMR) "
                             "(default: %(default)s)")
-    synth.add_argument("--freq", type=float, metavar="MHZ",
+    synth.add_argument("--freq", type=_mhz, metavar="MHZ",
                        help="clock to meet, MHz (default: the board's oscillator)")
     synth.add_argument("--compare", action="store_true",
                        help="build simplex, DMR and TMR and the component areas")
-    synth.add_argument("--seeds", type=_positive, default=5,
+    synth.add_argument("--seeds", type=_integer(1, 100), default=5,
                        help="with --compare: nextpnr placement seeds per build; the median "
                             "Fmax is compared (default: %(default)s)")
-    synth.add_argument("--workers", type=_positive,
+    synth.add_argument("--workers", type=_integer(1, _MAX_WORKERS),
                        help="with --compare: builds at once (default: one per CPU)")
-    synth.add_argument("-o", "--output", metavar="DIR",
+    synth.add_argument("-o", "--output", metavar="DIR", type=_path,
                        help="build folder (default: build/synth/<board>)")
 
     console = commands.add_parser(
@@ -326,15 +384,16 @@ def _build_parser():
                     "port (framing in ftvoter.boards.uart): show lane states, error causes, "
                     "counters and new events, refreshed every second (Ctrl-C ends), or "
                     "once; remove or insert a lane, clear the errors, inject a fault.")
-    console.add_argument("--port", required=True, metavar="DEV",
+    console.add_argument("--port", required=True, metavar="DEV", type=_path,
                          help="serial device (e.g. /dev/ttyUSB1)")
     console.add_argument("--baud", type=_positive, default=115200,
                          help="baud rate (default: %(default)s)")
-    console.add_argument("--lanes", type=int, choices=(2, 3), default=2,
+    console.add_argument("--lanes", type=_int, choices=(2, 3), default=2,
                          help="lanes of the build (default: %(default)s)")
     console.add_argument("--once", action="store_true", help="show the status once")
-    console.add_argument("--remove", type=int, metavar="LANE", help="take a lane out")
-    console.add_argument("--insert", type=int, metavar="LANE",
+    console.add_argument("--remove", type=_integer(0, 2), metavar="LANE",
+                         help="take a lane out")
+    console.add_argument("--insert", type=_integer(0, 2), metavar="LANE",
                          help="resynchronise a lane and bring it back")
     console.add_argument("--clear", action="store_true", help="clear the error causes")
     console.add_argument("--disarm", action="store_true",
@@ -349,7 +408,7 @@ def _build_parser():
         "summary", help="print the outcome table of a campaign folder",
         description="Print the outcome counts and latency percentiles of the campaign "
                     "results in DIR (results.jsonl), as 'ftvoter campaign' does at its end.")
-    summary.add_argument("directory", metavar="DIR", help="campaign result folder")
+    summary.add_argument("directory", metavar="DIR", type=_path, help="campaign result folder")
     summary.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     regs = commands.add_parser(
@@ -363,7 +422,7 @@ def _build_parser():
     regs.add_argument("--map", choices=("error", "fault"), default="error",
                       help="which registers: the bridge's error registers, or the fault "
                            "injector's (FaultRegisters) (default: %(default)s)")
-    regs.add_argument("-o", "--output", metavar="FILE", default="-",
+    regs.add_argument("-o", "--output", metavar="FILE", type=_path, default="-",
                       help="where to write ('-': standard output, the default)")
     return parser
 
@@ -405,32 +464,41 @@ def _cmd_sites(args):
 
 
 def _cmd_campaign(args):
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    # SIGTERM stops a campaign as Ctrl-C does: shards stopped, completed injections kept.
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return _campaign(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _campaign(args):
     from .campaign import CampaignError, format_summary, run_campaign, summary
     from .results import ResultStore, ResultStoreError
     from .spec import SpecError, load_spec
+    if args.fresh and args.resume:
+        raise _UsageError("--fresh and --resume exclude each other")
     try:
         spec = load_spec(args.spec)
     except SpecError as error:
         raise _UsageError(str(error)) from None
     directory = Path(args.output or Path("reports") / spec.name)
-    if args.fresh and args.resume:
-        raise _UsageError("--fresh and --resume exclude each other")
-    if args.fresh:
-        from .results import discard
-        discard(directory)
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, stop)
     try:
         figures = run_campaign(spec, directory, workers=args.workers, resume=args.resume,
-                               progress=not args.quiet)
+                               fresh=args.fresh, progress=not args.quiet)
     except (ResultStoreError, SpecError) as error:
         raise _UsageError(str(error)) from None
     except CampaignError as error:
         raise ToolchainError(str(error)) from None
     except KeyboardInterrupt:
-        done = len(ResultStore(directory).records())
+        store = ResultStore(directory)
+        if not store.manifest.exists():
+            print("\nftvoter campaign: interrupted before any injection ran; nothing was "
+                  "written", file=sys.stderr)
+            return 130
+        done = len(store.records())
         print(f"\nftvoter campaign: interrupted with {done} injections recorded in "
               f"{directory}; finish with: ftvoter campaign {args.spec} -o {directory} "
               f"--resume", file=sys.stderr)
@@ -439,8 +507,8 @@ def _cmd_campaign(args):
     if figures.get("ran"):
         rate = figures["ran"] / figures["seconds"]
         print(f"ftvoter campaign: {figures['ran']} injections in {figures['seconds']:.1f} s "
-              f"({rate:.0f}/s, {args.workers} workers); {figures['sim_errors']} simulator "
-              f"errors")
+              f"({rate:.0f}/s, {figures['workers']} workers); {figures['sim_errors']} "
+              f"simulator errors")
     print(format_summary(summary(records), f"{spec.name}: {directory}"))
     return 0
 
@@ -468,7 +536,7 @@ def _cmd_bench_campaign(args):
 def _parameters(args):
     from ftvoter.analysis.availability import Parameters, load_parameters
     try:
-        return load_parameters(args.config) if args.config else Parameters()
+        return load_parameters(args.config) if args.config is not None else Parameters()
     except ValueError as error:
         raise _UsageError(str(error)) from None
 
@@ -500,7 +568,6 @@ def _cmd_availability(args):
     results = [av.evaluate(name, parameters) for name in av.ARCHITECTURES]
     if args.prism:
         folder = Path(args.prism)
-        folder.mkdir(parents=True, exist_ok=True)
         for name in av.ARCHITECTURES:
             write_atomic(folder / f"{name}.prism", av.to_prism(av.build(name, parameters)))
     if args.json:
@@ -560,18 +627,19 @@ def _cmd_console(args):
         ManagementClient,
         ManagementError,
         format_status,
+        parse_inject,
         status,
     )
     fault = None
-    if args.inject:
+    if args.inject is not None:
         try:
-            parts = [int(part, 0) for part in args.inject.split(":")]
-            if not 1 <= len(parts) <= 4 or min(parts) < 0:
-                raise ValueError(args.inject)
-        except ValueError:
-            raise _UsageError(f"--inject must be SITE[:MASK[:MODEL[:CYCLES]]] with "
-                              f"non-negative integers, not {args.inject!r}") from None
-        fault = parts + [1, 0, 0][len(parts) - 1:]
+            fault = parse_inject(args.inject)
+        except ValueError as error:
+            raise _UsageError(str(error)) from None
+    for option, lane in (("--remove", args.remove), ("--insert", args.insert)):
+        if lane is not None and lane >= args.lanes:
+            raise _UsageError(f"{option} {lane}: there are {args.lanes} lanes (0 to "
+                              f"{args.lanes - 1})")
     try:
         stream = serial.Serial(args.port, args.baud, timeout=1)
     except (serial.SerialException, OSError) as error:
@@ -605,12 +673,18 @@ def _cmd_console(args):
 def _cmd_summary(args):
     import json
 
+    from ftvoter.analysis.stats import load_campaign
+
     from .campaign import format_summary, summary
-    from .results import ResultStore
-    store = ResultStore(args.directory)
-    if not store.results.exists():
-        raise _UsageError(f"{args.directory} holds no campaign results (results.jsonl)")
-    figures = summary(store.records())
+    try:
+        campaign = load_campaign(args.directory)
+    except (FileNotFoundError, ValueError) as error:
+        raise _UsageError(str(error)) from None
+    problems = campaign.problems()
+    if problems:
+        print(f"ftvoter summary: {problems}", file=sys.stderr)
+    figures = summary(campaign.records)
+    figures.update(planned=campaign.planned, problems=problems)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -650,6 +724,11 @@ def _cmd_verilog(args):
 
 def main(argv=None):
     parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for arg in argv:
+        # argparse reads '--option=--' as an empty list of values instead of refusing it.
+        if re.fullmatch(r"--?[^=\s]+=--", arg):
+            parser.error(f"argument {arg[:-3]}: expected a value, not '--'")
     args = parser.parse_args(argv)
     handlers = {"verilog": _cmd_verilog, "regs": _cmd_regs, "sites": _cmd_sites,
                 "campaign": _cmd_campaign, "summary": _cmd_summary,
@@ -663,6 +742,10 @@ def main(argv=None):
         return handlers[args.command](args)
     except _UsageError as error:
         parser.exit(2, f"ftvoter: error: {error}\n")
+    except OutputError as error:
+        # A path that cannot be written (a file where a folder belongs, no permission) is
+        # bad usage; a write that failed (a full disk) is a failed run.
+        parser.exit(2 if error.usage else 1, f"ftvoter: error: {error}\n")
     except ToolchainError as error:
         parser.exit(1, f"ftvoter: {error}\n")
     except KeyboardInterrupt:

@@ -71,6 +71,7 @@ async def run_demo(dut):
 
     counts = {"writes": 0, "reads": 0, "mismatch_cycles": 0}
     first_mismatch = None
+    first_self_error = None     # after the flip: which lanes, and when
     flip_cycle = None
     if flip:
         site, _, at = flip.rpartition("@")
@@ -91,6 +92,9 @@ async def run_demo(dut):
             counts["mismatch_cycles"] += 1
             if first_mismatch is None:
                 first_mismatch = cycle
+        if flip_cycle is not None and first_self_error is None and \
+                int(dut.self_error.value):
+            first_self_error = (cycle, int(dut.self_error.value))
     elapsed = time.perf_counter() - started
     if not exported:
         counts["writes"] = int(dut.writes.value)
@@ -117,6 +121,9 @@ async def run_demo(dut):
         "detection_latency": (first_mismatch - flip_cycle
                               if first_mismatch is not None and flip_cycle is not None
                               and first_mismatch >= flip_cycle else None),
+        "self_error_latency": (None if first_self_error is None else
+                               first_self_error[0] - flip_cycle),
+        "self_error_lanes": None if first_self_error is None else first_self_error[1],
         "self_error": int(dut.self_error.value),
         "online": int(dut.online.value),
         "bridge": bridge,

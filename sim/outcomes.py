@@ -6,11 +6,9 @@ one record into an outcome. It is pure Python, so the rules are tested on hand-m
 records as well as on simulations.
 """
 
-__all__ = ["OUTCOMES", "NEVER", "classify"]
+from ftvoter.analysis.files import OUTCOMES
 
-#: The outcome classes, in the order reports list them (names are a contract).
-OUTCOMES = ("masked", "latent", "corrected", "isolated", "wrong_lane", "halted",
-            "false_alarm", "sdc", "hang", "sim_error")
+__all__ = ["OUTCOMES", "NEVER", "classify"]
 
 #: The bench's value for "did not happen".
 NEVER = 2**32 - 1
@@ -32,9 +30,11 @@ def classify(record, injection, *, lanes, detection_only=False):
 
     Rules, in order:
 
-    - detected (``mismatch`` or a lane's ``self_error``):
-      no lane output diverged from the golden run → ``false_alarm``; a lane was taken
-      out that the fault did not hit → ``wrong_lane``; the faulty lane was taken out →
+    - detected (``mismatch`` or a lane's ``self_error``): a wrong request had already
+      reached a path before the detection → ``late`` (decided first: whatever the
+      bridge did next, the wrong output is out); no lane output diverged from the
+      golden run → ``false_alarm``; a lane was taken out that the fault did not hit →
+      ``wrong_lane``; the faulty lane was taken out →
       ``corrected`` (three lanes, outvoted) or ``isolated``; the bridge halted, or the
       design only detects (``detection_only``: delayed lockstep, whose ``mismatch`` is
       the system's signal to stop) → ``halted``; a detection nothing acted on is
@@ -63,8 +63,11 @@ def classify(record, injection, *, lanes, detection_only=False):
     offline = everyone & ~record["online"]
 
     outcome = None
+    escaped = io_wrong_at is not None and (detected_at is None or io_wrong_at < detected_at)
     if detected_at is not None:
-        if diverged_at is None:
+        if escaped:
+            outcome = "late"
+        elif diverged_at is None:
             outcome = "false_alarm"
         elif offline & ~hit:
             outcome = "wrong_lane"
@@ -90,8 +93,7 @@ def classify(record, injection, *, lanes, detection_only=False):
         "detection_latency": latency(detected_at),
         "propagation_latency": latency(diverged_at),
         "io_latency": latency(io_wrong_at),
-        "escaped": io_wrong_at is not None and (detected_at is None or
-                                                io_wrong_at < detected_at),
+        "escaped": escaped,
         "detected_by": (None if detected_at is None else
                         "mismatch" if detected_at == mismatch else "self_error"),
         "offline": [i for i in range(lanes) if offline >> i & 1],

@@ -38,20 +38,13 @@ def _lockstep_params(args):
 
 
 def cmd_sim(args):
-    from .cli import _UsageError
     params = _lockstep_params(args)
     env = {"FTVOTER_CYCLES": args.cycles}
-    if args.flip:
-        if not re.fullmatch(r"lane\d\.(\w+\.)*\w+\[\d+\]@\d+", args.flip):
-            raise _UsageError(f"--flip must look like lane1.regfile.r3[7]@500, "
-                              f"not {args.flip!r}")
-        if int(args.flip[4]) >= args.lanes:
-            raise _UsageError(f"--flip names lane {args.flip[4]}, but there are "
-                              f"{args.lanes} lanes")
-        env["FTVOTER_FLIP"] = args.flip
+    if args.flip is not None:
+        env["FTVOTER_FLIP"] = _check_flip(args.flip, params)
     waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
     if waves is not None:
-        waves.parent.mkdir(parents=True, exist_ok=True)
+        _check_output(waves)
     started = time.perf_counter()
     figures = simulate(params, "run_demo", env, waves_file=waves)
     total = time.perf_counter() - started
@@ -65,11 +58,8 @@ def cmd_sim(args):
     print(f"  mismatches    {figures['mismatch_cycles']} cycles"
           + (f", first at cycle {figures['first_mismatch_cycle']}"
              if figures["first_mismatch_cycle"] is not None else ""))
-    if args.flip:
-        latency = figures["detection_latency"]
-        print(f"  flip          {args.flip}: "
-              + (f"detected {latency} cycles later" if latency is not None
-                 else "not detected (masked or not yet propagated)"))
+    if args.flip is not None:
+        print(f"  flip          {args.flip}: {_flip_outcome(figures, args.cycles)}")
     print(f"  self_error    {figures['self_error']:0{args.lanes}b} (lane {args.lanes - 1}..0)")
     bridge = figures.get("bridge")
     if bridge is not None:
@@ -84,6 +74,57 @@ def cmd_sim(args):
         print(f"  waveform      {waves}")
     print(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")
     return 0
+
+
+def _check_flip(flip, params):
+    """Check ``--flip SITE[BIT]@CYCLE`` against the design's sites; return it."""
+    from .cli import _UsageError
+    from .designs import build
+    match = re.fullmatch(r"((?:\w+\.)*\w+)\[(\d+)\]@(\d+)", flip)
+    if match is None:
+        raise _UsageError(f"--flip must look like lane1.regfile.r3[7]@500, not {flip!r}")
+    name, bit = match[1], int(match[2])
+    try:
+        lockstep = build("lockstep", {**params, "faults": ["*"], "ram": 0})
+    except (TypeError, ValueError) as error:
+        raise _UsageError(str(error)) from None
+    sites = {site.name: site for site in lockstep.injector.sites}
+    if name not in sites:
+        raise _UsageError(f"--flip: no site {name!r} in this design (ftvoter sites lists "
+                          f"them)")
+    if bit >= sites[name].width:
+        raise _UsageError(f"--flip: {name} has bits 0 to {sites[name].width - 1}, not {bit}")
+    return flip
+
+
+def _check_output(path):
+    """Make sure ``path`` can be written before a long run (one clear line if not)."""
+    from ftvoter.analysis.files import OutputError
+    if path.is_dir():
+        raise OutputError(path, OSError(21, "it is a folder"))
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as error:
+        raise OutputError(path, error) from None
+
+
+def _flip_outcome(figures, cycles):
+    """What became of ``--flip``, in words."""
+    if figures["flip_cycle"] is None:
+        return f"not applied (the run ends before it, at cycle {cycles - 1})"
+    latency, parity = figures["detection_latency"], figures["self_error_latency"]
+    if parity is not None and (latency is None or parity <= latency):
+        lanes = [str(i) for i in range(8) if figures["self_error_lanes"] >> i & 1]
+        return (f"caught by lane {', '.join(lanes)}'s own check (self_error) {parity} "
+                f"cycles later")
+    if latency is not None:
+        return f"detected by the comparison (mismatch) {latency} cycles later"
+    return "not detected (masked, or not yet propagated)"
 
 
 def cmd_bench(args):

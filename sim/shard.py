@@ -8,7 +8,9 @@ loses at most the injection in flight). The clock runs inside the Verilated mode
 Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``),
 ``FTVOTER_SHARD_OUT``, ``FTVOTER_PARENT`` (the campaign's pid: the shard stops if it is
 gone), and, to test that a failed shard is recorded, ``FTVOTER_SHARD_CRASH`` and
-``FTVOTER_SHARD_HANG`` (an injection id at which to crash, or to stop responding).
+``FTVOTER_SHARD_HANG`` (an injection id at which to crash, or to stop responding), and
+``FTVOTER_SHARD_HEARTBEAT`` (cycles between heartbeats, :data:`HEARTBEAT_CYCLES` by
+default).
 """
 
 import bisect
@@ -21,10 +23,13 @@ from pathlib import Path
 
 import cocotb
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import RisingEdge, Timer
 
 #: The bench's wrapper runs a 10 ns clock with a 1 ps time precision.
 STEPS_PER_CYCLE = 10_000
+#: Simulated cycles between two heartbeat lines (``{"alive": cycle}``): the campaign's hang
+#: timer measures lack of progress, so a long golden run or window is not a hang.
+HEARTBEAT_CYCLES = 2**20
 
 
 def pack(fields, values):
@@ -104,6 +109,13 @@ class Schedule:
         return self._pending.pop(0), 1
 
 
+async def _heartbeat(out, cycles):
+    """Write ``{"alive": cycle}`` every ``cycles`` simulated cycles."""
+    while True:
+        await Timer(cycles * STEPS_PER_CYCLE, unit="step")
+        out.write(json.dumps({"alive": get_sim_time("step") // STEPS_PER_CYCLE}) + "\n")
+
+
 @cocotb.test()
 async def run_shard(dut):
     plan = json.loads(Path(os.environ["FTVOTER_SHARD_PLAN"]).read_text())
@@ -114,6 +126,8 @@ async def run_shard(dut):
     schedule = Schedule(plan["injections"], plan.get("reuse", True))
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
+        cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
+                                                             HEARTBEAT_CYCLES))))
         # The golden check: no fault (a stuck-at with an empty mask, for the whole
         # workload), so the two copies must agree all along. Every line names the
         # injection that runs next, so that a crash is pinned on the right one.

@@ -5,6 +5,7 @@ reason, so the CLI can print one line and exit with status 2.
 """
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,12 @@ __all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"
 
 MODELS = ("flip", "stuck0", "stuck1")
 POLICIES = ("halt", "diagnose")
+
+#: The bench's cycle fields are 32 bits wide and 2**32-1 means "never", so every cycle a
+#: run reaches (a start, a start plus its window, the golden run's length) is at most this.
+MAX_CYCLE = 2**32 - 2
+#: A stuck-at's duration field is 32 bits wide (0: permanent).
+MAX_DURATION = 2**32 - 1
 
 
 class SpecError(ValueError):
@@ -70,7 +77,7 @@ class _Checker:
                 self.fail(f"{key}.{name}", "is required")
         return value
 
-    def integer(self, data, key, path, default=None, *, minimum=None, maximum=None):
+    def integer(self, data, key, path, default=None, *, minimum=None, maximum=None, why=""):
         value = data.get(key, default)
         if value is None:
             self.fail(path, "is required")
@@ -79,7 +86,7 @@ class _Checker:
         if minimum is not None and value < minimum:
             self.fail(path, f"must be at least {minimum}, not {value}")
         if maximum is not None and value > maximum:
-            self.fail(path, f"must be at most {maximum}, not {value}")
+            self.fail(path, f"must be at most {maximum}{why}, not {value}")
         return value
 
     def choice(self, data, key, path, choices, default):
@@ -97,8 +104,9 @@ def parse_spec(data, source="<spec>"):
             c.fail(key, "unknown key (known: name, seed, design, workload, faults, "
                         "observation)")
     name = data.get("name", Path(source).stem if source != "<spec>" else "campaign")
-    if not isinstance(name, str) or not name or not name.replace("-", "_").isidentifier():
-        c.fail("name", f"must be a name of letters, digits, '_' and '-', not {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", name):
+        c.fail("name", f"must be a name of letters, digits, '_' and '-' (not starting with "
+                       f"'-'), not {name!r}")
     seed = c.integer(data, "seed", "seed", 1, minimum=0)
 
     d = c.table(data, "design", ("lane", "lanes", "offset", "policy"))
@@ -113,7 +121,8 @@ def parse_spec(data, source="<spec>"):
 
     w = c.table(data, "workload", ("cycles", "seed"))
     workload = {
-        "cycles": c.integer(w, "cycles", "workload.cycles", 2000, minimum=10),
+        "cycles": c.integer(w, "cycles", "workload.cycles", 2000, minimum=10,
+                            maximum=MAX_CYCLE, why=" (the bench's 32-bit cycle counter)"),
         "seed": c.integer(w, "seed", "workload.seed", 1, minimum=1, maximum=2**32 - 1),
     }
 
@@ -145,22 +154,27 @@ def parse_spec(data, source="<spec>"):
     start = f.get("start", {"min": 0, "max": workload["cycles"] - 1})
     if not isinstance(start, dict) or set(start) - {"min", "max"}:
         c.fail("faults.start", f"must be a table with min and max, not {start!r}")
-    low = c.integer(start, "min", "faults.start.min", 0, minimum=0)
-    high = c.integer(start, "max", "faults.start.max", workload["cycles"] - 1, minimum=low,
-                     maximum=workload["cycles"] - 1)
+    last = workload["cycles"] - 1
+    low = c.integer(start, "min", "faults.start.min", 0, minimum=0, maximum=last)
+    high = c.integer(start, "max", "faults.start.max", last, minimum=low, maximum=last)
     common = f.get("common", False)
     if not isinstance(common, bool):
         c.fail("faults.common", f"must be true or false, not {common!r}")
     faults = {
         "sites": sites, "models": models, "count": count, "margin": margin,
         "confidence": confidence, "start": {"min": low, "max": high},
-        "duration": c.integer(f, "duration", "faults.duration", 1, minimum=0),
+        "duration": c.integer(f, "duration", "faults.duration", 0, minimum=0,
+                              maximum=MAX_DURATION, why=" (the injector's 32-bit field)"),
         "bits": c.integer(f, "bits", "faults.bits", 1, minimum=1, maximum=32),
         "common": common,
     }
 
     o = c.table(data, "observation", ("window",))
-    observation = {"window": c.integer(o, "window", "observation.window", 1000, minimum=1)}
+    # A run ends at start + window: that cycle must fit the bench's cycle counter.
+    observation = {"window": c.integer(o, "window", "observation.window", 1000, minimum=1,
+                                       maximum=MAX_CYCLE - high,
+                                       why=" (start.max + window must fit the bench's 32-bit "
+                                           "cycle counter)")}
     return CampaignSpec(name, seed, design, workload, faults, observation, source)
 
 
@@ -168,9 +182,11 @@ def load_spec(path):
     """Read and check a TOML campaign spec; raise :class:`SpecError` if it is malformed."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as error:
         raise SpecError(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path}: not valid TOML ({error})") from None
     return parse_spec(data, str(path))

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftvoter.analysis.files import write_atomic
+
 __all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
            "export_verilog", "build_simulator", "run_cocotb", "Simulation", "write_atomic",
            "LINT_WAIVERS", "lint_verilog", "run_testbench", "report", "cocotb_command"]
@@ -116,14 +118,6 @@ def design_key(design, params):
     text = json.dumps({"design": design, "params": params, "hdl": _source_digest()},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file, so it is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

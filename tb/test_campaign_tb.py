@@ -218,3 +218,38 @@ class TestCampaign:
         manifest = json.loads((tmp_path / "manifest.json").read_text())
         assert manifest["campaign"]["injections"] == 6000
         assert os.listdir(tmp_path) and not (tmp_path / "shards").exists()
+
+
+@pytest.mark.tb
+class TestResultStoreOnResume:
+    def test_garbage_line_loses_no_record(self, built, reference, tmp_path):
+        # A finished campaign with a garbage line in the middle, a line without an id and
+        # a duplicated id: --resume keeps every good record (runs nothing again), counts
+        # each id once and moves the bad lines, with their numbers, to quarantine.jsonl.
+        run_campaign(load_spec(built["small"]), tmp_path, workers=2, progress=False)
+        results = tmp_path / "results.jsonl"
+        lines = results.read_text().splitlines(keepends=True)
+        lines[300:300] = ["{garbage\n", '{"outcome": "masked"}\n', lines[10]]
+        results.write_text("".join(lines))
+        said = []
+        figures = run_campaign(load_spec(built["small"]), tmp_path, workers=2, resume=True,
+                               progress=False, say=said.append)
+        assert figures["ran"] == 0
+        assert by_id(tmp_path) == reference
+        assert len(said) == 1 and "line 301, 302" in said[0] and "1 duplicated id" in said[0]
+        quarantined = [json.loads(line) for line in
+                       (tmp_path / "quarantine.jsonl").read_text().splitlines()]
+        assert [q["line"] for q in quarantined] == [301, 302, 303]
+
+
+@pytest.mark.tb
+def test_long_golden_run_is_not_a_hang(built, tmp_path):
+    # The golden check of a long workload (3M cycles, about 7 s here) records nothing for
+    # longer than the hang timer (3 s);
+    # the shard's heartbeats show it is making progress, so it is not killed as hung.
+    spec = tmp_path / "long.toml"
+    spec.write_text(built["small"].read_text().replace("cycles = 200", "cycles = 3000000")
+                    .replace("count = 600", "count = 4"))
+    figures = run_campaign(load_spec(spec), tmp_path / "out", workers=1, progress=False,
+                           hang_timeout=3.0, env={"FTVOTER_SHARD_HEARTBEAT": "20000"})
+    assert figures["ran"] == 4 and figures["sim_errors"] == 0

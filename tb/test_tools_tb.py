@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from ftvoter.sim.models import Read, WorkloadModel, Write
 from ftvoter.sim.toolchain import LINT_WAIVERS, export_verilog, lint_verilog
 
 EXPORTS = [
@@ -94,7 +95,46 @@ def test_bench(tmp_path):
     modes = {row["mode"]: row for row in data["modes"]}
     assert set(modes) == {"every-edge", "long-wait"}
     for row in modes.values():
-        assert row["cycles_per_second"] > 0 and row["mismatches"] == 0
-    # Both modes run the same deterministic workload.
-    assert modes["every-edge"]["writes"] == modes["long-wait"]["writes"] > 0
+        # The rate is the cycles asked for over the time they took.
+        assert row["cycles"] == 5000 and row["mismatches"] == 0
+        assert row["wall_seconds"] > 0
+        assert row["cycles_per_second"] == pytest.approx(row["cycles"] / row["wall_seconds"],
+                                                         rel=1e-9)
+    # The hardware's own cycle counter ran the cycles asked for: every-edge reads it at
+    # the last rising edge, before that edge's update; long-wait at the falling edge after.
+    assert modes["every-edge"]["hw_cycles"] == 4999
+    assert modes["long-wait"]["hw_cycles"] == 5000
+    # The transactions are those of the workload: the completed ones (one at a time, in
+    # order) are the first writes + reads of the golden model's trace, ...
+    for row in modes.values():
+        trace = WorkloadModel(seed=data["params"]["seed"]).trace(row["writes"] + row["reads"])
+        assert sum(isinstance(event, Write) for event in trace) == row["writes"] > 100
+        assert sum(isinstance(event, Read) for event in trace) == row["reads"] > 100
+    # ... and as many as the same design completes in amaranth.sim in as many cycles.
+    expected = _amaranth_counts(data["params"], {row["hw_cycles"] for row in modes.values()})
+    for row in modes.values():
+        assert (row["writes"], row["reads"]) == expected[row["hw_cycles"]]
+
+
+def _amaranth_counts(params, cycles):
+    """``{c: (writes, reads)}``: the demo's counters when its cycle counter reads ``c``,
+    simulated from reset in amaranth.sim (no Verilator, no cocotb)."""
+    from amaranth.sim import Simulator
+
+    from ftvoter.sim.designs import build
+    demo = build("lockstep", params)
+    counts = {}
+
+    async def testbench(ctx):
+        while len(counts) < len(cycles):
+            now = ctx.get(demo.cycles)
+            if now in cycles:
+                counts[now] = (ctx.get(demo.writes), ctx.get(demo.reads))
+            await ctx.tick()
+
+    sim = Simulator(demo)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return counts
 

@@ -5,12 +5,18 @@ import re
 
 import pytest
 
+from ftvoter.analysis import files
+from ftvoter.analysis.files import OutputError
 from ftvoter.analysis.report import write_report
 from ftvoter.analysis.stats import (
+    COVERED,
+    DETECTED,
+    OUTCOMES,
     campaign_parameters,
     coverage,
     latency,
     load,
+    load_campaign,
     outcome_shares,
     site_group,
     wilson,
@@ -18,12 +24,13 @@ from ftvoter.analysis.stats import (
 from ftvoter.sim.cli import main
 
 
-def result(id_, outcome, detection=None, *, model="flip", register="regfile.r1", lane=0):
+def result(id_, outcome, detection=None, *, model="flip", register="regfile.r1", lane=0,
+           escaped=False):
     return {"id": id_, "site": f"lane{lane}.{register}[0]", "register": register,
             "lane": lane, "bit": 0, "model": model, "start": 10, "duration": 1,
             "common": False, "outcome": outcome, "detection_latency": detection,
             "propagation_latency": None if detection is None else detection - 1,
-            "io_latency": None, "escaped": False, "detected_by": None, "offline": [],
+            "io_latency": None, "escaped": escaped, "detected_by": None, "offline": [],
             "end_cycle": 50}
 
 
@@ -36,15 +43,33 @@ RECORDS = ([result(i, "masked") for i in range(6)] +
             result(19, "sim_error")])
 
 
+# RECORDS and two injections detected too late (a wrong request reached a path first).
+WITH_LATE = RECORDS + [result(20, "late", 30, escaped=True),
+                       result(21, "late", 40, register="bus.wdata", escaped=True)]
+
+
+def line(record):
+    return json.dumps(record) + "\n"
+
+
+def write_campaign(folder, records, *, planned=None, text=None):
+    """A campaign folder: a manifest (``planned`` injections, if given) and results."""
+    campaign = {"spec": {"name": "hand", "design": {"lane": "workload", "lanes": 2,
+                                                    "offset": 0, "policy": "halt"}}}
+    if planned is not None:
+        campaign["injections"] = planned
+    manifest = {"campaign": campaign, "seed": 3, "git_revision": "abc",
+                "versions": {"python": "3.11"}}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "results.jsonl").write_text(text if text is not None else
+                                          "".join(line(r) for r in records))
+    return folder
+
+
 @pytest.fixture
 def campaign(tmp_path):
-    manifest = {"campaign": {"spec": {"name": "hand", "design": {"lane": "workload",
-                                                                 "lanes": 2, "offset": 0,
-                                                                 "policy": "halt"}}},
-                "seed": 3, "git_revision": "abc", "versions": {"python": "3.11"}}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    return tmp_path
+    return write_campaign(tmp_path, RECORDS)
 
 
 class TestStats:
@@ -95,12 +120,85 @@ class TestStats:
                                                           "regfile"]
         assert site_group(RECORDS[17]) == "bridge"
 
-    def test_load_rejects_bad_lines(self, tmp_path):
-        (tmp_path / "results.jsonl").write_text('{"id": 0, "outcome": "exploded"}\n')
-        with pytest.raises(ValueError, match=r"results\.jsonl:1: outcome must be one of"):
+    def test_outcomes_are_the_files_ones(self):
+        # One definition of the outcome classes: the results reader's.
+        assert OUTCOMES is files.OUTCOMES and "late" in OUTCOMES
+        assert set(DETECTED) <= set(OUTCOMES) and set(COVERED) <= set(DETECTED)
+        # `late` is detected (its latency is a detection latency), but not in time.
+        assert "late" in DETECTED and "late" not in COVERED
+
+    def test_late_counts_against_the_metrics(self):
+        figures = coverage(WITH_LATE)
+        assert figures["injections"] == 21
+        # Covered (in time): 5 isolated + 4 halted, of 21 - 6 masked; late is not covered.
+        assert figures["diagnostic_coverage"]["numerator"] == 9
+        assert figures["diagnostic_coverage"]["value"] == pytest.approx(9 / 15)
+        # SPFM = 1 - (sdc + late + hang) / all, LFM = 1 - latent / (all - those).
+        assert figures["spfm"]["value"] == pytest.approx(1 - (1 + 2 + 1) / 21)
+        assert figures["lfm"]["value"] == pytest.approx(1 - 2 / 17)
+        assert figures["lfm"]["denominator"] == 17
+
+    def test_late_lowers_coverage_not_isolation(self):
+        # Effective: 21 - 8 quiet = 13, of which 9 covered in time; isolation of those 9.
+        assert campaign_parameters(WITH_LATE) == pytest.approx(
+            {"masked": 8 / 21, "coverage": 9 / 13, "isolation": 5 / 9})
+
+    def test_load_sets_bad_lines_aside(self, tmp_path):
+        # Garbage, an unknown outcome, an id out of the plan, a duplicate, a torn last
+        # line: every good id counted once, nothing raised, everything named.
+        text = (line(RECORDS[0]) + "not json at all\n" + line(RECORDS[1])
+                + '{"id": 2, "outcome": "exploded"}\n' + line(result(40, "masked"))
+                + line(RECORDS[0]) + line(RECORDS[2]) + line(RECORDS[3])[:25])
+        write_campaign(tmp_path, None, planned=20, text=text)
+        manifest, records = load(tmp_path)
+        assert manifest["campaign"]["injections"] == 20
+        assert [r["id"] for r in records] == [0, 1, 2]
+        found = load_campaign(tmp_path)
+        assert found.planned == 20 and found.records == records and not found.complete
+        assert [number for number, _, _ in found.results.bad] == [2, 4, 5]
+        assert found.results.duplicates == 1 and found.results.torn
+        problems = found.problems()
+        assert "\n" not in problems
+        assert "3 line(s) that are not result records (line 2, 4, 5" in problems
+        assert "1 duplicated id(s)" in problems and "torn last line" in problems
+        assert problems.endswith("; incomplete: 3 of 20 planned injections")
+
+    def test_load_campaign_clean(self, campaign):
+        found = load_campaign(campaign)
+        assert found.planned is None and found.complete and found.problems() == ""
+        assert len(found.records) == 20 and found.manifest["seed"] == 3
+        write_campaign(campaign, RECORDS, planned=20)
+        found = load_campaign(campaign)
+        assert found.planned == 20 and found.complete and found.problems() == ""
+
+    def test_load_without_manifest(self, tmp_path):
+        (tmp_path / "results.jsonl").write_text(line(RECORDS[0]))
+        found = load_campaign(tmp_path)
+        assert found.manifest == {} and found.planned is None and len(found.records) == 1
+
+    @pytest.mark.parametrize("text, reason", [
+        ("{not json", r"Expecting property name .*: line 1 column 2 \(char 1\)"),
+        ("[1, 2]", r"a JSON list, not an object"),
+        ('{"campaign": 3}', r"campaign must be an object, not 3"),
+        ('{"campaign": {"injections": "ten"}}',
+         r"campaign\.injections must be a non-negative integer, not 'ten'"),
+        (b"\xff\xfe\x00{", r".+"),
+    ])
+    def test_load_rejects_a_bad_manifest(self, tmp_path, text, reason):
+        (tmp_path / "results.jsonl").write_text(line(RECORDS[0]))
+        path = tmp_path / "manifest.json"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: not a valid "
+                                             rf"manifest \({reason}\)$"):
+            load_campaign(tmp_path)
+        with pytest.raises(ValueError, match=r"not a valid manifest"):
             load(tmp_path)
-        with pytest.raises(FileNotFoundError):
+
+    def test_load_without_results(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match=r"holds no campaign results"):
             load(tmp_path / "none")
+        with pytest.raises(FileNotFoundError, match=r"holds no campaign results"):
+            load_campaign(tmp_path)
 
 
 class TestReport:
@@ -124,6 +222,86 @@ class TestReport:
             assert f"{100 * row['availability']:.6f}%" in text
         assert summary["detection_latency"]["p50"] == 6.0     # of 2..6, 10..40
         assert re.search(r"<td>detection</td><td>9</td>", text)
+
+    def test_report_clean_has_no_warning(self, campaign):
+        text = write_report(campaign).read_text()
+        summary = json.loads((campaign / "summary.json").read_text())
+        assert (summary["planned"], summary["complete"], summary["problems"]) == \
+            (None, True, "")
+        assert 'class="warning"' not in text
+        assert (summary["escaped"]["count"], summary["escaped"]["share"]) == (0, 0.0)
+        # No temporary file is left beside the outputs.
+        assert not list(campaign.glob(".*"))
+
+    def test_report_late_and_escaped(self, tmp_path):
+        folder = write_campaign(tmp_path / "late", WITH_LATE, planned=22)
+        text = write_report(folder).read_text()
+        summary = json.loads((folder / "summary.json").read_text())
+        assert "<tr><td>late</td><td>2</td>" in text
+        assert summary["outcomes"]["late"]["count"] == 2
+        assert set(summary["outcomes"]) == set(OUTCOMES)
+        assert text.index("<tr><td>halted</td>") < text.index("<tr><td>late</td>") < \
+            text.index("<tr><td>false_alarm</td>")
+        assert summary["escaped"]["count"] == 2
+        assert summary["escaped"]["share"] == pytest.approx(2 / 22)
+        assert summary["escaped"]["interval"] == pytest.approx(list(wilson(2, 22)))
+        assert '<span id="escaped">2</span> injections, 9.09%' in text
+        assert "single-point fault metric (1 − (sdc + late + hang) / all)" in text
+        assert "latent fault metric (1 − latent / (all − sdc − late − hang))" in text
+        assert "late counts as not covered" in text
+        assert summary["coverage"]["spfm"]["value"] == pytest.approx(1 - 4 / 21)
+        assert summary["measured_parameters"]["coverage"] == pytest.approx(9 / 13)
+        # Late detections are detections: their latencies are in the detection figures.
+        assert re.search(r"<td>detection</td><td>11</td>", text)
+        assert (summary["planned"], summary["complete"], summary["problems"]) == \
+            (22, True, "")
+
+    def test_report_warns(self, tmp_path):
+        # A garbage line, a duplicate and a torn last line, in a campaign of 25 planned
+        # injections of which 20 were read: the page says so, summary.json too.
+        good = [line(r) for r in RECORDS]
+        text = "".join(good[:7] + ["\x00garbage\n"] + good[7:] + [good[3], good[4][:30]])
+        folder = write_campaign(tmp_path / "bad", None, planned=25, text=text)
+        page = write_report(folder).read_text()
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["injections"] == 20
+        assert (summary["planned"], summary["complete"]) == (25, False)
+        assert summary["problems"] == load_campaign(folder).problems()
+        problems = summary["problems"]
+        assert "1 line(s) that are not result records (line 8: not valid JSON)" in problems
+        assert "1 duplicated id(s), each counted once" in problems
+        assert "a torn last line (an interrupted write), left out" in problems
+        assert problems.endswith("incomplete: 20 of 25 planned injections")
+        warning = re.search(r'<p class="warning">Warning: (.*?)</p>', page, re.S)
+        assert warning and "incomplete: 20 of 25 planned injections" in warning[1]
+        assert "line 8" in warning[1] and "torn last line" in warning[1]
+        assert "20 injections (of 25 planned)" in page
+
+    def test_report_incomplete_only(self, tmp_path):
+        folder = write_campaign(tmp_path / "short", RECORDS[:10], planned=20)
+        page = write_report(folder).read_text()
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["problems"] == "incomplete: 10 of 20 planned injections"
+        assert summary["complete"] is False
+        assert ('<p class="warning">Warning: incomplete: 10 of 20 planned injections.'
+                in page)
+
+    @pytest.mark.parametrize("name", ["latency.png", "downtime.png", "summary.json",
+                                      "index.html"])
+    def test_report_writes_atomically(self, campaign, name):
+        # A file that cannot be written (here: a folder in its place) gives OutputError,
+        # naming it, and leaves no temporary file behind: plots included.
+        (campaign / name).mkdir()
+        with pytest.raises(OutputError, match=rf"^cannot write {re.escape(str(campaign))}/"
+                                              rf"{re.escape(name)}: "):
+            write_report(campaign)
+        assert not [p for p in campaign.iterdir() if p.name.endswith(".tmp")]
+
+    def test_plots_are_complete_pngs(self, campaign):
+        write_report(campaign)
+        for png in campaign.glob("*.png"):
+            data = png.read_bytes()
+            assert data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
 
     def test_cli(self, campaign, capsys):
         assert main(["report", str(campaign)]) == 0

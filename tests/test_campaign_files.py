@@ -1,8 +1,9 @@
 import json
+import re
 
 import pytest
 
-from ftvoter.sim.results import ResultStore, ResultStoreError
+from ftvoter.sim.results import ResultStore, ResultStoreError, discard
 from ftvoter.sim.spec import SpecError, load_spec, parse_spec, sample_size
 
 GOOD = """
@@ -64,10 +65,39 @@ class TestSpec:
          r"unknown key \(known: window\)"),
         (("lanes = 3", "lanes = 3\noffset = 2"), "design.offset",
          r"delayed lockstep needs design.lanes = 2"),
+        # Values that do not fit the bench's 32-bit fields are refused, never wrapped.
+        (("duration = 10", "duration = 4294967297"), "faults.duration",
+         r"must be at most 4294967295 \(the injector's 32-bit field\), not 4294967297"),
+        (("window = 1500", "window = 4294967296"), "observation.window",
+         r"must be at most 4294965294 \(start.max \+ window must fit the bench's 32-bit "
+         r"cycle counter\), not 4294967296"),
+        (("cycles = 3000", "cycles = 4294967296"), "workload.cycles",
+         r"must be at most 4294967294 \(the bench's 32-bit cycle counter\), not 4294967296"),
+        (("min = 100", "min = 4294967296"), "faults.start.min",
+         r"must be at most 2999, not 4294967296"),
+        # The key at fault is named: start.min beyond the workload, not start.max.
+        (("min = 100", "min = 5000"), "faults.start.min", r"must be at most 2999, not 5000"),
+        (("name = \"demo\"", "name = \"-x\""), "name", r"must be a name of .*, not '-x'"),
+        (("name = \"demo\"", "name = \"../x\""), "name", r"must be a name of .*"),
     ])
     def test_rejected(self, tmp_path, edit, key, reason):
         path = write(tmp_path, GOOD.replace(*edit))
         with pytest.raises(SpecError, match=rf"^{path}: {key}: {reason}$"):
+            load_spec(path)
+
+    def test_digits_make_a_name(self, tmp_path):
+        assert load_spec(write(tmp_path, GOOD.replace('name = "demo"', 'name = "2024"'))
+                         ).name == "2024"
+
+    def test_duration_default_is_permanent(self, tmp_path):
+        # The README's default: a stuck-at with no duration lasts for ever (0).
+        text = GOOD.replace("duration = 10\n", "")
+        assert load_spec(write(tmp_path, text)).faults["duration"] == 0
+
+    def test_not_utf8(self, tmp_path):
+        path = tmp_path / "latin.toml"
+        path.write_bytes(GOOD.encode().replace(b"# ", b"# \xe9 ", 1) + b"# \xff\n")
+        with pytest.raises(SpecError, match=rf"^{path}: not UTF-8 text \(byte \d+\)$"):
             load_spec(path)
 
     def test_not_toml(self, tmp_path):
@@ -135,3 +165,62 @@ class TestResultStore:
         other = {**self.MANIFEST, "campaign": {"name": "demo", "seed": 8}}
         with pytest.raises(ResultStoreError, match=r"holds a different campaign"):
             ResultStore(tmp_path).open(other, resume=True)
+
+    def test_garbage_line_keeps_every_good_record(self, tmp_path):
+        # One garbage line in the middle: the records after it are kept (not run again),
+        # the line is moved, with its number, to quarantine.jsonl, and the store says so.
+        with ResultStore(tmp_path).open(self.MANIFEST) as store:
+            store.append([{"id": i, "outcome": "masked"} for i in range(3)])
+        lines = (tmp_path / "results.jsonl").read_text().splitlines(keepends=True)
+        lines.insert(1, "#!garbage\n")
+        lines.append('{"outcome": "masked"}\n')             # no id
+        lines.append('{"id": 2, "outcome": "sdc"}\n')       # a duplicate id
+        (tmp_path / "results.jsonl").write_text("".join(lines))
+        store = ResultStore(tmp_path).open(self.MANIFEST, resume=True)
+        store.close()
+        assert store.done == {0, 1, 2}
+        assert re.fullmatch(rf"{tmp_path}/results.jsonl: 2 line\(s\) that are not result "
+                            r"records \(line 2, 5: not valid JSON\); 1 duplicated id\(s\), "
+                            rf"each counted once; set aside in {tmp_path}/quarantine.jsonl",
+                            store.repaired), store.repaired
+        assert ResultStore(tmp_path).records() == [{"id": i, "outcome": "masked"}
+                                                   for i in range(3)]
+        quarantined = [json.loads(line) for line in
+                       (tmp_path / "quarantine.jsonl").read_text().splitlines()]
+        assert [(q["line"], q["text"]) for q in quarantined] == [
+            (2, "#!garbage\n"), (5, '{"outcome": "masked"}\n'),
+            (6, '{"id": 2, "outcome": "sdc"}\n')]
+        assert quarantined[1]["reason"] == "no valid id (None)"
+        assert quarantined[2]["reason"] == "duplicate id 2"
+
+    def test_out_of_plan_id(self, tmp_path):
+        manifest = {"campaign": {"injections": 2}}
+        with ResultStore(tmp_path).open(manifest) as store:
+            store.append([{"id": 0, "outcome": "masked"}, {"id": 7, "outcome": "masked"}])
+        store = ResultStore(tmp_path).open(manifest, resume=True)
+        store.close()
+        assert store.done == {0} and "id 7 is not in the plan (0 to 1)" in store.repaired
+
+
+class TestDiscard:
+    def test_only_the_campaigns_own_files(self, tmp_path):
+        ResultStore(tmp_path).open(TestResultStore.MANIFEST).close()
+        for name in ("logs/injection4.log", "logs/shard0-startup.log", "logs/mine.log",
+                     "shards/shard0-1/sim.log", "shards/notes.txt", "index.html"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text("x")
+        discard(tmp_path)
+        left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                      if p.is_file())
+        assert left == ["index.html", "logs/mine.log", "shards/notes.txt"]
+
+    def test_folder_without_campaign_is_not_touched(self, tmp_path):
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "logs" / "injection1.log").write_text("someone else's")
+        discard(tmp_path)
+        assert (tmp_path / "logs" / "injection1.log").exists()
+        (tmp_path / "results.jsonl").write_text("{}\n")
+        with pytest.raises(ResultStoreError, match=r"holds results.jsonl but no "
+                                                   r"manifest.json: not a campaign folder"):
+            discard(tmp_path)
+        assert (tmp_path / "results.jsonl").exists()

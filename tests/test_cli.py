@@ -177,13 +177,15 @@ class TestVerilog:
         assert export_verilog("comparator", {"width": 9}) != first
 
     @pytest.mark.parametrize("argv, message", [
-        (["verilog", "comparator", "--width", "0"], r"--width: expected a positive integer"),
+        (["verilog", "comparator", "--width", "0"],
+         r"--width: expected an integer from 1 to 16384, not '0'"),
         (["verilog", "comparator", "--lanes", "4"], r"--lanes: invalid choice"),
         (["verilog", "lockstep", "--lanes", "3", "--offset", "2"],
          r"^ftvoter: error: Delayed lockstep needs 2 lanes: .+ not offset 2$"),
         (["verilog", "lockstep", "--io-words", "3"],
          r"^ftvoter: error: I/O window size must be a power of two, not 3$"),
-        (["verilog", "lockstep", "--seed", "0"], r"--seed: expected a positive integer"),
+        (["verilog", "lockstep", "--seed", "0"],
+         r"--seed: expected an integer from 1 to 4294967295, not '0'"),
         (["verilog", "nonsense"], r"invalid choice: 'nonsense'"),
     ])
     def test_bad_usage(self, argv, message, capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ftvoter.boards.console import ManagementClient, ManagementError
+from ftvoter.boards.console import ManagementClient, ManagementError, parse_inject
 from ftvoter.sim.cli import main
 
 # Fault register offsets and CONTROL fields, from docs/fault_registers.md.
@@ -72,4 +72,38 @@ def test_console_bad_arguments(capsys, tmp_path):
     code, err = run(["console", "--port", str(tmp_path / "none"), "--once"])
     assert code == 2 and err.startswith(f"ftvoter: error: cannot open {tmp_path / 'none'}")
     code, err = run(["console", "--port", "/dev/null", "--inject", "3:-1"])
-    assert code == 2 and "--inject must be SITE[:MASK[:MODEL[:CYCLES]]]" in err
+    assert code == 2 and err == "ftvoter: error: --inject MASK must be from 1 to 4294967295, " \
+                                "not -1\n"
+
+
+@pytest.mark.parametrize("inject, message", [
+    # Model 4 would spill into CONTROL.COMMON: a common-cause fault nobody asked for.
+    ("5:1:4", "--inject MODEL must be from 0 to 2, not 4"),
+    ("5:0", "--inject MASK must be from 1 to 4294967295, not 0"),
+    ("65536", "--inject SITE must be from 0 to 65535, not 65536"),
+    ("1:1:0:4294967296", "--inject CYCLES must be from 0 to 4294967295, not 4294967296"),
+    ("1:x", "--inject MASK must be an integer, not 'x'"),
+    ("1:1:0:0:0", "--inject must be SITE[:MASK[:MODEL[:CYCLES]]], not '1:1:0:0:0'"),
+    ("", "--inject SITE must be an integer, not ''"),
+])
+def test_inject_out_of_range_writes_nothing(inject, message, capsys, monkeypatch):
+    import serial
+    opened = []
+    monkeypatch.setattr(serial, "Serial", lambda *a, **k: opened.append(a) or FakeBoard())
+    with pytest.raises(SystemExit) as exit:
+        main(["console", "--port", "/dev/ttyFAKE", "--once", "--inject", inject])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == f"ftvoter: error: {message}\n"
+    assert opened == []             # the board was not even opened
+
+
+def test_parse_inject_defaults():
+    assert parse_inject("7") == (7, 1, 0, 0)
+    assert parse_inject("0x10:0x30:2:5") == (16, 0x30, 2, 5)
+
+
+def test_console_lane_out_of_range(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["console", "--port", "/dev/null", "--lanes", "2", "--remove", "2"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == "ftvoter: error: --remove 2: there are 2 lanes (0 to 1)\n"

@@ -6,7 +6,7 @@ from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.inject import FaultInjector, FaultModel, lane_sites
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.workload import WorkloadLane
-from ftvoter.sim.models import WorkloadModel
+from ftvoter.sim.models import WorkloadModel, lfsr_next
 
 from axi_sim import monitor
 
@@ -24,9 +24,11 @@ def site_index(lockstep, name):
 def run(lockstep, cycles, fault, probe=None):
     """Run with an on-chip RAM and one fault programmed from reset.
 
-    ``fault``: dict of injector inputs (site by name). ``probe``: (site name, per-cycle
-    list) to sample a register of every lane after each clock edge. Returns
-    (transactions, mismatch cycles, probes).
+    ``fault``: dict of injector inputs (site by name). ``probe``: the name of a lane
+    register (or a tuple of names) to sample in every lane after each clock edge:
+    ``probes[k]`` holds the values after the edge that ends cycle ``k``, one per lane (a
+    tuple of them per lane for a tuple of names). Returns (transactions, mismatch
+    cycles, probes).
     """
     log, mismatches, probes = [], [], []
     sim = Simulator(LockstepDemo(lockstep, ram_words=256))
@@ -43,9 +45,12 @@ def run(lockstep, cycles, fault, probe=None):
             if ctx.get(lockstep.mismatch):
                 mismatches.append(cycle)
             await ctx.tick()
-            if probe is not None:
+            if isinstance(probe, str):
                 probes.append(tuple(ctx.get(unit.state_registers()[probe])
                                     for unit in lockstep.units))
+            elif probe is not None:
+                probes.append(tuple(tuple(ctx.get(unit.state_registers()[name])
+                                          for name in probe) for unit in lockstep.units))
 
     sim.add_testbench(monitor(lockstep.path0_bus, log), background=True)
     sim.add_testbench(testbench)
@@ -94,16 +99,33 @@ class TestFaultInjector:
         assert all(a == b for a, b in probes[:200])
         assert probes[200][1] == probes[200][0] ^ mask
 
-    def test_stuck_at(self):
-        # Bit 0 of lane 1's LFSR forced to 1 for 50 cycles, then released. (Delayed
-        # lockstep, so that detection does not stop the lanes.)
+    # Start and duration chosen so that both edges of the window can be seen (below).
+    @pytest.mark.parametrize("start, duration", [(104, 50), (137, 1), (212, 3), (104, 0)])
+    def test_stuck_at(self, start, duration):
+        # Bit 0 of lane 1's LFSR forced to 1 at the clock edges ending cycles `start` to
+        # `start + duration - 1` (hdl/inject.py; duration 0: for ever), and at no other.
+        # Every cycle the register must be exactly what its own logic makes of its
+        # previous value (one LFSR step in a cycle in which the lane executes, FSM state
+        # EXEC; held while it waits for the bus), with bit 0 set at exactly those edges.
+        # (Delayed lockstep, so that detection does not stop the lanes.)
         lockstep = Lockstep(lane, offset=1, faults=["lane1.lfsr.state"])
-        _, _, probes = run(lockstep, 400, {"site": "lane1.lfsr.state", "mask": 1,
-                                           "model": FaultModel.STUCK1, "start": 100,
-                                           "duration": 50}, probe="lfsr.state")
-        assert all(value & 1 for _, value in probes[100:150])
-        assert not all(value & 1 for _, value in probes[150:])
-        assert not all(value & 1 for _, value in probes[:100])
+        cycles = start + (duration or 50) + 100
+        _, _, probes = run(lockstep, cycles, {"site": "lane1.lfsr.state", "mask": 1,
+                                              "model": FaultModel.STUCK1, "start": start,
+                                              "duration": duration},
+                           probe=("lfsr.state", "ctrl.fsm_state"))
+        state = [lanes[1][0] for lanes in probes]
+        executing = [lanes[1][1].name == "EXEC" for lanes in probes]
+        free = {k: lfsr_next(state[k - 1]) if executing[k - 1] else state[k - 1]
+                for k in range(10, cycles)}
+        window = range(start, start + duration if duration else cycles)
+        expected = {k: free[k] | 1 if k in window else free[k] for k in free}
+        assert {k: state[k] for k in free} == expected
+        # The window's edges can be seen: the fault-free value at the first forced edge
+        # and at the first edge after the window has bit 0 clear (else a window one
+        # cycle early, late or long would look the same).
+        assert not free[start] & 1
+        assert duration == 0 or not free[start + duration] & 1
 
     def test_common_cause_escapes_plain_lockstep(self):
         # The same flip in both lanes at once: plain lockstep sees identical lanes and

@@ -21,7 +21,7 @@ LANE0 = {"start": 100, "lane": 0, "common": False}
 class TestClassify:
     def test_outcome_names(self):
         assert OUTCOMES == ("masked", "latent", "corrected", "isolated", "wrong_lane",
-                            "halted", "false_alarm", "sdc", "hang", "sim_error")
+                            "halted", "late", "false_alarm", "sdc", "hang", "sim_error")
 
     @pytest.mark.parametrize("lanes, fields, injection, outcome", [
         (2, {}, LANE0, "masked"),
@@ -38,7 +38,19 @@ class TestClassify:
          {"start": 100, "lane": 0, "common": True}, "sdc"),
         (2, {"diverged_at": 101, "lag": 3}, {**LANE0, "common": True}, "hang"),
         (2, {"diverged_at": 101, "lag_overflow": 1}, {**LANE0, "common": True}, "hang"),
+        # Two requests behind is a hang (HANG_LAG), one is not.
+        (2, {"diverged_at": 101, "lag": 2}, {**LANE0, "common": True}, "hang"),
         (2, {"diverged_at": 101, "lag": 1}, {**LANE0, "common": True}, "latent"),
+        # A wrong request on a path before the detection: late, whatever followed it.
+        (2, {"diverged_at": 101, "io_wrong_at": 102, "mismatch_at": 103, "halted": 1},
+         LANE0, "late"),
+        (3, {"diverged_at": 101, "io_wrong_at": 102, "mismatch_at": 103, "online": 0b110},
+         LANE0, "late"),
+        (2, {"diverged_at": 101, "io_wrong_at": 102, "self_error_at": 104, "online": 0b10},
+         LANE0, "late"),
+        # In the cycle of the detection it did not escape.
+        (2, {"diverged_at": 101, "io_wrong_at": 103, "mismatch_at": 103, "halted": 1},
+         LANE0, "halted"),
         # A detection nothing acted on does not make the outcome (plain lockstep)...
         (2, {"diverged_at": 101, "mismatch_at": 102, "io_wrong_at": 103}, LANE0, "sdc"),
     ])
@@ -46,11 +58,17 @@ class TestClassify:
         assert classify(record(**fields), injection, lanes=lanes)["outcome"] == outcome
 
     def test_detection_only(self):
-        # ...but delayed lockstep only detects: its mismatch is the order to stop.
+        # ...but delayed lockstep only detects: its mismatch is the order to stop ...
+        result = classify(record(diverged_at=101, mismatch_at=104), LANE0, lanes=2,
+                          detection_only=True)
+        assert result["outcome"] == "halted"
+        assert result["escaped"] is False
+        # ... given in time, or too late: a wrong request was out before it.
         result = classify(record(diverged_at=101, io_wrong_at=101, mismatch_at=104),
                           LANE0, lanes=2, detection_only=True)
-        assert result["outcome"] == "halted"
+        assert result["outcome"] == "late"
         assert result["escaped"] is True
+        assert result["io_latency"] == 1 and result["detection_latency"] == 4
 
     def test_latencies(self):
         result = classify(record(diverged_at=101, mismatch_at=102, halted=1, cycle=103),
