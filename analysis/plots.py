@@ -59,7 +59,7 @@ def latency_plot(groups, path, title):
     cdf.set_xscale("symlog", linthresh=10)
     for axes in (hist, cdf):
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=8)
+        _legend(axes)
     figure.suptitle(title)
     return _save(figure, path)
 
@@ -76,7 +76,7 @@ def outcome_plot(shares_by_group, path, title):
         axes.barh(groups, values, left=left, color=COLOURS.get(outcome), label=outcome)
         left += values
     axes.set(title=title, xlabel="share of injections", xlim=(0, 1))
-    axes.legend(ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    _legend(axes, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     axes.invert_yaxis()
     return _save(figure, path)
 
@@ -98,16 +98,32 @@ def sweep(parameters, name, values):
                       for a in ARCHITECTURES}}
 
 
+def _legend(axes, **options):
+    """A legend, if anything on ``axes`` has a label (an empty one only warns)."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8, **options)
+
+
 def _sweep_plot(data, path, title, xlabel, log=False):
     figure, axes = plt.subplots(figsize=(8, 4.5))
+    perfect = []
     for architecture, values in data["nines"].items():
-        axes.plot(data["values"], values, label=ARCH_LABELS[architecture])
+        values = np.asarray(values, dtype=float)
+        if not np.isfinite(values).any():     # availability 1 everywhere: no finite nines
+            perfect.append(ARCH_LABELS[architecture])
+            continue
+        axes.plot(data["values"], np.where(np.isfinite(values), values, np.nan),
+                  label=ARCH_LABELS[architecture])
     _nines_lines(axes)
     if log:
         axes.set_xscale("log")
+    axes.set_xlim(min(data["values"]), max(data["values"]))
+    if perfect:
+        axes.annotate(f"never down with these parameters: {', '.join(perfect)}",
+                      (0.5, 0.5), xycoords="axes fraction", ha="center", fontsize=9)
     axes.set(title=title, xlabel=xlabel, ylabel="availability (nines)")
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize=8)
+    _legend(axes)
     return _save(figure, path)
 
 

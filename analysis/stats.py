@@ -74,10 +74,13 @@ def incomplete(found, planned):
 def _manifest(path):
     """Read ``manifest.json`` (``{}`` when there is none); ``ValueError`` naming the file
     when it is not a valid manifest."""
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
         manifest = json.loads(path.read_bytes())
+    except OSError as error:
+        raise ValueError(f"{path}: not a valid manifest (cannot be read: "
+                         f"{error.strerror})") from None
     except (ValueError, RecursionError) as error:
         reason = "not valid JSON" if isinstance(error, RecursionError) else \
             str(error).splitlines()[0]

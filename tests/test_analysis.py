@@ -303,6 +303,25 @@ class TestReport:
             data = png.read_bytes()
             assert data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
 
+    def test_report_of_a_campaign_where_nothing_fails(self, tmp_path, capsys):
+        # Every injection masked: every architecture is always up (infinite nines); the
+        # report is still written (it once failed in the log-scaled MTTR plot).
+        records = [{**RECORDS[0], "id": i, "outcome": "masked"} for i in range(5)]
+        folder = write_campaign(tmp_path / "calm", records, planned=5)
+        assert main(["report", str(folder)]) == 0
+        out, err = capsys.readouterr()
+        assert err == "" and "index.html" in out
+        summary = json.loads((folder / "summary.json").read_text())
+        assert all(r["availability"] == 1 for r in summary["availability"])
+
+    def test_manifest_that_is_a_folder(self, tmp_path):
+        folder = write_campaign(tmp_path / "odd", RECORDS[:2])
+        (folder / "manifest.json").unlink(missing_ok=True)
+        (folder / "manifest.json").mkdir()
+        with pytest.raises(ValueError, match=r"manifest.json: not a valid manifest \(cannot "
+                                             r"be read: Is a directory\)$"):
+            load_campaign(folder)
+
     def test_cli(self, campaign, capsys):
         assert main(["report", str(campaign)]) == 0
         assert "index.html" in capsys.readouterr().out
