@@ -74,10 +74,31 @@ class VotingBridge(wiring.Component):
     **Paths.** A path that answers SLVERR or DECERR, or does not answer within ``timeout``
     cycles of the request, is marked failed (PATH_STATUS.FAILED) and the operation is
     retried on the other path if that one has not failed; otherwise the lanes get SLVERR.
-    New operations go to the first path not marked failed (path 0 when all are). On a
-    timeout the bridge withdraws its request from the path (the one exception to AXI's
-    rule that valid is held until ready: the path is deemed dead) and drains stray
-    responses from failed paths. Writes are assumed idempotent when retried.
+    New operations go to the first path not marked failed (path 0 when all are, unless it
+    holds half a write and path 1 does not). On a timeout the bridge withdraws its request
+    from the path (the one exception to AXI's rule that valid is held until ready) and
+    drains stray responses from failed paths. Writes are assumed idempotent when retried.
+
+    A path may still answer after the timeout (a slow target). For each path and channel
+    the bridge remembers the answer still owed for a timed-out request whose beats the
+    path had all taken, and discards it when it comes; until then the path gets no new
+    request on that channel (AXI4-Lite answers in order), so a late answer is never taken
+    for another request's, even after software has returned the path to service. A
+    request waits at most ``timeout`` cycles for that answer, then has ``timeout`` cycles
+    for its own. With one path, the path stays marked failed and is still used: the lanes
+    get SLVERR for the operation that timed out, and the next operations go to the path
+    as soon as it has given its late answer; one that would wait longer than ``timeout``
+    cycles for it gets SLVERR without being sent.
+
+    A write that timed out with only one of its two beats (AW, W) taken by the path is
+    never completed with another write's beat. With one path, the bridge goes on offering
+    the other beat for up to ``timeout`` more cycles after the lanes have their SLVERR
+    (their next write waits meanwhile); once the path takes it, the write's answer is
+    owed as above. If it does not take it, or with two paths (the write is retried on the
+    other one at once), the path holds half a write and gets no more writes until software
+    returns it to service (writing 1 to its PATH_STATUS.FAILED bit), which tells the bridge
+    that the target has been reset; with one path, the lanes get SLVERR at once for every
+    write until then (reads still go to the path).
 
     **Registers.** Agreed transactions to ``[csr_base, csr_base + 256)`` go to the
     :class:`~ftvoter.hdl.registers.ErrorRegisters` instead of a path; ``mgmt`` reaches
@@ -366,10 +387,22 @@ class VotingBridge(wiring.Component):
         wiring.connect(m, wiring.flipped(self.mgmt), regs.mgmt)
 
         # --- engines ---------------------------------------------------------------------
-        failed = regs.path_failed
+        failed = regs.path_failed[:p]
+        # What a path still owes for requests the bridge abandoned (timed out) after the
+        # path had taken all their beats: one B (writes) or R (reads) answer, which is
+        # discarded when it comes. A path that owes one gets no new request of that kind
+        # until it has given it (AXI4-Lite answers in order on each channel), so one bit per
+        # path and channel is enough, and a late answer is never taken for a new request's.
+        owe_b, owe_r = Signal(p), Signal(p)
+        # Paths left holding half an abandoned write (its AW without its W or the reverse):
+        # they get no write until software returns them to service (PATH_STATUS.FAILED).
+        half = Signal(p)
+        broken = Signal(p)
+        m.d.comb += broken.eq(half & failed)
+        m.d.sync += half.eq(broken)
         preferred = Signal()
         if p == 2:
-            m.d.comb += preferred.eq(failed[0] & ~failed[1])
+            m.d.comb += preferred.eq((failed[0] & ~failed[1]) | (broken[0] & ~broken[1]))
         m.d.comb += regs.active_path.eq(preferred)
 
         syncing = manager.syncing
@@ -429,46 +462,79 @@ class VotingBridge(wiring.Component):
             m.d.sync += [read.local.eq(1), read.local_resp.eq(AXI4_RESP_OKAY),
                          read_data.eq(regs.lanes.rdata)]
 
+        # A write that timed out with one of its beats taken by the path and the other not
+        # (no other path to retry on): after the lanes have their SLVERR, its registers stay
+        # full and the missing beat is still offered, so the path never pairs its half with
+        # another write's beat; within a second timeout the write is finished (its answer is
+        # then owed), or the path is left holding half a write.
+        finishing = Signal()
         retries = []
         path_fail = []
         for engine in (write, read):
             is_write = engine is write
+            owes = owe_b if is_write else owe_r
             # The address beat decides the target, so a write goes to a path once its AW is
-            # in; the timer runs while the path owes an answer to a complete request.
+            # in; the timer runs while the path owes an answer to a complete request (or an
+            # answer it still owed, which the request waits for).
             busy = aw_full if is_write else ar_full
             ready = (aw_full & w_full) if is_write else ar_full
             on_path = Signal(name=f"{engine.kind}_on_path")
             m.d.comb += on_path.eq(busy & ~engine.csr & ~engine.local)
+
+            def current(value, engine=engine):
+                return value[0] if p == 1 else Mux(engine.path, value[1], value[0])
+
             # Path handshakes and responses of the engine's current path.
             resp_valid = Signal(name=f"{engine.kind}_resp_valid")
             resp = Signal(2, name=f"{engine.kind}_resp")
             taken = Signal(name=f"{engine.kind}_taken")
+            addr_in = Signal(name=f"{engine.kind}_addr_in")     # address beat taken now
+            data_in = Signal(name="write_data_in") if is_write else None
+            stray = Signal(p, name=f"{engine.kind}_stray")      # an owed answer discarded
             for j, bus in enumerate(paths):
                 mine = on_path & (engine.path == j)
+                send = mine & ~owes[j]
                 if is_write:
+                    send = send & ~broken[j]
                     m.d.comb += [
-                        bus.awvalid.eq(mine & aw_full & ~engine.sent),
+                        bus.awvalid.eq(send & aw_full & ~engine.sent),
                         bus.awaddr.eq(engine.addr), bus.awprot.eq(engine.prot),
-                        bus.wvalid.eq(mine & w_full & ~w_sent),  # mine implies AW is in
+                        bus.wvalid.eq(send & w_full & ~w_sent),  # mine implies AW is in
                         bus.wdata.eq(w_data), bus.wstrb.eq(w_strb),
+                        stray[j].eq(owes[j] & bus.bvalid),
                     ]
                     with m.If(bus.awvalid & bus.awready):
+                        m.d.comb += addr_in.eq(1)
                         m.d.sync += engine.sent.eq(1)
                     with m.If(bus.wvalid & bus.wready):
+                        m.d.comb += data_in.eq(1)
                         m.d.sync += w_sent.eq(1)
-                    with m.If(mine & bus.bvalid & engine.sent & w_sent):
+                    with m.If(send & bus.bvalid & engine.sent & w_sent & ~finishing):
                         m.d.comb += [resp_valid.eq(1), resp.eq(bus.bresp)]
-                    m.d.comb += bus.bready.eq(Mux(mine, taken, failed[j]))
+                    m.d.comb += bus.bready.eq(owes[j] | Mux(mine, taken, failed[j]))
                 else:
                     m.d.comb += [
-                        bus.arvalid.eq(mine & ~engine.sent),
+                        bus.arvalid.eq(send & ~engine.sent),
                         bus.araddr.eq(engine.addr), bus.arprot.eq(engine.prot),
+                        stray[j].eq(owes[j] & bus.rvalid),
                     ]
                     with m.If(bus.arvalid & bus.arready):
+                        m.d.comb += addr_in.eq(1)
                         m.d.sync += engine.sent.eq(1)
-                    with m.If(mine & bus.rvalid & engine.sent):
+                    with m.If(send & bus.rvalid & engine.sent):
                         m.d.comb += [resp_valid.eq(1), resp.eq(bus.rresp)]
-                    m.d.comb += bus.rready.eq(Mux(mine, taken, failed[j]))
+                    m.d.comb += bus.rready.eq(owes[j] | Mux(mine, taken, failed[j]))
+            m.d.sync += owes.eq(owes & ~stray)
+
+            # What the path has of the request now (this cycle's handshakes included).
+            has_addr = engine.sent | addr_in
+            whole = Signal(name=f"{engine.kind}_whole")
+            partial = Signal(name=f"{engine.kind}_partial")
+            if is_write:
+                has_data = w_sent | data_in
+                m.d.comb += [whole.eq(has_addr & has_data), partial.eq(has_addr ^ has_data)]
+            else:
+                m.d.comb += whole.eq(has_addr)
 
             other_ok = Signal(name=f"{engine.kind}_other_ok")
             if p == 2:
@@ -477,28 +543,60 @@ class VotingBridge(wiring.Component):
             retry = Signal(name=f"{engine.kind}_retry")
             fail = Signal(name=f"{engine.kind}_fail")
             timed_out = Signal(name=f"{engine.kind}_timed_out")
+            give_up = Signal(name=f"{engine.kind}_give_up")   # abandon the current path
             m.d.comb += timed_out.eq(on_path & ready & ~resp_valid &
                                      (engine.timer >= self._timeout))
+            if is_write:
+                # A path left holding half a write is refused the request at once. (A write
+                # being finished is no longer the lanes' request: it is not given up.)
+                refused = Signal(name="write_refused")
+                m.d.comb += [refused.eq(on_path & ready & current(broken)),
+                             give_up.eq((timed_out | refused) & ~finishing)]
+            else:
+                m.d.comb += give_up.eq(timed_out)
             with m.If(on_path & ready & ~resp_valid):
                 m.d.sync += engine.timer.eq(engine.timer + 1)
+            with m.If(current(stray)):
+                # The answer the path owed has come: the waiting request goes out now and
+                # has the whole timeout for its own answer.
+                m.d.sync += engine.timer.eq(0)
             with m.If(resp_valid & error):
                 m.d.comb += [fail.eq(1), cause[_CAUSE["PATH_ERROR"]].eq(1),
                              retry.eq(other_ok)]
+            with m.If(give_up):
+                m.d.comb += [fail.eq(1), retry.eq(other_ok)]
             with m.If(timed_out):
-                m.d.comb += [fail.eq(1), cause[_CAUSE["PATH_TIMEOUT"]].eq(1),
-                             retry.eq(other_ok)]
+                m.d.comb += cause[_CAUSE["PATH_TIMEOUT"]].eq(1)
             with m.If(fail & ~other_ok):
                 m.d.comb += cause[_CAUSE["NO_PATH"]].eq(1)
+            with m.If(give_up & whole):
+                m.d.sync += owes.bit_select(engine.path, 1).eq(1)
             with m.If(retry):
                 m.d.comb += taken.eq(resp_valid)        # absorb the error response
                 m.d.sync += [engine.path.eq(~engine.path), engine.sent.eq(0),
                              engine.timer.eq(0)]
                 if is_write:
                     m.d.sync += w_sent.eq(0)
-            with m.Elif(timed_out):
+                    with m.If(give_up & partial):
+                        m.d.sync += half.bit_select(engine.path, 1).eq(1)
+            with m.Elif(give_up):
                 m.d.sync += [engine.local.eq(1), engine.local_resp.eq(AXI4_RESP_SLVERR)]
+                if is_write:
+                    with m.If(partial):
+                        m.d.sync += [finishing.eq(1), engine.timer.eq(0)]
+            finish_fail = Signal(name=f"{engine.kind}_finish_fail")
+            if is_write:
+                with m.If(finishing & on_path):
+                    with m.If(whole):
+                        # The missing beat is in: the path owes the answer; the engine is free.
+                        m.d.sync += [owes.bit_select(engine.path, 1).eq(1), finishing.eq(0),
+                                     aw_full.eq(0), w_full.eq(0), w_sent.eq(0)]
+                    with m.Elif(timed_out):
+                        m.d.comb += finish_fail.eq(1)
+                        m.d.sync += [half.bit_select(engine.path, 1).eq(1), finishing.eq(0),
+                                     aw_full.eq(0), w_full.eq(0), w_sent.eq(0)]
             retries.append(retry)
-            path_fail.append(Mux(fail, Mux(engine.path, 0b10, 0b01), 0))
+            path_fail.append(Mux(fail | finish_fail, Mux(engine.path, 0b10, 0b01), 0))
 
             # Deliver the response to every online lane; track each lane's handshake.
             source_valid = Signal(name=f"{engine.kind}_source_valid")
@@ -529,7 +627,9 @@ class VotingBridge(wiring.Component):
             with m.If(complete):
                 m.d.sync += [done.eq(0), engine.local.eq(0)]
                 if is_write:
-                    m.d.sync += [aw_full.eq(0), w_full.eq(0)]
+                    # A write being finished keeps its beats until the path has them.
+                    with m.If(~finishing):
+                        m.d.sync += [aw_full.eq(0), w_full.eq(0), w_sent.eq(0)]
                 else:
                     m.d.sync += ar_full.eq(0)
             with m.Else():

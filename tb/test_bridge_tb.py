@@ -2,10 +2,11 @@
 
 One cocotbext-axi ``AxiLiteMaster`` per lane issues identical traffic; each path is a
 cocotbext-axi ``AxiLiteRam`` (or, for multipath tests, a small target that can answer
-SLVERR or stay silent); a golden model of the memory says what the paths must see. Faults
-corrupt one lane: address, data, strobes, valid timing (its channel paused) or ready (its
-response channel paused), with or without its ``self_error``. A monitor on every path
-records each beat: any beat that is not the next agreed operation is an escape.
+SLVERR or stay silent, or a slow peer that answers after the bridge's timeout); a golden
+model of the memory says what the paths must see. Faults corrupt one lane: address, data,
+strobes, valid timing (its channel paused) or ready (its response channel paused), with or
+without its ``self_error``. A monitor on every path records each beat: any beat that is not
+the next agreed operation is an escape.
 """
 
 import os
@@ -92,8 +93,92 @@ class Target:
             bus["rvalid"].value = int(rvalid)
 
 
+SLOW = 0x800   # the slow peer answers requests to addresses with this bit set late
+
+
+class SlowPeer:
+    """An AXI4-Lite target that answers requests to the slow region late (a slow peer).
+
+    It takes AW, W and AR beats whenever its queues have room, pairs AW and W beats in
+    order and answers each channel in order: a request to an address with ``SLOW`` set
+    ``late`` cycles after it is complete, any other one cycle after (but never before the
+    requests ahead of it). A write is performed, and a read's data fetched, when it is
+    answered. With ``hold_w``, the peer takes a W beat only after its AW, and none for
+    ``late`` cycles after an AW to the slow region (it holds half a write). Handshakes are
+    sampled at the rising edge, as cocotbext-axi does.
+    """
+
+    def __init__(self, dut, prefix, clock, memory, *, late=20, hold_w=False):
+        self.bus = {name: getattr(dut, f"{prefix}__{name}") for name in (
+            "awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp",
+            "bvalid", "bready", "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid",
+            "rready")}
+        self.clock, self.memory, self.late, self.hold_w = clock, memory, late, hold_w
+        self.aw_log = []           # every AW address taken
+        self.late_answers = 0      # answers given to requests in the slow region
+        self.reset()
+        for name in ("awready", "wready", "bvalid", "arready", "rvalid", "bresp", "rresp",
+                     "rdata"):
+            self.bus[name].value = 0
+        cocotb.start_soon(self._run())
+
+    def reset(self):
+        """Forget every request in flight, as a reset of the peer would."""
+        self.aws, self.ws = [], []       # beats taken, not yet paired
+        self.writes, self.reads = [], []  # (due, addr, data, strb), (due, addr): in order
+        self.b = self.r = None           # the response presented (bresp; rdata)
+        self.w_hold_until = 0
+
+    def _due(self, cycle, addr):
+        return cycle + (self.late if addr & SLOW else 1)
+
+    async def _run(self):
+        bus = self.bus
+        cycle = 0
+        while True:
+            await RisingEdge(self.clock)
+            cycle += 1
+            get = {name: int(bus[name].value) for name in bus}
+            if get["awvalid"] and get["awready"]:
+                self.aws.append(get["awaddr"])
+                self.aw_log.append(get["awaddr"])
+                if self.hold_w and get["awaddr"] & SLOW:
+                    self.w_hold_until = cycle + self.late
+            if get["wvalid"] and get["wready"]:
+                self.ws.append((get["wdata"], get["wstrb"]))
+            if get["arvalid"] and get["arready"]:
+                self.reads.append((self._due(cycle, get["araddr"]), get["araddr"]))
+            if self.b is not None and get["bready"]:
+                self.b = None
+            if self.r is not None and get["rready"]:
+                self.r = None
+            while self.aws and self.ws:
+                addr = self.aws.pop(0)
+                self.writes.append((self._due(cycle, addr), addr, *self.ws.pop(0)))
+            if self.b is None and self.writes and self.writes[0][0] <= cycle:
+                _, addr, data, strb = self.writes.pop(0)
+                self.memory.write(addr, data, strb)
+                self.b = AxiResp.OKAY
+                self.late_answers += bool(addr & SLOW)
+            if self.r is None and self.reads and self.reads[0][0] <= cycle:
+                _, addr = self.reads.pop(0)
+                self.r = self.memory.read(addr)
+                self.late_answers += bool(addr & SLOW)
+            bus["awready"].value = int(len(self.aws) + len(self.writes) < 4)
+            # Holding W: a W beat only after its AW, and not for late cycles after an AW to
+            # the slow region.
+            hold = self.hold_w and (not self.aws or cycle < self.w_hold_until)
+            bus["wready"].value = int(len(self.ws) < 4 and not hold)
+            bus["arready"].value = int(len(self.reads) < 4)
+            bus["bvalid"].value = int(self.b is not None)
+            bus["bresp"].value = 0 if self.b is None else self.b
+            bus["rvalid"].value = int(self.r is not None)
+            bus["rdata"].value = self.r or 0
+            bus["rresp"].value = 0
+
+
 class TB:
-    def __init__(self, dut, *, lanes, paths, modes=None):
+    def __init__(self, dut, *, lanes, paths, modes=None, shared=False):
         self.dut, self.lanes, self.paths = dut, lanes, paths
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.masters = [AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"lane{i}_bus_"), dut.clk,
@@ -105,7 +190,9 @@ class TB:
         self.mgmt.write_if.log.setLevel("WARNING")
         self.mgmt.read_if.log.setLevel("WARNING")
         self.golden = MemoryModel(32)
-        self.path_memories = [MemoryModel(32) for _ in range(paths)]
+        # shared: the paths reach one target (multipath I/O), so they share one memory.
+        self.path_memories = ([MemoryModel(32)] * paths if shared else
+                              [MemoryModel(32) for _ in range(paths)])
         self.targets = []
         for j in range(paths):
             mode = (modes or {}).get(j)
@@ -115,6 +202,9 @@ class TB:
                 ram.write_if.log.setLevel("WARNING")
                 ram.read_if.log.setLevel("WARNING")
                 self.targets.append(ram)
+            elif mode == "slow":
+                self.targets.append(SlowPeer(dut, f"path{j}_bus", dut.clk,
+                                             self.path_memories[j]))
             else:
                 self.targets.append(Target(dut, f"path{j}_bus", dut.clk,
                                            self.path_memories[j], mode))
@@ -174,6 +264,15 @@ class TB:
 
     async def lane_cmd(self, lane, op):
         return await self.write_reg("LANE_CMD", lane | LANE_OPS[op] << 4, unlock=True)
+
+    async def wait_resynced(self, what, tries=20):
+        """Read STATUS until no lane is being resynchronised (SYNCING clear); fail, naming
+        ``what`` was waited for, if it is still set after ``tries`` reads."""
+        for _ in range(tries):
+            if not (await self.read_reg("STATUS")) & 0b10:
+                return
+        raise AssertionError(f"resynchronisation {what} did not finish: STATUS.SYNCING "
+                             f"still set after {tries} reads")
 
     async def lane_states(self):
         value = await self.read_reg("LANE_STATE")
@@ -356,11 +455,7 @@ async def fault_episode(tb, rng, op, lanes, stats):
     getattr(dut, f"lane{faulty}_self_error").value = 0
     await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
     assert await tb.lane_cmd(faulty, "INSERT") == AxiResp.OKAY
-    for _ in range(50):
-        if not (await tb.read_reg("STATUS")) & 0b10:
-            break
-    else:
-        raise AssertionError("resynchronisation did not finish")
+    await tb.wait_resynced(f"of lane {faulty} after a fault", tries=50)
     assert await tb.lane_states() == ["ONLINE"] * lanes
     events = await tb.events()
     first = "BROKEN" if isolating else "REMOVED"
@@ -432,9 +527,7 @@ async def run_test_registers(dut):
     assert await tb.read_reg("REJECTED") == rejected + 1
     assert await tb.write_reg("UNLOCK", 0x1234) == AxiResp.SLVERR
     assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
-    for _ in range(20):
-        if not (await tb.read_reg("STATUS")) & 0b10:
-            break
+    await tb.wait_resynced("of lane 1 (INSERT from mgmt)")
     assert await tb.lane_states() == ["ONLINE"] * tb.lanes
     assert await tb.write_reg("CONTROL", 1) == AxiResp.SLVERR      # the unlock was used
     # LOCK: the lanes lock the configuration; their LANE_CMD is then refused.
@@ -451,12 +544,10 @@ async def run_test_registers(dut):
     # WO reads as zero; the event log overflows after 16 events and says so.
     assert await tb.read_reg("UNLOCK") == 0
     await tb.events()
-    for _ in range(9):
+    for index in range(9):
         await tb.lane_cmd(1, "REMOVE")
         await tb.lane_cmd(1, "INSERT")
-        for _ in range(20):
-            if not (await tb.read_reg("STATUS")) & 0b10:
-                break
+        await tb.wait_resynced(f"of lane 1 (event log filler {index + 1} of 9)")
     status = await tb.read_reg("EVENT_STATUS")
     assert status & 0x1F == 16 and status >> 8 & 1, hex(status)
     assert len(await tb.events()) == 16
@@ -553,13 +644,201 @@ async def run_test_diagnose(dut):
         # Back to two lanes for the next round.
         await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
         assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
-        for _ in range(20):
-            if not (await tb.read_reg("STATUS")) & 0b10:
-                break
+        await tb.wait_resynced(f"of lane 1 after the {verdict} round")
         assert await tb.lane_states() == ["ONLINE", "ONLINE"]
     # Only the agreed write reached the path, each time.
     assert [beat[1:4] for beat in tb.beats] == [("W", 0x100, 0x5A5A5A5A)] * 3
     report(outcomes)
+
+
+class Reference:
+    """What each word may hold, independent of the bridge: after a write that got OKAY, its
+    data; a write that got SLVERR may have been performed (late) or not, so its data is
+    added to what the word may hold. Never another write's data."""
+
+    def __init__(self):
+        self.allowed = {}
+
+    def wrote(self, addr, data, resp):
+        if resp == AxiResp.OKAY:
+            self.allowed[addr] = {data}
+        else:
+            self.allowed.setdefault(addr, {0}).add(data)
+
+    def may_hold(self, addr):
+        return self.allowed.get(addr, {0})
+
+    def check(self, memory):
+        for addr, values in sorted(self.allowed.items()):
+            held = memory.read(addr)
+            assert held in values, (f"{addr:#x} holds {held:#x}, not one of "
+                                    f"{sorted(map(hex, values))}: a write lost or another "
+                                    f"write's data")
+
+
+async def lockstep_op(tb, kind, addr, data=None, *, w_pause=0, limit=300):
+    """Run one operation on every lane, its W beats held back ``w_pause`` cycles (so the AW
+    goes first); return the response all lanes got: ``(resp, read data or None)``."""
+    for master in tb.masters:
+        master.write_if.w_channel.pause = bool(w_pause)
+    tasks = tb.start((kind, addr, data, 4))
+    if w_pause:
+        await ClockCycles(tb.dut.clk, w_pause)
+        for master in tb.masters:
+            master.write_if.w_channel.pause = False
+    await First(Combine(*tasks), ClockCycles(tb.dut.clk, limit))
+    assert all(task.done() for task in tasks), f"{kind} {addr:#x}: the bridge hung"
+    got = {(AxiResp(task.result().resp),
+            int.from_bytes(task.result().data, "little") if kind == "R" else None)
+           for task in tasks}
+    assert len(got) == 1, f"{kind} {addr:#x}: the lanes got different responses {got}"
+    return got.pop()
+
+
+@cocotb.test()
+async def run_test_slow_path(dut):
+    """A slow peer on path 0 answers requests to its slow region after the timeout: its late
+    answers are never taken for another request's, no accepted beat is lost.
+
+    Each round: write A (slow, answered 12 to 32 cycles late), write B with its W held back
+    0-7 cycles after its AW (the case in which the late answer for A was taken as B's),
+    write C, then read A (slow), B and C. With two paths, path 0 is returned to service
+    before every operation, so each one starts on the path that still owes late answers;
+    path 1 always answers.
+    """
+    lanes, paths = int(os.environ["FTVOTER_LANES"]), int(os.environ["FTVOTER_PATHS"])
+    timeout = int(os.environ["FTVOTER_TIMEOUT"])
+    seed = int(os.environ.get("FTVOTER_SEED", "1"))
+    rng = random.Random(seed)
+    tb = TB(dut, lanes=lanes, paths=paths, modes={0: "slow", 1: "ok"}, shared=True)
+    await tb.reset()
+    peer, memory, ref = tb.targets[0], tb.path_memories[0], Reference()
+    counts = {"slow": {"OKAY": 0, "SLVERR": 0}, "fast": {"OKAY": 0, "SLVERR": 0}}
+
+    async def do(kind, addr, **kwargs):
+        if paths == 2:
+            await tb.write_reg("PATH_STATUS", 0b11)
+        data = rng.getrandbits(32) if kind == "W" else None
+        resp, got = await lockstep_op(tb, kind, addr, data, **kwargs)
+        counts["slow" if addr & SLOW else "fast"][resp.name] += 1
+        if kind == "W":
+            ref.wrote(addr, data, resp)
+            # A write's OKAY says the target has done it (the peers write when they answer).
+            assert resp != AxiResp.OKAY or memory.read(addr) == data, \
+                f"write {addr:#x} got OKAY before a path did it: another request's answer"
+        elif resp == AxiResp.OKAY:
+            assert got in ref.may_hold(addr), (
+                f"read {addr:#x} got {got:#x}, not one of "
+                f"{sorted(map(hex, ref.may_hold(addr)))}: another request's data")
+        if paths == 2:
+            assert resp == AxiResp.OKAY, f"{kind} {addr:#x}: {resp.name} with path 1 working"
+        elif addr & SLOW:
+            assert resp == AxiResp.SLVERR, \
+                f"{kind} {addr:#x} answered {peer.late} cycles late got {resp.name}"
+
+    lates = range(timeout + 4, 4 * timeout + 1, 4)
+    rounds = [(late, pause) for late in lates for pause in range(8)]
+    for k, (late, pause) in enumerate(rounds):
+        peer.late = late
+        a, b, c = SLOW | 16 * k, 16 * k + 4, 16 * k + 8
+        await do("W", a)
+        await do("W", b, w_pause=pause)
+        await do("W", c)
+        for addr in (a, b, c):
+            await do("R", addr)
+    await ClockCycles(dut.clk, 2 * max(lates))
+    ref.check(memory)
+    assert not (peer.writes or peer.reads or peer.b or peer.r), "answers left untaken"
+    assert peer.late_answers > 0
+    if paths == 1:
+        # The bridge recovers: operations after a late one get through again.
+        assert counts["fast"]["OKAY"] > 0, counts
+    report({"lanes": lanes, "paths": paths, "timeout": timeout, "seed": seed,
+            "rounds": len(rounds), "late_answers": peer.late_answers, "responses": counts,
+            "retries": await tb.read_reg("RETRIES")})
+
+
+@cocotb.test()
+async def run_test_half_write(dut):
+    """Path 0 takes a write's AW but its W only after the timeout (it holds half a write).
+
+    Taken within a second timeout, with one path: the bridge finishes the write there (the
+    lanes got SLVERR) and goes on using the path. Beyond that, or with two paths (the write
+    is retried on path 1 at once): the path gets no more writes until software returns it
+    to service (after resetting the target), so the half is never completed with another
+    write's data; reads still go to it.
+    """
+    lanes, paths = int(os.environ["FTVOTER_LANES"]), int(os.environ["FTVOTER_PATHS"])
+    timeout = int(os.environ["FTVOTER_TIMEOUT"])
+    seed = int(os.environ.get("FTVOTER_SEED", "1"))
+    rng = random.Random(seed)
+    tb = TB(dut, lanes=lanes, paths=paths, modes={0: "slow", 1: "ok"}, shared=True)
+    await tb.reset()
+    peer, memory, ref = tb.targets[0], tb.path_memories[0], Reference()
+    peer.hold_w = True
+    expected = AxiResp.SLVERR if paths == 1 else AxiResp.OKAY
+    figures = {"lanes": lanes, "paths": paths, "timeout": timeout, "seed": seed}
+
+    async def write(addr, resp):
+        data = rng.getrandbits(32)
+        start = tb.cycle
+        got, _ = await lockstep_op(tb, "W", addr, data)
+        ref.wrote(addr, data, got)
+        assert got == resp, f"write {addr:#x}: {got.name}, not {resp.name}"
+        assert got != AxiResp.OKAY or memory.read(addr) == data, \
+            f"write {addr:#x} got OKAY before a path did it"
+        return data, tb.cycle - start
+
+    async def read(addr):
+        resp, got = await lockstep_op(tb, "R", addr)
+        assert resp == AxiResp.OKAY, f"read {addr:#x}: {resp.name}"
+        assert got in ref.may_hold(addr), f"read {addr:#x}: {got:#x}"
+
+    def new_aws():
+        return [hex(addr) for addr in peer.aw_log[seen:]]
+
+    # 1. W taken after the timeout, within a second one.
+    seen = 0
+    peer.late = timeout + 4
+    a1, b1 = SLOW | 0x10, 0x14
+    data, _ = await write(a1, expected)
+    await ClockCycles(dut.clk, 3 * peer.late)
+    assert await tb.read_reg("PATH_STATUS") & 1
+    if paths == 1:
+        assert memory.read(a1) == data, "the bridge did not finish the write"
+        await write(b1, AxiResp.OKAY)
+        assert new_aws() == [hex(a1), hex(b1)], new_aws()
+    else:
+        await write(b1, AxiResp.OKAY)
+        assert new_aws() == [hex(a1)], new_aws()
+        peer.reset()
+        await tb.write_reg("PATH_STATUS", 0b11)
+    await read(b1)
+
+    # 2. W not taken within two timeouts: the path is left holding half a write.
+    seen = len(peer.aw_log)
+    peer.late = 4 * timeout
+    a, b, c, d = SLOW | 0x20, 0x24, 0x28, 0x2C
+    await write(a, expected)
+    assert peer.aws == [a] and not peer.ws, (peer.aws, peer.ws)
+    assert await tb.read_reg("PATH_STATUS") & 1
+    await write(b, expected)
+    await read(b)
+    await ClockCycles(dut.clk, peer.late + 10)      # the peer takes W beats again
+    _, figures["refused_cycles"] = await write(c, expected)
+    assert new_aws() == [hex(a)], f"path 0 holds half a write, yet got AWs {new_aws()}"
+    assert await tb.read_reg("PATH_STATUS") & 1
+    if paths == 1:
+        # Refused at once, not after a timeout.
+        assert figures["refused_cycles"] < timeout, figures
+    # Software resets the target and returns the path to service: writes go there again.
+    peer.reset()
+    await tb.write_reg("PATH_STATUS", 0b11)
+    await write(d, AxiResp.OKAY)
+    assert new_aws() == [hex(a), hex(d)], new_aws()
+    await read(d)
+    ref.check(memory)
+    report(figures)
 
 
 # --- pytest side -----------------------------------------------------------------------
@@ -599,3 +878,19 @@ def test_random_faults(tmp_path, lanes):
     assert set(figures["detection_to_isolation"]) == {"1"}
     if lanes == 2:
         assert figures["isolated_by"]["divergence_with_self_error"] > 0
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes, paths", [(2, 1), (3, 1), (2, 2), (3, 2)])
+def test_slow_path(tmp_path, lanes, paths):
+    figures = _run(tmp_path, {"lanes": lanes, "paths": paths, "timeout": 8},
+                   "run_test_slow_path",
+                   {"FTVOTER_LANES": lanes, "FTVOTER_PATHS": paths, "FTVOTER_TIMEOUT": 8})
+    assert figures["late_answers"] > 0
+
+
+@pytest.mark.tb
+@pytest.mark.parametrize("lanes, paths", [(2, 1), (3, 1), (2, 2), (3, 2)])
+def test_half_write(tmp_path, lanes, paths):
+    _run(tmp_path, {"lanes": lanes, "paths": paths, "timeout": 8}, "run_test_half_write",
+         {"FTVOTER_LANES": lanes, "FTVOTER_PATHS": paths, "FTVOTER_TIMEOUT": 8})
