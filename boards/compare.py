@@ -92,7 +92,7 @@ def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None):
              "|---|---|---|---|---|---|"]
     for lanes, label in ((1, "simplex (1 lane)"), (2, "DMR"), (3, "TMR")):
         if "error" in builds[lanes]:
-            lines.append(f"| {label} | does not build: {builds[lanes]['error'][:90]} "
+            lines.append(f"| {label} | does not build: {builds[lanes]['error']} "
                          f"| | | | |")
             continue
         used = builds[lanes]["utilisation"]

@@ -290,6 +290,17 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
     return Simulation(design, params, toplevel, build_dir, waves)
 
 
+def _private(runner, name):
+    """Return ``runner.<name>``, a private method of cocotb 2.x's runner that ftvoter
+    relies on; :class:`ToolchainError` if this cocotb does not have it."""
+    method = getattr(runner, name, None)
+    if not callable(method):
+        from importlib.metadata import version
+        raise ToolchainError(f"cocotb {version('cocotb')}'s Verilator runner has no {name}(), "
+                             f"which ftvoter's build relies on (written for cocotb 2.0/2.1)")
+    return method
+
+
 def _public_top_only(runner, toplevel, ports, build_dir):
     """Make only the ``ports`` of ``toplevel`` public in ``runner``'s Verilator build.
 
@@ -297,7 +308,11 @@ def _public_top_only(runner, toplevel, ports, build_dir):
     (``_build_command`` is the runner's one place that makes it, cocotb 2.x) and writes a
     Verilator configuration file marking just those signals public instead.
     """
-    command = runner._build_command
+    # No public API serves: cocotb's runner has no option to leave out --public-flat-rw,
+    # which makes every signal public and halves the bench's speed. The private method
+    # is checked here (and by tests/test_toolchain_upstream.py), so a cocotb that changes
+    # it fails loudly instead of building a slow or broken model.
+    command = _private(runner, "_build_command")
 
     def build_command():
         commands = command()
@@ -368,7 +383,12 @@ def cocotb_command(simulation, test_module, *, test_dir, env=None, seed=1):
     def capture(commands, cwd):
         captured.update(commands=commands, environment=dict(runner.env))
 
-    runner._execute = capture   # cocotb 2.x: the one place the runner runs a command
+    # No public API serves: the runner works out the simulator's command line and
+    # environment only inside test(), which also runs it. Its private _execute (cocotb
+    # 2.x: the one place the runner runs a command) is replaced to capture them instead;
+    # checked by _private and by tests/test_toolchain_upstream.py.
+    _private(runner, "_execute")
+    runner._execute = capture
     test_dir = Path(test_dir).resolve()
     pytest_test = os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
