@@ -58,6 +58,8 @@ def write_atomic(path, data):
     is raised (the old ``path``, if any, is left as it was).
     """
     path = Path(path)
+    if not path.name or path.name in (".", ".."):
+        raise OutputError(path, OSError(errno.EISDIR, "it is a folder"))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     _check_folder(path)
     try:

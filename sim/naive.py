@@ -1,4 +1,5 @@
-"""The naive way to run campaign injections, for the benchmark: a plain cocotb testbench.
+"""The naive way to run campaign injections, for the throughput benchmark
+(:mod:`ftvoter.sim.throughput`): a plain cocotb testbench.
 
 cocotb drives the clock, awaits every clock edge and samples the outputs in every cycle;
 not knowing when an outcome is settled, it runs each injection to the end of its window.

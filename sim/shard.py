@@ -1,9 +1,10 @@
 """One campaign shard: a cocotb test that runs a list of injections on the campaign bench.
 
-Run by :mod:`ftvoter.sim.campaign` in its own simulator process, never per cycle: for each
-injection it writes the fault to the bench's inputs, waits for ``done`` and appends the
-bench's record as one JSON line to ``$FTVOTER_SHARD_OUT`` (line-buffered, so a crash
-loses at most the injection in flight). The clock runs inside the Verilated model.
+Started by :mod:`ftvoter.sim.supervisor` in its own simulator process, never per cycle:
+for each injection it writes the fault to the bench's inputs, waits for ``done`` and
+appends the bench's record as one JSON line to ``$FTVOTER_SHARD_OUT`` (line-buffered, so
+a crash loses at most the injection in flight). The clock runs inside the Verilated
+model.
 
 Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``),
 ``FTVOTER_SHARD_OUT``, ``FTVOTER_PARENT`` (the campaign's pid: the shard stops if it is

@@ -177,6 +177,9 @@ class TestOutputPaths:
         code, _, err = run(["verilog", "voter", "-o", tmp_path], capsys)
         assert code == 2
         assert one_line(err) == f"ftvoter: error: cannot write {tmp_path}: it is a folder"
+        code, _, err = run(["regs", "-o", "/"], capsys)
+        assert code == 2
+        assert one_line(err) == "ftvoter: error: cannot write /: it is a folder"
 
     def test_campaign_folder_is_a_file(self, tmp_path, capsys):
         blocker = tmp_path / "out"

@@ -164,3 +164,46 @@ class TestLoad:
                 del record[key]
         assert loaded == restarted
         assert loaded2 == restarted2
+
+
+class TestVerilogTop:
+    """The Verilator top-level around the bench, written from its signature."""
+
+    @staticmethod
+    def verilog_ports(text, module):
+        """``{name: (direction, range)}`` of ``module``'s ports in generated Verilog."""
+        import re
+        begin = text.index(f"module {module}(")
+        body = text[begin:text.index("endmodule", begin)]
+        return {name: (direction, width.strip()) for direction, width, name in re.findall(
+            r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(\[\d+:0\]\s+)?(\w+)\s*;", body, re.M)}
+
+    def test_ports_match_the_verilog(self):
+        # The wrapper's ports are those Amaranth writes for the same component (the bench's
+        # clk and rst are the wrapper's own business), with the same directions and widths.
+        from amaranth.back import verilog
+
+        from ftvoter.sim.bench_top import bench_wrapper
+        bench = CampaignBench(system, faults=["lane0.regfile.r1", "lane1.bus.*"],
+                              ram_words=16)
+        text = verilog.convert(bench, name="ftvoter_campaign", emit_src=False)
+        generated = self.verilog_ports(text, "ftvoter_campaign")
+        del generated["clk"], generated["rst"]
+        for clock_port in (False, True):
+            top, wrapper, ports = bench_wrapper(bench.signature, clock_port=clock_port)
+            assert top == "ftvoter_campaign_top" + ("_clk" if clock_port else "")
+            wrapped = self.verilog_ports(wrapper, top)
+            if clock_port:
+                assert wrapped.pop("clk") == ("input", "")
+                assert ports[0] == "clk"
+                assert "always" not in wrapper
+            else:
+                assert "always #5 clk = ~clk;" in wrapper
+            assert wrapped == generated
+            assert (ports[1:] if clock_port else ports) == sorted(generated)
+            for name in generated:
+                assert f".{name}({name})" in wrapper
+            assert ".rst(1'b0)" in wrapper
+        width = sum(width for _, _, width in bench.injection_fields)
+        assert generated["injection"] == ("input", f"[{width - 1}:0]")
+        assert generated["done"] == ("output", "")

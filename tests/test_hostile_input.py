@@ -262,8 +262,8 @@ def isolated(sandbox, monkeypatch):
     from ftvoter.sim import runs, toolchain
     monkeypatch.setattr(campaign, "build_bench", lambda spec: pytest.fail(
         f"a hostile spec was accepted: {spec.as_dict()}"))
-    from ftvoter.sim import campaign_bench
-    for module in (runs, toolchain, campaign_bench):
+    from ftvoter.sim import throughput
+    for module in (runs, toolchain, throughput):
         monkeypatch.setattr(module, "build_simulator", lambda *a, **k: pytest.fail(
             "a hostile argument list was accepted"))
     # The bench's sites are the same for every example of one design: inspect it once.

@@ -100,3 +100,18 @@ class TestSummary:
                                                 "p99": 10, "max": 10}
         text = format_summary(figures, "t")
         assert "halted" in text and "66.7%" in text
+        assert "detection latency (cycles, n=10): min 1, p50 5, p90 9, p99 10, max 10" in text
+
+    def test_percentiles_are_the_reports(self):
+        # One implementation of the percentiles: the report's (analysis.stats.latency), in
+        # the latencies' own type (cycles stay integers).
+        from ftvoter.analysis.stats import latency
+        values = [3, 400, 17, 17, 1, 149, 2, 374, 90, 16, 5, 5, 250]
+        records = [{"outcome": "latent", "detection_latency": None,
+                    "propagation_latency": value} for value in values]
+        figures = summary(records)["propagation_latency"]
+        report = latency(values)
+        assert figures == {key: int(report[key]) for key in figures}
+        assert all(type(value) is int for value in figures.values())
+        assert summary(records)["detection_latency"] is None
+        assert "detection latency: none" in format_summary(summary(records), "t")

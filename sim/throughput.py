@@ -23,31 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from .campaign import (
-    bench_injections,
-    bench_wrapper,
-    design_params,
-    inspect_bench,
-    plan,
-    run_campaign,
-)
+from .bench_top import BUILD_ARGS, bench_wrapper
+from .campaign import run_campaign
+from .plan import bench_injections, design_params, inspect_bench, make_bench, plan
 from .results import ResultStore
 from .shard import pack
 from .toolchain import ToolchainError, build_root, build_simulator, design_key, run_cocotb
 
-__all__ = ["campaign_throughput"]
+__all__ = ["campaign_throughput", "print_throughput"]
 
 _LOOP = Path(__file__).resolve().parent / "data" / "campaign_loop.cpp"
-_BUILD_ARGS = ["--timescale", "1ns/1ps", "--x-assign", "fast", "--x-initial", "fast",
-               "-CFLAGS", "-O3"]
-
-
-def _clock_port_wrapper(source):
-    """The bench with ``clk`` as a port, for cocotb to drive."""
-    top, text, ports = bench_wrapper(source)
-    text = (text.replace(f"module {top}(", f"module {top}_clk(clk, ")
-                .replace("  reg clk = 1'b0;\n  always #5 clk = ~clk;\n", "  input wire clk;\n"))
-    return f"{top}_clk", text, ["clk", *ports]
 
 
 def _bench_plan(spec, injections, layout, window):
@@ -57,8 +42,12 @@ def _bench_plan(spec, injections, layout, window):
 
 
 def _naive(spec, bench_plan, folder):
-    simulation = build_simulator("campaign", design_params(spec), wrapper=_clock_port_wrapper,
-                                 build_args=_BUILD_ARGS)
+    # The bench with ``clk`` as an input, for cocotb to drive.
+    signature = make_bench(spec).signature
+    simulation = build_simulator("campaign", design_params(spec),
+                                 wrapper=lambda source: bench_wrapper(signature,
+                                                                      clock_port=True),
+                                 build_args=BUILD_ARGS)
     plan_file, out = folder / "naive-plan.json", folder / "naive.json"
     plan_file.write_text(json.dumps(bench_plan))
     tests, failed = run_cocotb(simulation, "ftvoter.sim.naive", test_dir=folder / "naive",
@@ -74,7 +63,7 @@ def _native(spec, bench_plan, folder):
     setup_environment()
     params = design_params(spec)
     source = export_verilog("campaign", params)
-    top, text, _ = bench_wrapper(source)
+    top, text, _ = bench_wrapper(make_bench(spec).signature)
     loop = hashlib.sha256(_LOOP.read_bytes()).hexdigest()[:8]
     build = build_root() / "native" / f"campaign-{design_key('campaign', params)}-{loop}"
     executable = build / f"V{top}"
@@ -86,7 +75,7 @@ def _native(spec, bench_plan, folder):
                                                   "CFG_CXXFLAGS_COROUTINES=-fcoroutines"}
         result = subprocess.run(
             ["verilator", "--cc", "--exe", "--build", "--timing", "-O3", "-Wno-fatal",
-             *_BUILD_ARGS, "--top-module", top, "-Mdir", str(build), "-j", "2",
+             *BUILD_ARGS, "--top-module", top, "-Mdir", str(build), "-j", "2",
              str(source), str(wrapper), str(_LOOP)],
             capture_output=True, text=True, env=environment)
         (build / "build.log").write_text(result.stdout + result.stderr)
@@ -160,6 +149,7 @@ def campaign_throughput(spec, *, workers=2, naive=200):
 
 
 def print_throughput(spec, rows, ratios, workers):
+    """Print the rows and ratios of :func:`campaign_throughput` as a table."""
     print(f"ftvoter bench: campaign throughput, {spec.name} ({spec.source}): "
           f"{spec.design['lanes']} '{spec.design['lane']}' lanes, "
           f"{rows[0]['injections']} injections, {os.cpu_count()} CPUs")

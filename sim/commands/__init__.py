@@ -1,0 +1,28 @@
+"""The ``ftvoter`` subcommands, one module each.
+
+Every module has ``add_parser(commands)``, which adds its subcommand to the argparse
+subparsers object ``commands`` and returns the subcommand's parser, and ``run(args)``,
+which carries it out and returns the exit status. Bad usage raises
+:class:`~ftvoter.sim.commands._common.UsageError`.
+"""
+
+from . import (
+    availability,
+    bench,
+    bench_campaign,
+    campaign,
+    console,
+    regs,
+    report,
+    sim,
+    sites,
+    summary,
+    synth,
+    verilog,
+)
+
+__all__ = ["COMMANDS"]
+
+#: The command modules, in the order ``ftvoter --help`` lists them.
+COMMANDS = (verilog, sim, bench, sites, campaign, bench_campaign, report, availability, synth,
+            console, summary, regs)

@@ -1,0 +1,165 @@
+"""What the subcommands share: the usage error, argparse value types, the design options."""
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+from ftvoter.analysis.files import write_atomic
+
+__all__ = ["UsageError", "Parser", "integer", "decimal", "mhz", "path", "verilog_name",
+           "U32", "positive", "natural", "MAX_WORKERS", "add_lockstep_options",
+           "add_bridge_options", "lockstep_params", "emit", "availability_parameters"]
+
+
+class UsageError(Exception):
+    """Bad arguments: exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (the usage itself is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def integer(low, high):
+    """An argparse type: an integer (decimal, 0x hex, ...) from ``low`` to ``high``."""
+    def parse(text):
+        try:
+            if not text.isascii():      # int() would take other scripts' digits too
+                raise ValueError(text)
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, "
+                                             f"not {text!r}")
+        return value
+    parse.__name__ = "integer"      # argparse names the type in its messages
+    return parse
+
+
+def decimal(text):
+    """An argparse type: a decimal integer in ASCII digits (for options with choices)."""
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+
+
+#: Bounds of the numeric options: what the hardware fields hold, or (delays, widths) what
+#: converts in seconds rather than hours.
+U32 = 2**32 - 1
+positive = integer(1, U32)
+natural = integer(0, U32)
+#: Simulator (or synthesis) processes at most: 8 per CPU.
+MAX_WORKERS = 8 * (os.cpu_count() or 1)
+
+
+def mhz(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MHz, not {text!r}") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a clock above 0 and up to 1000 MHz, "
+                                         f"not {text!r}")
+    return value
+
+
+def path(text):
+    """An argparse type: a file or folder name, never empty (which would mean '.')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file or folder name, not an empty one")
+    return text
+
+
+def verilog_name(text):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", text):
+        raise argparse.ArgumentTypeError(f"expected a Verilog identifier (letters, digits, "
+                                         f"'_', '$'; not starting with a digit), not "
+                                         f"{text!r}")
+    return text
+
+
+def add_lockstep_options(parser, *, ram_default=0):
+    from ..designs import LANE_KINDS
+    parser.add_argument("--lanes", type=decimal, choices=(2, 3), default=2,
+                        help="number of lanes: 2 (DMR) or 3 (TMR) (default: %(default)s)")
+    parser.add_argument("--lane", choices=sorted(LANE_KINDS), default="workload",
+                        help="lane kind; 'workload' is the LFSR-driven reference lane "
+                             "(default: %(default)s)")
+    parser.add_argument("--offset", type=integer(0, 64), default=0, metavar="K",
+                        help="delayed lockstep: lane 1 runs K cycles behind lane 0, 0 to 64 "
+                             "(2 lanes only; default: %(default)s)")
+    parser.add_argument("--seed", type=positive, default=1,
+                        help="the lanes' LFSR seed, 1 to 2**32-1 (default: %(default)s)")
+    parser.add_argument("--addr-width", type=integer(1, 64), default=16, metavar="BITS",
+                        help="AXI4-Lite address width, up to 64 (default: %(default)s)")
+    parser.add_argument("--data-width", type=decimal, choices=(32, 64), default=32,
+                        metavar="BITS", help="AXI4-Lite data width, 32 or 64 "
+                                             "(default: %(default)s)")
+    parser.add_argument("--io-words", type=integer(1, 2**16), default=256, metavar="WORDS",
+                        help="size of the lanes' I/O window in words, a power of two "
+                             "(default: %(default)s)")
+    add_bridge_options(parser, lanes=False)
+    parser.add_argument("--faults", action="append", metavar="PATTERN",
+                        help="build the fault injector with saboteurs on the lane registers "
+                             "matching PATTERN (shell-style, on 'lane1.regfile.r3' or "
+                             "'regfile.r3'; repeat for more; '*' for all), exposed as the "
+                             "fault__* ports (default: no injector)")
+    parser.add_argument("--ram", type=integer(0, 2**16), default=ram_default, metavar="WORDS",
+                        help="end the bus in an on-chip RAM of WORDS words, with "
+                             "counters, instead of exporting it as ports; 0 exports the "
+                             "bus (default: %(default)s)")
+
+
+def add_bridge_options(parser, *, lanes=True):
+    if lanes:
+        parser.add_argument("--lanes", type=decimal, choices=(2, 3), default=2,
+                            help="number of lane ports: 2 (DMR) or 3 (TMR) "
+                                 "(default: %(default)s)")
+    parser.add_argument("--paths", type=decimal, choices=(1, 2), default=1,
+                        help="secondary paths; with 2, an operation that fails on one is "
+                             "retried on the other (default: %(default)s)")
+    parser.add_argument("--policy", choices=("halt", "diagnose"), default="halt",
+                        help="DMR divergence with no self_error: 'halt' stops forwarding "
+                             "(fail-safe), 'diagnose' asks the lanes for a self-test "
+                             "(default: %(default)s)")
+    parser.add_argument("--timeout", type=integer(2, 65535), default=64, metavar="CYCLES",
+                        help="cycles a path has to answer before it is marked failed, 2 to "
+                             "65535 (default: %(default)s)")
+    parser.add_argument("--csr-base", type=integer(0, 2**64 - 1), default=None, metavar="ADDR",
+                        help="byte address of the 256-byte register window in the lanes' "
+                             "address space; every other address goes to the paths "
+                             "(default: the top 256 bytes)")
+
+
+def lockstep_params(args):
+    return {"lanes": args.lanes, "lane": args.lane, "offset": args.offset,
+            "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
+            "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
+            "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
+            "faults": args.faults}
+
+
+def emit(text, output):
+    """Write a command's text to standard output ('-') or, atomically, to a file."""
+    if output == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        write_atomic(Path(output), text)
+    return 0
+
+
+def availability_parameters(args):
+    """The availability parameters of ``--config`` (the defaults without it)."""
+    from ftvoter.analysis.availability import Parameters, load_parameters
+    try:
+        return load_parameters(args.config) if args.config is not None else Parameters()
+    except ValueError as error:
+        raise UsageError(str(error)) from None

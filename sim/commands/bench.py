@@ -1,0 +1,72 @@
+"""``ftvoter bench``: measure the simulation speed of the lockstep demo."""
+
+import json
+from pathlib import Path
+
+from ftvoter.analysis.files import write_atomic
+
+from ..runs import simulate
+from ..toolchain import ToolchainError
+from ._common import UsageError, add_lockstep_options, lockstep_params, path, positive
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands):
+    bench = commands.add_parser(
+        "bench", help="measure simulation speed of the lockstep demo",
+        description="Measure the simulation speed (cycles/s) of the lockstep demo under "
+                    "Verilator: with a cocotb coroutine awaiting every clock edge, and "
+                    "with Python waiting in one long stretch. The bus ends in an on-chip "
+                    "RAM, so no bus model runs in Python.")
+    bench.add_argument("--cycles", type=positive, default=200_000,
+                       help="cycles per measurement (default: %(default)s)")
+    bench.add_argument("--json", metavar="FILE", type=path,
+                       help="also write the figures to FILE as JSON")
+    add_lockstep_options(bench, ram_default=256)
+    return bench
+
+
+def run(args):
+    params = lockstep_params(args)
+    if not params["ram"]:
+        raise UsageError("bench needs the on-chip RAM (--ram WORDS, at least 1)")
+    env = {"FTVOTER_CYCLES": args.cycles}
+    rows = []
+    for name, testcase, what in (
+            ("every-edge", "run_bench_every_edge",
+             "cocotb coroutine awaits every rising edge"),
+            ("long-wait", "run_bench_long_wait",
+             "Python waits in one Timer; clock in the GPI")):
+        figures = simulate(params, testcase, env)
+        figures.update(mode=name, description=what)
+        if figures["mismatches"]:
+            raise ToolchainError(f"bench {name}: {figures['mismatches']} mismatches in a "
+                                 f"fault-free run")
+        rows.append(figures)
+    kind = {2: "DMR", 3: "TMR"}[args.lanes]
+    print(f"ftvoter bench: {kind} lockstep of '{args.lane}' lanes + on-chip RAM, "
+          f"{args.cycles} cycles per mode, Verilator")
+    print(f"  {'mode':<11} {'cycles/s':>12} {'seconds':>9}  {'transactions':>12}  how")
+    for row in rows:
+        print(f"  {row['mode']:<11} {row['cycles_per_second']:>12,.0f} "
+              f"{row['wall_seconds']:>9.2f}  {row['writes'] + row['reads']:>12}  "
+              f"{row['description']}")
+    ratio = rows[1]["cycles_per_second"] / rows[0]["cycles_per_second"]
+    print(f"  long-wait is {ratio:.1f}x every-edge")
+
+    from ..latency import measure_latency
+    latency = measure_latency()
+    direct = latency["direct"]["mean"]
+    print("ftvoter bench: transaction latency on lane 0's bus, same workload, on-chip RAM "
+          "(amaranth.sim, 3000 cycles)")
+    print(f"  {'set-up':<11} {'transactions':>12} {'mean':>6} {'min':>4} {'max':>4}  "
+          f"added by the bridge")
+    for name, row in latency.items():
+        added = "" if name == "direct" else f"{row['mean'] - direct:+.2f} cycles"
+        print(f"  {name:<11} {row['transactions']:>12} {row['mean']:>6.2f} {row['min']:>4} "
+              f"{row['max']:>4}  {added}")
+    if args.json:
+        write_atomic(Path(args.json), json.dumps({"params": params, "modes": rows,
+                                                  "latency": latency}, indent=2))
+    return 0

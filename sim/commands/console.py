@@ -1,0 +1,90 @@
+"""``ftvoter console``: the board's management console over its UART."""
+
+import time
+
+from ..toolchain import ToolchainError
+from ._common import UsageError, decimal, integer, path, positive
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands):
+    console = commands.add_parser(
+        "console", help="the board's management console over its UART",
+        description="Talk to a board running the lockstep demo over its UART management "
+                    "port (framing in ftvoter.boards.uart): show lane states, error causes, "
+                    "counters and new events, refreshed every second (Ctrl-C ends), or "
+                    "once; remove or insert a lane, clear the errors, inject a fault.")
+    console.add_argument("--port", required=True, metavar="DEV", type=path,
+                         help="serial device (e.g. /dev/ttyUSB1)")
+    console.add_argument("--baud", type=positive, default=115200,
+                         help="baud rate (default: %(default)s)")
+    console.add_argument("--lanes", type=decimal, choices=(2, 3), default=2,
+                         help="lanes of the build (default: %(default)s)")
+    console.add_argument("--once", action="store_true", help="show the status once")
+    console.add_argument("--remove", type=integer(0, 2), metavar="LANE",
+                         help="take a lane out")
+    console.add_argument("--insert", type=integer(0, 2), metavar="LANE",
+                         help="resynchronise a lane and bring it back")
+    console.add_argument("--clear", action="store_true", help="clear the error causes")
+    console.add_argument("--disarm", action="store_true",
+                         help="disarm the fault registers (a programmed fault ends)")
+    console.add_argument("--inject", metavar="SITE[:MASK[:MODEL[:CYCLES]]]",
+                         help="program a fault to start just after it is armed: site "
+                              "index (ftvoter sites), bit mask (default 1), model 0 flip / "
+                              "1 stuck-at-0 / 2 stuck-at-1 (default 0), cycles a stuck-at "
+                              "lasts (default 0: until disarmed)")
+    return console
+
+
+def run(args):
+    try:
+        import serial
+    except ImportError:
+        raise ToolchainError("the console needs pyserial: pip install pyserial") from None
+    from ftvoter.boards.console import (
+        FAULT,
+        ManagementClient,
+        ManagementError,
+        format_status,
+        parse_inject,
+        status,
+    )
+    fault = None
+    if args.inject is not None:
+        try:
+            fault = parse_inject(args.inject)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    for option, lane in (("--remove", args.remove), ("--insert", args.insert)):
+        if lane is not None and lane >= args.lanes:
+            raise UsageError(f"{option} {lane}: there are {args.lanes} lanes (0 to "
+                              f"{args.lanes - 1})")
+    try:
+        stream = serial.Serial(args.port, args.baud, timeout=1)
+    except (serial.SerialException, OSError) as error:
+        raise UsageError(f"cannot open {args.port}: {error}") from None
+    client = ManagementClient(stream)
+    try:
+        # Actions in the order an operator repairs a lane: end the fault, take a lane out,
+        # clear the causes, bring a lane back; then (a new experiment) inject.
+        if args.disarm:
+            client.fault_write(FAULT["CONTROL"], 0)
+        if args.remove is not None:
+            client.lane_command(args.remove, "remove")
+        if args.clear:
+            client.clear_errors()
+        if args.insert is not None:
+            client.lane_command(args.insert, "insert")
+        if fault is not None:
+            site, mask, model, cycles = fault
+            client.inject(site, mask, model, duration=cycles)
+        while True:
+            print(format_status(status(client, args.lanes)), flush=True)
+            if args.once:
+                return 0
+            time.sleep(1)
+    except ManagementError as error:
+        raise ToolchainError(str(error)) from None
+    except (serial.SerialException, OSError) as error:
+        raise ToolchainError(f"{args.port}: {error}") from None

@@ -1,0 +1,118 @@
+"""``ftvoter sim``: run the lockstep demo against an AXI4-Lite RAM model."""
+
+import re
+import time
+from pathlib import Path
+
+from ftvoter.analysis.files import OutputError
+
+from ..runs import simulate
+from ._common import UsageError, add_lockstep_options, lockstep_params, path, positive
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands):
+    sim = commands.add_parser(
+        "sim", help="run the lockstep demo against an AXI4-Lite RAM model",
+        description="Simulate the lockstep demo under Verilator with cocotb, its bus "
+                    "answered by cocotbext-axi's AxiLiteRam; write an FST waveform and "
+                    "print a summary (cycles, transactions, mismatches).")
+    sim.add_argument("--cycles", type=positive, default=10_000,
+                     help="clock cycles to simulate (default: %(default)s)")
+    sim.add_argument("--waves", metavar="FILE", type=path, default="build/demo.fst",
+                     help="waveform to write: FST, or VCD if FILE ends in .vcd (default: "
+                          "%(default)s); 'none' for none")
+    sim.add_argument("--flip", metavar="LANE.SITE[BIT]@CYCLE",
+                     help="flip one bit of a lane register at a cycle, e.g. "
+                          "'lane1.regfile.r3[7]@500'")
+    add_lockstep_options(sim)
+    return sim
+
+
+def run(args):
+    params = lockstep_params(args)
+    env = {"FTVOTER_CYCLES": args.cycles}
+    if args.flip is not None:
+        env["FTVOTER_FLIP"] = _check_flip(args.flip, params)
+    waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
+    if waves is not None:
+        _check_output(waves)
+    started = time.perf_counter()
+    figures = simulate(params, "run_demo", env, waves_file=waves)
+    total = time.perf_counter() - started
+    kind = {2: "DMR", 3: "TMR"}[args.lanes]
+    print(f"ftvoter sim: {kind} lockstep of {args.lanes} '{args.lane}' lanes"
+          + (f", offset {args.offset}" if args.offset else "")
+          + (", on-chip RAM" if args.ram else ", cocotbext-axi AxiLiteRam on the bus"))
+    print(f"  cycles        {figures['cycles']}")
+    print(f"  transactions  {figures['writes'] + figures['reads']} "
+          f"({figures['writes']} writes, {figures['reads']} reads)")
+    print(f"  mismatches    {figures['mismatch_cycles']} cycles"
+          + (f", first at cycle {figures['first_mismatch_cycle']}"
+             if figures["first_mismatch_cycle"] is not None else ""))
+    if args.flip is not None:
+        print(f"  flip          {args.flip}: {_flip_outcome(figures, args.cycles)}")
+    print(f"  self_error    {figures['self_error']:0{args.lanes}b} (lane {args.lanes - 1}..0)")
+    bridge = figures.get("bridge")
+    if bridge is not None:
+        print(f"  lanes         {' '.join(bridge['lane_states'])}"
+              + ("; bridge HALTED (fail-safe)" if bridge["halted"] else ""))
+        if bridge["error_cause"]:
+            from ftvoter.hdl.registers import CAUSES
+            causes = [name for bit, (name, _) in enumerate(CAUSES)
+                      if bridge["error_cause"] >> bit & 1]
+            print(f"  error cause   {', '.join(causes)}")
+    if waves is not None:
+        print(f"  waveform      {waves}")
+    print(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")
+    return 0
+
+
+def _check_flip(flip, params):
+    """Check ``--flip SITE[BIT]@CYCLE`` against the design's sites; return it."""
+    from ..designs import build
+    match = re.fullmatch(r"((?:\w+\.)*\w+)\[(\d+)\]@(\d+)", flip)
+    if match is None:
+        raise UsageError(f"--flip must look like lane1.regfile.r3[7]@500, not {flip!r}")
+    name, bit = match[1], int(match[2])
+    try:
+        lockstep = build("lockstep", {**params, "faults": ["*"], "ram": 0})
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    sites = {site.name: site for site in lockstep.injector.sites}
+    if name not in sites:
+        raise UsageError(f"--flip: no site {name!r} in this design (ftvoter sites lists "
+                          f"them)")
+    if bit >= sites[name].width:
+        raise UsageError(f"--flip: {name} has bits 0 to {sites[name].width - 1}, not {bit}")
+    return flip
+
+
+def _check_output(file):
+    """Make sure ``file`` can be written before a long run (one clear line if not)."""
+    if file.is_dir():
+        raise OutputError(file, OSError(21, "it is a folder"))
+    existed = file.exists()
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with open(file, "ab"):
+            pass
+        if not existed:
+            file.unlink()
+    except OSError as error:
+        raise OutputError(file, error) from None
+
+
+def _flip_outcome(figures, cycles):
+    """What became of ``--flip``, in words."""
+    if figures["flip_cycle"] is None:
+        return f"not applied (the run ends before it, at cycle {cycles - 1})"
+    latency, parity = figures["detection_latency"], figures["self_error_latency"]
+    if parity is not None and (latency is None or parity <= latency):
+        lanes = [str(i) for i in range(8) if figures["self_error_lanes"] >> i & 1]
+        return (f"caught by lane {', '.join(lanes)}'s own check (self_error) {parity} "
+                f"cycles later")
+    if latency is not None:
+        return f"detected by the comparison (mismatch) {latency} cycles later"
+    return "not detected (masked, or not yet propagated)"

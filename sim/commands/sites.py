@@ -1,0 +1,48 @@
+"""``ftvoter sites``: list the fault sites of a lockstep design as JSON."""
+
+from ._common import UsageError, add_lockstep_options, emit, lockstep_params, path
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands):
+    sites = commands.add_parser(
+        "sites", help="list the fault sites of a lockstep design as JSON",
+        description="List the fault sites (lane registers with saboteurs) as JSON: per site "
+                    "its index (the value of fault__site), name (lane1.regfile.r3), lane, "
+                    "register and width; bits are named lane1.regfile.r3[7]. The design "
+                    "comes from a campaign SPEC (its [design] and faults.sites) or from the "
+                    "options.")
+    sites.add_argument("spec", nargs="?", metavar="SPEC", type=path,
+                       help="campaign spec (TOML); overrides the design options")
+    add_lockstep_options(sites)
+    sites.add_argument("-o", "--output", metavar="FILE", type=path, default="-",
+                       help="where to write ('-': standard output, the default)")
+    return sites
+
+
+def run(args):
+    import json
+
+    from ..designs import build
+    params = lockstep_params(args)
+    params["faults"] = params["faults"] or ["*"]
+    params["ram"] = 0
+    if args.spec is not None:
+        from ..spec import SpecError, load_spec
+        try:
+            spec = load_spec(args.spec)
+        except SpecError as error:
+            raise UsageError(str(error)) from None
+        params.update({key: spec.design[key] for key in ("lane", "lanes", "offset",
+                                                          "policy")},
+                      seed=spec.workload["seed"], faults=spec.faults["sites"])
+    try:
+        lockstep = build("lockstep", params)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    sites = [{"index": index, **site.as_dict()}
+             for index, site in enumerate(lockstep.injector.sites)]
+    text = json.dumps({"sites": sites, "bits": sum(site["width"] for site in sites)},
+                      indent=2) + "\n"
+    return emit(text, args.output)
