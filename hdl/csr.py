@@ -1,21 +1,40 @@
-"""Registers described once as data: hardware bank, Markdown, C header and JSON from it."""
+"""Registers described once as data: hardware bank, Markdown, C header, JSON, SystemRDL and
+IP-XACT from it."""
 
 import enum as py_enum
-import json
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from . import csr_action, regs_export
+
 __all__ = ["Access", "Field", "Register", "RegisterMap", "CSRBank", "CSRAccessSignature"]
 
 
 class Access(py_enum.Enum):
-    """Access policy of a register field, as software sees it."""
+    """Access policy of a register field, as software sees it.
+
+    Each policy is implemented by one class of :mod:`ftvoter.hdl.csr_action`
+    (:attr:`action`): RO by ``R``, RW by ``RW``, RW1C by ``RW1C``, RW1S by ``RW1S``, WO by
+    ``W``.
+    """
     RO   = "RO"     #: read-only; the value comes from the hardware
     RW   = "RW"     #: read-write; hardware reads the stored value
     RW1C = "RW1C"   #: sticky: hardware sets bits, software writes 1 to clear them
+    RW1S = "RW1S"   #: software writes 1 to set bits, hardware clears them
     WO   = "WO"     #: write-only; the hardware gets the value and a one-cycle strobe
+
+    @property
+    def action(self):
+        """The :class:`~ftvoter.hdl.csr_action.FieldAction` class of this policy."""
+        return {"RO": csr_action.R, "RW": csr_action.RW, "RW1C": csr_action.RW1C,
+                "RW1S": csr_action.RW1S, "WO": csr_action.W}[self.value]
+
+    @property
+    def stored(self):
+        """True for the policies with a stored value, and so a reset value."""
+        return self in (Access.RW, Access.RW1C, Access.RW1S)
 
 
 class Field:
@@ -29,10 +48,20 @@ class Field:
         Position and size in the 32-bit register.
     access : Access
     reset : int
-        Value after reset (RW and RW1C fields; RO fields show the hardware's value).
+        Value after reset (RW, RW1C and RW1S fields; RO fields show the hardware's value,
+        WO fields read as 0).
     enum : dict of str to int, optional
         Names of encoded values, documented and emitted in the C header and JSON.
     doc : str
+
+    Raises
+    ------
+    TypeError
+        If the name is not an identifier, ``access`` not an :class:`Access`, or ``lsb`` or
+        ``width`` not a non-negative integer.
+    ValueError
+        If the field does not lie within bits 0..31, or the reset or an enum value does not
+        fit in it.
     """
 
     def __init__(self, name, lsb, width, access, *, reset=0, enum=None, doc=""):
@@ -70,6 +99,14 @@ class Register:
 
     ``read_strobe=True`` gives the hardware a one-cycle pulse on every read (for a FIFO
     that pops on read).
+
+    Raises
+    ------
+    TypeError
+        If the name is not an identifier, the offset not a non-negative integer, or a
+        field not a :class:`Field`.
+    ValueError
+        If two fields overlap or share a name.
     """
 
     def __init__(self, name, offset, fields, *, doc="", read_strobe=False):
@@ -79,25 +116,21 @@ class Register:
             raise TypeError(f"Register offset must be a non-negative integer, "
                             f"not {offset!r}")
         fields = list(fields)
-        used = 0
-        names = set()
-        for field in fields:
+        for index, field in enumerate(fields):
             if not isinstance(field, Field):
                 raise TypeError(f"Register fields must be Field objects, not {field!r}")
-            if field.mask & used:
-                raise ValueError(f"Register {name} field {field.name} overlaps another "
-                                 f"field")
-            if field.name in names:
+            for other in fields[:index]:
+                if field.mask & other.mask:
+                    raise ValueError(f"Register {name} field {field.name} overlaps field "
+                                     f"{other.name} at bits {_bits(field.mask & other.mask)}")
+            if field.name in (other.name for other in fields[:index]):
                 raise ValueError(f"Register {name} has two fields named {field.name}")
-            used |= field.mask
-            names.add(field.name)
         self.name, self.offset, self.fields, self.doc = name, offset, fields, doc
         self.read_strobe = read_strobe
 
     @property
     def reset(self):
-        return sum(f.reset << f.lsb for f in self.fields if f.access in (Access.RW,
-                                                                         Access.RW1C))
+        return sum(f.reset << f.lsb for f in self.fields if f.access.stored)
 
     @property
     def access(self):
@@ -120,11 +153,15 @@ class Register:
 class RegisterMap:
     """An ordered set of registers with unique names and aligned, disjoint offsets.
 
-    ``source`` (the file holding the description) and ``command`` (the one that writes
-    the documents) are named in the generated Markdown and C header.
+    This is the register-map builder: the map is checked as it is made. ``source`` (the
+    file holding the description) and ``command`` (the one that writes the documents) are
+    named in the generated documents.
 
     Raises
     ------
+    TypeError
+        If the name is not an identifier, ``size`` not a positive multiple of 4, or an
+        entry not a :class:`Register`.
     ValueError
         If an offset is not a multiple of 4, two registers share an offset or a name, or
         a register lies outside ``size`` bytes.
@@ -132,11 +169,19 @@ class RegisterMap:
 
     def __init__(self, name, registers, *, size=256, doc="", source="hdl/registers.py",
                  command="ftvoter regs"):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"Register map name must be an identifier, not {name!r}")
+        if (not isinstance(size, int) or isinstance(size, bool) or size < 4 or size % 4):
+            raise TypeError(f"Register map size must be a positive multiple of 4, "
+                            f"not {size!r}")
         self.name, self.size, self.doc = name, size, doc
         self.source, self.command = source, command
         self.registers = []
         offsets, names = {}, set()
         for register in registers:
+            if not isinstance(register, Register):
+                raise TypeError(f"Register map entries must be Register objects, "
+                                f"not {register!r}")
             if register.offset % 4:
                 raise ValueError(f"Register {register.name} offset must be a multiple of "
                                  f"4, not {register.offset:#x}")
@@ -144,7 +189,8 @@ class RegisterMap:
                 raise ValueError(f"Register {register.name} overlaps "
                                  f"{offsets[register.offset]} at {register.offset:#x}")
             if register.name in names:
-                raise ValueError(f"Register name {register.name} is used twice")
+                raise ValueError(f"Register map {name} has two registers named "
+                                 f"{register.name}")
             if register.offset + 4 > size:
                 raise ValueError(f"Register {register.name} must lie within {size} bytes, "
                                  f"not at {register.offset:#x}")
@@ -164,62 +210,25 @@ class RegisterMap:
     # --- documents ---------------------------------------------------------------------
 
     def as_json(self):
-        return json.dumps({"name": self.name, "size": self.size, "doc": self.doc,
-                           "registers": [r.as_dict() for r in self.registers]}, indent=2)
+        """Return the map as JSON text (registers, fields, enums, docs)."""
+        return regs_export.as_json(self)
 
     def as_c_header(self):
-        guard = f"{self.name.upper()}_H"
-        lines = [f"/* {self.name}: generated by `{self.command} --format c`; do not edit. */",
-                 f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""]
-        prefix = self.name.upper()
-        for register in self.registers:
-            base = f"{prefix}_{register.name}"
-            lines.append(f"/* {register.doc} */")
-            lines.append(f"#define {base}_OFFSET 0x{register.offset:02x}u")
-            lines.append(f"#define {base}_RESET 0x{register.reset:08x}u")
-            for field in register.fields:
-                name = f"{base}_{field.name}"
-                lines.append(f"#define {name}_LSB {field.lsb}u")
-                lines.append(f"#define {name}_WIDTH {field.width}u")
-                lines.append(f"#define {name}_MASK 0x{field.mask:08x}u")
-                for key, value in field.enum.items():
-                    lines.append(f"#define {name}_{key} {value}u")
-            lines.append("")
-        lines.append(f"#endif /* {guard} */")
-        return "\n".join(lines) + "\n"
+        """Return a C header of offsets, resets, field positions, masks and enum values."""
+        return regs_export.as_c_header(self)
 
     def as_markdown(self):
-        lines = [f"# {self.name} register map", "",
-                 f"Generated by `{self.command} --format md` from the description in "
-                 f"`{self.source}`; do not edit by hand.", "", self.doc, "",
-                 "Access: RO read-only (the hardware's value; reset shown as —); "
-                 "RW read-write; RW1C sticky, "
-                 "set by hardware, cleared by writing 1 (a hardware set in the same cycle "
-                 "wins, so no event is lost); WO write-only (reads as 0).", "",
-                 "| offset | register | access | reset | description |",
-                 "|---|---|---|---|---|"]
-        for register in self.registers:
-            reset = ("—" if register.access in ("RO", "WO")
-                     else f"0x{register.reset:08x}")
-            lines.append(f"| 0x{register.offset:02x} | [{register.name}]"
-                         f"(#{register.name.lower()}) | {register.access} | {reset} | "
-                         f"{register.doc} |")
-        for register in self.registers:
-            lines += ["", f"## {register.name}", "",
-                      f"Offset 0x{register.offset:02x}. {register.doc}", "",
-                      "| bits | field | access | reset | description |",
-                      "|---|---|---|---|---|"]
-            for field in sorted(register.fields, key=lambda f: -f.lsb):
-                msb = field.lsb + field.width - 1
-                bits = f"{msb}:{field.lsb}" if field.width > 1 else f"{field.lsb}"
-                doc = field.doc
-                if field.enum:
-                    doc += " Values: " + ", ".join(f"{value} = {key}"
-                                                   for key, value in field.enum.items()) + "."
-                reset = "—" if field.access in (Access.RO, Access.WO) else field.reset
-                lines.append(f"| {bits} | {field.name} | {field.access.value} | "
-                             f"{reset} | {doc.strip()} |")
-        return "\n".join(lines) + "\n"
+        """Return the Markdown register map (``docs/registers.md``)."""
+        return regs_export.as_markdown(self)
+
+    def as_rdl(self):
+        """Return the map as SystemRDL 2.0 text: one ``addrmap`` of the registers."""
+        return regs_export.as_rdl(self)
+
+    def as_ipxact(self):
+        """Return the map as IP-XACT (IEEE 1685-2014) XML: a component with one memory map
+        of one address block holding the registers."""
+        return regs_export.as_ipxact(self)
 
 
 class CSRAccessSignature(wiring.Signature):
@@ -228,9 +237,22 @@ class CSRAccessSignature(wiring.Signature):
     In a cycle with ``en``, a read returns ``rdata`` combinationally; a write with
     ``write`` takes effect at the next clock edge, under the byte strobe ``wstrb``.
     ``addr`` is a byte offset within the register map.
+
+    Parameters
+    ----------
+    addr_width : int
+        Width of ``addr`` in bits.
+
+    Raises
+    ------
+    TypeError
+        If ``addr_width`` is not a positive integer.
     """
 
     def __init__(self, addr_width=8):
+        if not isinstance(addr_width, int) or isinstance(addr_width, bool) or addr_width < 1:
+            raise TypeError(f"Address width must be a positive integer, not {addr_width!r}")
+        self._addr_width = addr_width
         super().__init__({
             "en":    Out(1),
             "write": Out(1),
@@ -240,6 +262,26 @@ class CSRAccessSignature(wiring.Signature):
             "rdata": In(32),
         })
 
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.addr_width == self.addr_width
+
+    def __hash__(self):
+        return hash((type(self), self.addr_width))
+
+    def __repr__(self):
+        return f"CSRAccessSignature({self.addr_width})"
+
+
+def _bits(mask):
+    """Name the bits of a contiguous ``mask``: ``"7:4"``, or ``"3"`` for one bit."""
+    lsb = (mask & -mask).bit_length() - 1
+    msb = mask.bit_length() - 1
+    return f"{msb}:{lsb}" if msb > lsb else f"{lsb}"
+
 
 def _port(register, field, suffix=""):
     return f"{register.name.lower()}_{field.name.lower()}{suffix}"
@@ -248,13 +290,17 @@ def _port(register, field, suffix=""):
 class CSRBank(wiring.Component):
     """The storage and read mux of a :class:`RegisterMap`, with one access port.
 
-    For each field, by access policy, the bank has ports named
+    Each field is one access-policy component of :mod:`~ftvoter.hdl.csr_action` (its
+    :attr:`Access.action`). For each field, by access policy, the bank has ports named
     ``<register>_<field>`` (lower case):
 
     - RO: ``In(width)``, the value software reads;
     - RW: ``Out(width)``, the stored value;
     - RW1C: ``Out(width)``, the stored value, and ``<...>_set`` ``In(width)``: bits set by
       hardware. A set and a software clear of the same bit in the same cycle leave it set;
+    - RW1S: ``Out(width)``, the stored value, and ``<...>_clear`` ``In(width)``: bits
+      cleared by hardware. A software set and a clear of the same bit in the same cycle
+      leave it set;
     - WO: ``Out(width)``, the written value, valid with ``<...>_write`` ``Out(1)`` for one
       cycle (reads return 0).
 
@@ -262,11 +308,23 @@ class CSRBank(wiring.Component):
     the cycle of each read. Writes to RO fields and addresses without a register are
     ignored; reads of unmapped addresses return 0.
 
+    Parameters
+    ----------
+    regmap : RegisterMap
+
     Members
     -------
     access : In(CSRAccessSignature)
         The access port.
+
+    Raises
+    ------
+    TypeError
+        If ``regmap`` is not a :class:`RegisterMap`.
     """
+
+    _HARDWARE = {Access.RO: {"": In}, Access.RW: {"": Out}, Access.RW1C: {"": Out, "_set": In},
+                 Access.RW1S: {"": Out, "_clear": In}, Access.WO: {"": Out, "_write": Out}}
 
     def __init__(self, regmap):
         if not isinstance(regmap, RegisterMap):
@@ -277,16 +335,10 @@ class CSRBank(wiring.Component):
             if register.read_strobe:
                 members[f"{register.name.lower()}_read"] = Out(1)
             for field in register.fields:
-                if field.access is Access.RO:
-                    members[_port(register, field)] = In(field.width)
-                elif field.access is Access.RW:
-                    members[_port(register, field)] = Out(field.width, init=field.reset)
-                elif field.access is Access.RW1C:
-                    members[_port(register, field)] = Out(field.width, init=field.reset)
-                    members[_port(register, field, "_set")] = In(field.width)
-                else:
-                    members[_port(register, field)] = Out(field.width)
-                    members[_port(register, field, "_write")] = Out(1)
+                for suffix, direction in self._HARDWARE[field.access].items():
+                    width = 1 if suffix == "_write" else field.width
+                    init = field.reset if suffix == "" and field.access.stored else 0
+                    members[_port(register, field, suffix)] = direction(width, init=init)
         super().__init__(members)
 
     @property
@@ -294,9 +346,30 @@ class CSRBank(wiring.Component):
         return self._regmap
 
     def port(self, register, field, suffix=""):
-        """Return the port of a field (``suffix`` ``"_set"`` or ``"_write"``)."""
+        """Return the port of a field (``suffix`` ``"_set"``, ``"_clear"`` or ``"_write"``)."""
         register = self._regmap[register]
         return getattr(self, _port(register, register.field(field), suffix))
+
+    def _action(self, m, register, field):
+        """Make the policy component of one field and connect it to the field's ports."""
+        if field.access.stored:
+            action = field.access.action(field.width, init=field.reset)
+        else:
+            action = field.access.action(field.width)
+        m.submodules[_port(register, field)] = action
+        port = getattr(self, _port(register, field))
+        if field.access is Access.RO:
+            m.d.comb += action.r_data.eq(port)
+        elif field.access is Access.WO:
+            m.d.comb += [port.eq(action.w_data),
+                         getattr(self, _port(register, field, "_write")).eq(action.w_stb)]
+        else:
+            m.d.comb += port.eq(action.data)
+        if field.access is Access.RW1C:
+            m.d.comb += action.set.eq(getattr(self, _port(register, field, "_set")))
+        elif field.access is Access.RW1S:
+            m.d.comb += action.clear.eq(getattr(self, _port(register, field, "_clear")))
+        return action
 
     def elaborate(self, platform):
         m = Module()
@@ -306,28 +379,18 @@ class CSRBank(wiring.Component):
         for register in self._regmap:
             selected = Signal(name=f"{register.name.lower()}_selected")
             m.d.comb += selected.eq(access.en & (access.addr == register.offset))
-            write = selected & access.write
             if register.read_strobe:
                 m.d.comb += getattr(self, f"{register.name.lower()}_read").eq(
                     selected & ~access.write)
             value = Const(0, 32)
             for field in register.fields:
-                port = getattr(self, _port(register, field))
-                data = access.wdata[field.lsb:field.lsb + field.width]
-                mask = bytemask[field.lsb:field.lsb + field.width]
-                if field.access is Access.RW:
-                    with m.If(write):
-                        m.d.sync += port.eq((port & ~mask) | (data & mask))
-                elif field.access is Access.RW1C:
-                    hw_set = getattr(self, _port(register, field, "_set"))
-                    cleared = Mux(write, port & ~(data & mask), port)
-                    m.d.sync += port.eq(cleared | hw_set)
-                elif field.access is Access.WO:
-                    strobe = getattr(self, _port(register, field, "_write"))
-                    m.d.comb += strobe.eq(write & mask.any())
-                    m.d.comb += port.eq(data)
-                    continue
-                value = value | (port << field.lsb)
+                action = self._action(m, register, field)
+                bits = slice(field.lsb, field.lsb + field.width)
+                m.d.comb += [action.port.r_stb.eq(selected & ~access.write),
+                             action.port.w_stb.eq(selected & access.write),
+                             action.port.w_data.eq(access.wdata[bits]),
+                             action.port.w_mask.eq(bytemask[bits])]
+                value = value | (action.port.r_data << field.lsb)
             rdata = Mux(selected, value, rdata)
         m.d.comb += access.rdata.eq(rdata)
         return m

@@ -1,12 +1,13 @@
 """FaultRegisters: the fault injector's controls as registers, for boards."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from .csr import Access, CSRBank, Field, Register, RegisterMap
+from .csr_bus import AXI4LiteCSRBridge
 from .inject import FaultInjector
-from .signatures import AXI4_RESP_OKAY, AXI4LiteSignature
+from .signatures import AXI4LiteSignature
 
 __all__ = ["FAULT_REGISTERS", "FaultRegisters"]
 
@@ -51,8 +52,9 @@ class FaultRegisters(wiring.Component):
     Members
     -------
     bus : In(AXI4LiteSignature(5, 32))
-        Register access. Writes take effect at the next clock edge; a write and a read
-        may each complete every other cycle. Every response is OKAY.
+        Register access, through :class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge` (its
+        arbitration: a write before a read). Writes take effect at the next clock edge; a
+        write and a read may each complete every other cycle. Every response is OKAY.
     fault : In(injector signature)
         To the injector: ``arm``, ``site``, ``mask``, ``model``, ``start``, ``duration``,
         ``common`` driven from the registers; ``cycle`` and ``active`` read back.
@@ -76,24 +78,9 @@ class FaultRegisters(wiring.Component):
         m = Module()
         m.submodules.bank = bank = self._bank
         port = bank.port
-        bus = self.bus
-        write = bus.awvalid & bus.wvalid & ~bus.bvalid
-        read = bus.arvalid & ~bus.rvalid & ~write
-        m.d.comb += [
-            bus.awready.eq(write), bus.wready.eq(write), bus.arready.eq(read),
-            bank.access.en.eq(write | read), bank.access.write.eq(write),
-            bank.access.addr.eq(Mux(write, bus.awaddr, bus.araddr)),
-            bank.access.wdata.eq(bus.wdata), bank.access.wstrb.eq(bus.wstrb),
-            bus.bresp.eq(AXI4_RESP_OKAY), bus.rresp.eq(AXI4_RESP_OKAY),
-        ]
-        with m.If(write):
-            m.d.sync += bus.bvalid.eq(1)
-        with m.Elif(bus.bready):
-            m.d.sync += bus.bvalid.eq(0)
-        with m.If(read):
-            m.d.sync += [bus.rvalid.eq(1), bus.rdata.eq(bank.access.rdata)]
-        with m.Elif(bus.rready):
-            m.d.sync += bus.rvalid.eq(0)
+        m.submodules.bus_bridge = bridge = AXI4LiteCSRBridge(5)
+        wiring.connect(m, wiring.flipped(self.bus), bridge.bus)
+        wiring.connect(m, bridge.csr, bank.access)
 
         fault = self.fault
         m.d.comb += [

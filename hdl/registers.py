@@ -5,40 +5,24 @@ from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from .csr import Access, CSRAccessSignature, CSRBank, Field, Register, RegisterMap
-from .signatures import AXI4_RESP_OKAY, AXI4_RESP_SLVERR, AXI4LiteSignature
+from .csr_bus import AXI4LiteCSRBridge
+from .encodings import (
+    CAUSES,
+    CHANNELS,
+    EVENT_KINDS,
+    ID_VALUE,
+    LANE_OPS,
+    LANE_STATES,
+    POLICIES,
+    UNLOCK_KEY,
+    VERSION,
+)
+from .signatures import AXI4LiteSignature
 
 __all__ = ["ERROR_REGISTERS", "ErrorRegisters", "UNLOCK_KEY", "ID_VALUE", "CAUSES",
            "LANE_STATES", "LANE_OPS", "EVENT_KINDS", "CHANNELS", "POLICIES"]
 
 RO, RW, RW1C, WO = Access.RO, Access.RW, Access.RW1C, Access.WO
-
-ID_VALUE = 0x46545652           # "FTVR"
-VERSION = (0, 1)
-UNLOCK_KEY = 0x554E4C4B         # "UNLK"
-
-LANE_STATES = {"ONLINE": 0, "BROKEN": 1, "REMOVED": 2, "SYNCING": 3}
-LANE_OPS = {"NONE": 0, "REMOVE": 1, "INSERT": 2, "FREEZE": 3}
-EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3}
-CHANNELS = {"AW": 0, "W": 1, "AR": 2, "B": 3, "R": 4}
-POLICIES = {"HALT": 0, "DIAGNOSE": 1}
-
-#: ERROR_CAUSE bits, in order.
-CAUSES = [
-    ("AW", "lanes diverged on the write address channel"),
-    ("W", "lanes diverged on the write data channel"),
-    ("AR", "lanes diverged on the read address channel"),
-    ("B_READY", "lanes diverged on bready"),
-    ("R_READY", "lanes diverged on rready"),
-    ("SELF_ERROR", "a lane's own detector (self_error) was set at a divergence"),
-    ("NO_MAJORITY", "no single faulty lane could be identified (policy applied)"),
-    ("HALTED", "the bridge halted (fail-safe)"),
-    ("PATH_ERROR", "a path answered SLVERR or DECERR"),
-    ("PATH_TIMEOUT", "a path did not answer within the timeout"),
-    ("NO_PATH", "no working path was left; the lanes got SLVERR"),
-    ("REJECTED", "a write to a protected register was ignored (locked, or no unlock)"),
-    ("DIAG_FAIL", "a lane failed its self-test under the diagnose policy"),
-]
-
 
 def _lane_fields(width, access, doc, **kw):
     return [Field(f"LANE{i}", i * width, width, access, doc=doc.format(i=i), **kw)
@@ -160,10 +144,15 @@ class ErrorRegisters(wiring.Component):
 
     - ``lanes`` is the access port of agreed transactions from the lanes. With
       CONTROL.LOCK set, their writes to CONTROL, UNLOCK and LANE_CMD are ignored.
-    - ``mgmt`` is an AXI4-Lite target for out-of-band access. A write to CONTROL or
+    - ``mgmt`` is an AXI4-Lite target for out-of-band access
+      (:class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge`). A write to CONTROL or
       LANE_CMD is only accepted right after UNLOCK was written with :data:`UNLOCK_KEY`
       (one write per unlock); a wrong key, or a protected write without unlock, is
       ignored.
+
+    One access per cycle: the lanes' port has priority (its reads are combinational and
+    it cannot wait), so a mgmt access offered in a cycle of a lanes' access waits a
+    cycle; within mgmt, a write goes before a read.
 
     Every ignored write answers SLVERR (``lanes_error`` for the lanes' port), increments
     REJECTED and sets ERROR_CAUSE.REJECTED. Sticky bits are RW1C: a hardware set wins
@@ -177,10 +166,13 @@ class ErrorRegisters(wiring.Component):
         "halt" or "diagnose", for FEATURES.
     timeout : int
         Path timeout, for FEATURES.
+    mgmt_addr_width : int
+        Address width of ``mgmt`` (the register map uses the low 8 bits).
     """
 
     def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, mgmt_addr_width=8):
         self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
+        self._mgmt_addr_width = mgmt_addr_width
         self._bank = CSRBank(ERROR_REGISTERS)
         super().__init__({
             "lanes":         In(CSRAccessSignature(8)),
@@ -220,16 +212,25 @@ class ErrorRegisters(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bank = bank = self._bank
-        port = bank.port
+        rejected, unlocked = self._access(m, bank)
+        cycle = Signal(32)
+        m.d.sync += cycle.eq(cycle + 1)
+        m.d.comb += self.cycle.eq(cycle)
+        self._counters(m, bank.port, rejected)
+        causes = self._captures(m, bank.port, cycle, rejected)
+        self._status(m, bank.port, cycle, unlocked)
+        logged = self._event_log(m, bank, cycle)
+        self._controls(m, bank.port, causes, logged)
+        return m
 
+    def _access(self, m, bank):
+        """Arbitrate the two ports and protect CONTROL, UNLOCK and LANE_CMD; return the
+        ``rejected`` (this cycle's write is ignored) and ``unlocked`` signals."""
+        port = bank.port
         # --- access arbitration: the lanes' port has priority; mgmt waits a cycle ------
-        mgmt = self.mgmt
-        mgmt_write = Signal()
-        mgmt_read = Signal()
-        m.d.comb += [
-            mgmt_write.eq(mgmt.awvalid & mgmt.wvalid & ~mgmt.bvalid & ~self.lanes.en),
-            mgmt_read.eq(mgmt.arvalid & ~mgmt.rvalid & ~self.lanes.en & ~mgmt_write),
-        ]
+        m.submodules.mgmt_bridge = mgmt = AXI4LiteCSRBridge(self._mgmt_addr_width)
+        wiring.connect(m, wiring.flipped(self.mgmt), mgmt.bus)
+        m.d.comb += mgmt.busy.eq(self.lanes.en)
         from_mgmt = Signal()
         enable = Signal()
         write = Signal()
@@ -239,10 +240,10 @@ class ErrorRegisters(wiring.Component):
         with m.If(self.lanes.en):
             m.d.comb += [enable.eq(1), write.eq(self.lanes.write), addr.eq(self.lanes.addr),
                          wdata.eq(self.lanes.wdata), wstrb.eq(self.lanes.wstrb)]
-        with m.Elif(mgmt_write | mgmt_read):
-            m.d.comb += [from_mgmt.eq(1), enable.eq(1), write.eq(mgmt_write),
-                         addr.eq(Mux(mgmt_write, mgmt.awaddr, mgmt.araddr)),
-                         wdata.eq(mgmt.wdata), wstrb.eq(mgmt.wstrb)]
+        with m.Elif(mgmt.csr.en):
+            m.d.comb += [from_mgmt.eq(1), enable.eq(1), write.eq(mgmt.csr.write),
+                         addr.eq(mgmt.csr.addr), wdata.eq(mgmt.csr.wdata),
+                         wstrb.eq(mgmt.csr.wstrb)]
 
         # --- protection -------------------------------------------------------------------
         unlocked = Signal()
@@ -261,34 +262,20 @@ class ErrorRegisters(wiring.Component):
                 m.d.sync += unlocked.eq(0)
         with m.Else():
             m.d.comb += rejected.eq(protected & port("CONTROL", "LOCK"))
-        # A rejected write does not reach the bank.
+        # A rejected write does not reach the bank; mgmt gets SLVERR, the lanes lanes_error.
         m.d.comb += [
             bank.access.en.eq(enable), bank.access.write.eq(write & ~rejected),
             bank.access.addr.eq(addr), bank.access.wdata.eq(wdata),
             bank.access.wstrb.eq(wstrb),
+            self.lanes.rdata.eq(bank.access.rdata),
+            self.lanes_error.eq(self.lanes.en & rejected),
+            mgmt.csr.rdata.eq(bank.access.rdata),
+            mgmt.error.eq(from_mgmt & rejected),
         ]
-        m.d.comb += self.lanes.rdata.eq(bank.access.rdata)
-        m.d.comb += self.lanes_error.eq(self.lanes.en & rejected)
+        return rejected, unlocked
 
-        # --- mgmt AXI4-Lite target ------------------------------------------------------
-        m.d.comb += [mgmt.awready.eq(mgmt_write), mgmt.wready.eq(mgmt_write),
-                     mgmt.arready.eq(mgmt_read)]
-        with m.If(mgmt_write):
-            m.d.sync += [mgmt.bvalid.eq(1),
-                         mgmt.bresp.eq(Mux(rejected, AXI4_RESP_SLVERR, AXI4_RESP_OKAY))]
-        with m.Elif(mgmt.bready):
-            m.d.sync += mgmt.bvalid.eq(0)
-        with m.If(mgmt_read):
-            m.d.sync += [mgmt.rvalid.eq(1), mgmt.rdata.eq(bank.access.rdata),
-                         mgmt.rresp.eq(AXI4_RESP_OKAY)]
-        with m.Elif(mgmt.rready):
-            m.d.sync += mgmt.rvalid.eq(0)
-
-        # --- counters and captures --------------------------------------------------------
-        cycle = Signal(32)
-        m.d.sync += cycle.eq(cycle + 1)
-        m.d.comb += self.cycle.eq(cycle)
-
+    def _counters(self, m, port, rejected):
+        """The saturating counters."""
         counters = {}
         for name in ("CORRECTED", "RETRIES", "REJECTED", "ERRORS0", "ERRORS1", "ERRORS2"):
             counters[name] = Signal(32, name=f"count_{name.lower()}")
@@ -308,6 +295,8 @@ class ErrorRegisters(wiring.Component):
         for lane in range(3):
             count(f"ERRORS{lane}", self.lane_errors[lane])
 
+    def _captures(self, m, port, cycle, rejected):
+        """ERROR_CAUSE, FIRST_ERROR_CYCLE and SYNDROME; return this cycle's causes."""
         causes = Signal(len(CAUSES))
         m.d.comb += causes.eq(self.cause_set | (rejected << [n for n, _ in CAUSES].index(
             "REJECTED")))
@@ -335,8 +324,10 @@ class ErrorRegisters(wiring.Component):
             port("SYNDROME", "VALID").eq(syndrome_valid),
             port("SYNDROME_BITS", "BITS").eq(syndrome[14:46]),
         ]
+        return causes
 
-        # --- constants and live status ---------------------------------------------------
+    def _status(self, m, port, cycle, unlocked):
+        """The constants and the live status."""
         m.d.comb += [
             port("ID", "ID").eq(ID_VALUE),
             port("VERSION", "MAJOR").eq(VERSION[0]),
@@ -358,7 +349,9 @@ class ErrorRegisters(wiring.Component):
             m.d.comb += port("LANE_STATE", f"LANE{lane}").eq(self.lane_state[2 * lane:
                                                                                2 * lane + 2])
 
-        # --- event log -----------------------------------------------------------------
+    def _event_log(self, m, bank, cycle):
+        """The event FIFO; return the signal of an event entering it."""
+        port = bank.port
         # An event enters the log one cycle after it happened, with the cycle it happened
         # in: the register keeps the path from the lanes' outputs (compare, vote,
         # isolation) to the log's write enable out of one clock cycle.
@@ -378,8 +371,10 @@ class ErrorRegisters(wiring.Component):
             port("EVENT", "VALID").eq(events.r_rdy),
             events.r_en.eq(bank.event_read),
         ]
+        return logged
 
-        # --- interrupts and controls -----------------------------------------------------
+    def _controls(self, m, port, causes, logged):
+        """Interrupts and the controls to the bridge and lane manager."""
         halted_q = Signal()
         m.d.sync += halted_q.eq(self.halted)
         m.d.comb += [
@@ -397,4 +392,3 @@ class ErrorRegisters(wiring.Component):
             self.lane_cmd_op.eq(port("LANE_CMD", "OP")),
             self.path_failed.eq(port("PATH_STATUS", "FAILED")),
         ]
-        return m

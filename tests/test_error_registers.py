@@ -210,3 +210,45 @@ def test_rejected_saturates(monkeypatch):
     sim.run()
     assert seen == {"responses": [AXI4_RESP_SLVERR] * 2, "small": 2,
                     "values": [MAX, MAX, MAX], "read": MAX}
+
+
+def test_lanes_before_mgmt():
+    # The lanes' port and mgmt write SCRATCH in the same cycle: the lanes' write is done in
+    # that cycle, mgmt's is held off (no awready) and done in the next, so it is the one
+    # that stays. A mgmt read waits likewise while the lanes keep the port.
+    dut = ErrorRegisters(lanes=2)
+    bus, lanes = dut.mgmt, dut.lanes
+    seen = {}
+
+    async def testbench(ctx):
+        ctx.set(bus.awaddr, OFFSET["SCRATCH"])
+        ctx.set(bus.wdata, 2)
+        ctx.set(bus.wstrb, 0xF)
+        ctx.set(bus.awvalid, 1)
+        ctx.set(bus.wvalid, 1)
+        ctx.set(bus.bready, 1)
+        for name, value in (("en", 1), ("write", 1), ("addr", OFFSET["SCRATCH"]),
+                            ("wdata", 1), ("wstrb", 0xF)):
+            ctx.set(getattr(lanes, name), value)
+        seen["held"] = ctx.get(bus.awready)
+        await ctx.tick()
+        ctx.set(lanes.write, 0)                     # the lanes now read SCRATCH
+        seen["lanes_wrote"] = ctx.get(lanes.rdata)
+        seen["still_held"] = ctx.get(bus.awready)
+        ctx.set(lanes.en, 0)
+        seen["taken"] = ctx.get(bus.awready)
+        await ctx.tick()
+        ctx.set(bus.awvalid, 0)
+        ctx.set(bus.wvalid, 0)
+        seen["bvalid"] = ctx.get(bus.bvalid)
+        ctx.set(lanes.en, 1)
+        seen["final"] = ctx.get(lanes.rdata)
+        ctx.set(lanes.en, 0)
+        seen["read"] = await read(ctx, bus, OFFSET["SCRATCH"])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen == {"held": 0, "lanes_wrote": 1, "still_held": 0, "taken": 1, "bvalid": 1,
+                    "final": 2, "read": 2}
