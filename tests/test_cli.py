@@ -102,6 +102,31 @@ class TestVerilog:
         assert set(found) == expected
         assert found["path0_bus__wdata"] == ("output", 32)
 
+    @pytest.mark.parametrize("regmap", ["error", "fault"])
+    def test_regs_rdl_compiles(self, tmp_path, capsys, regmap):
+        # The CLI's SystemRDL is what PeakRDL's tools read: it compiles, every register
+        # of the map in it; the IP-XACT parses and names the same registers.
+        import xml.etree.ElementTree as ET
+
+        from systemrdl import RDLCompiler
+
+        from ftvoter.hdl.fault_regs import FAULT_REGISTERS
+        from ftvoter.hdl.registers import ERROR_REGISTERS
+        expected = {"error": ERROR_REGISTERS, "fault": FAULT_REGISTERS}[regmap]
+        rdl, xml = tmp_path / "map.rdl", tmp_path / "map.xml"
+        assert run(["regs", "--map", regmap, "--format", "rdl", "-o", str(rdl)], capsys)[0] == 0
+        assert run(["regs", "--map", regmap, "--format", "ipxact", "-o", str(xml)],
+                   capsys)[0] == 0
+        compiler = RDLCompiler()
+        compiler.compile_file(str(rdl))
+        top = compiler.elaborate().top
+        assert {(r.inst_name, r.address_offset) for r in top.registers()} == \
+            {(r.name, r.offset) for r in expected}
+        ns = {"ipxact": "http://www.accellera.org/XMLSchema/IPXACT/1685-2014"}
+        names = {e.text for e in ET.parse(xml).getroot().iterfind(
+            ".//ipxact:register/ipxact:name", ns)}
+        assert names == {r.name for r in expected}
+
     @pytest.mark.parametrize("fmt, check", [
         ("json", lambda text: __import__("json").loads(text)["registers"][0]["name"] == "ID"),
         ("c", lambda text: "#define FTVOTER_REGS_ERROR_CAUSE_OFFSET 0x1cu" in text),
