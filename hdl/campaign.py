@@ -9,20 +9,26 @@ needs; the testbench only writes one injection, waits for ``done`` and reads the
 """
 
 from amaranth.hdl import Cat, EnableInserter, Fragment, Module, Mux, ResetInserter, Signal
+# Private Amaranth 0.5 internals, because no public API serves: loading the faulty copy
+# from the golden one adds, to every fragment's sync logic, "on load, each register takes
+# its twin's value". That needs the registers a fragment drives (LHSMaskCollector: the
+# public API has no way to list them) and a statement added to an already built fragment
+# (a Switch on load: Module's If cannot be used outside a Module). Checked against the
+# installed Amaranth by tests/test_amaranth_upstream.py. (Issue 12's state port, put on
+# every flip-flop by the instrumentation, replaces this.)
 from amaranth.hdl._ast import Switch
 from amaranth.hdl._xfrm import LHSMaskCollector
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
+from .encodings import NEVER
 from .inject import FaultModel
 from .lockstep import Lockstep
 from .units.memory import AXI4LiteMemory
 
 __all__ = ["CampaignBench", "NEVER"]
 
-#: Value of a ``*_at`` cycle output when the event has not happened.
-NEVER = 2**32 - 1
 
 
 def _outputs(bus, self_error, raw):

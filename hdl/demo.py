@@ -4,6 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
+from .encodings import NEVER
 from .lockstep import Lockstep
 from .signatures import AXI4LiteSignature
 from .units.memory import AXI4LiteMemory
@@ -66,7 +67,7 @@ class LockstepDemo(wiring.Component):
             "writes":         Out(32),
             "reads":          Out(32),
             "mismatches":     Out(32),
-            "first_mismatch": Out(32, init=2**32 - 1),
+            "first_mismatch": Out(32, init=NEVER),
             **({"mgmt": In(AXI4LiteSignature(addr_width=8, data_width=32))}
                if "mgmt" in lockstep.signature.members else {}),
         })

@@ -7,7 +7,7 @@ from here.
 """
 
 __all__ = ["ID_VALUE", "VERSION", "UNLOCK_KEY", "LANE_STATES", "LANE_OPS", "EVENT_KINDS",
-           "CHANNELS", "POLICIES", "CAUSES"]
+           "CHANNELS", "POLICIES", "POLICY_NAMES", "FAULT_MODELS", "NEVER", "CAUSES"]
 
 #: The ID register's value, "FTVR".
 ID_VALUE = 0x46545652
@@ -26,6 +26,13 @@ EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3}
 CHANNELS = {"AW": 0, "W": 1, "AR": 2, "B": 3, "R": 4}
 #: FEATURES.POLICY encoding (the bridge's ``policy`` names, upper case).
 POLICIES = {"HALT": 0, "DIAGNOSE": 1}
+#: The bridge's ``policy`` names, as the CLI and campaign specs spell them.
+POLICY_NAMES = tuple(name.lower() for name in POLICIES)
+#: Fault models by the names campaign specs use: the FaultInjector's ``model`` encoding
+#: (FaultRegisters CONTROL.MODEL).
+FAULT_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
+#: A 32-bit cycle counter's value for "did not happen" (and where it saturates).
+NEVER = 2**32 - 1
 
 #: ERROR_CAUSE bits, in order: (name, description).
 CAUSES = [

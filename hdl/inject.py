@@ -6,16 +6,21 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from .encodings import FAULT_MODELS
 from .sabotage import SaboteurSignature
 
 __all__ = ["FaultInjector", "FaultModel", "Site", "lane_sites", "bridge_sites"]
 
 
 class FaultModel(enum.Enum, shape=2):
-    """What a fault does to the masked bits of its register."""
-    FLIP = 0      #: single-event upset: the bits flip at the start cycle (duration unused)
-    STUCK0 = 1    #: the bits are forced to 0 at every clock edge of the window
-    STUCK1 = 2    #: the bits are forced to 1 at every clock edge of the window
+    """What a fault does to the masked bits of its register (encoding:
+    :data:`~ftvoter.hdl.encodings.FAULT_MODELS`)."""
+    FLIP = FAULT_MODELS["flip"]        #: single-event upset: the bits flip at the start
+    #: cycle (duration unused)
+    STUCK0 = FAULT_MODELS["stuck0"]    #: the bits are forced to 0 at every clock edge of
+    #: the window
+    STUCK1 = FAULT_MODELS["stuck1"]    #: the bits are forced to 1 at every clock edge of
+    #: the window
 
 
 class Site:

@@ -7,11 +7,9 @@ records as well as on simulations.
 """
 
 from ftvoter.analysis.files import OUTCOMES
+from ftvoter.hdl.encodings import NEVER  # the bench's value for "did not happen"
 
 __all__ = ["OUTCOMES", "NEVER", "classify"]
-
-#: The bench's value for "did not happen".
-NEVER = 2**32 - 1
 
 #: A faulty system this many requests behind the golden one, undetected, is hung.
 HANG_LAG = 2

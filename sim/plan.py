@@ -10,12 +10,14 @@ import random
 import re
 import warnings
 
+from ftvoter.hdl.encodings import FAULT_MODELS
+
 from .spec import MAX_CYCLE, MAX_DURATION, SpecError, sample_size
 
 __all__ = ["MAX_INJECTIONS", "design_params", "make_bench", "inspect_bench", "plan",
            "explicit", "bench_injections"]
 
-_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
+_MODELS = FAULT_MODELS
 
 #: The most injections one campaign plans (a planned injection costs about 1 kB in
 #: memory and in the manifest's process); split a larger study into several campaigns.

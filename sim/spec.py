@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
+from ftvoter.hdl.encodings import FAULT_MODELS, NEVER, POLICY_NAMES
+
 __all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"]
 
-MODELS = ("flip", "stuck0", "stuck1")
-POLICIES = ("halt", "diagnose")
+#: Fault models and policies by name (their one definition is in hdl).
+MODELS = tuple(FAULT_MODELS)
+POLICIES = POLICY_NAMES
 
 #: The bench's cycle fields are 32 bits wide and 2**32-1 means "never", so every cycle a
 #: run reaches (a start, a start plus its window, the golden run's length) is at most this.
-MAX_CYCLE = 2**32 - 2
+MAX_CYCLE = NEVER - 1
 #: A stuck-at's duration field is 32 bits wide (0: permanent).
-MAX_DURATION = 2**32 - 1
+MAX_DURATION = NEVER
 
 
 class SpecError(ValueError):

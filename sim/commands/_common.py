@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ftvoter.analysis.files import write_atomic
+from ftvoter.hdl.encodings import POLICY_NAMES
 
 __all__ = ["UsageError", "Parser", "integer", "decimal", "mhz", "path", "verilog_name",
            "U32", "positive", "natural", "MAX_WORKERS", "add_lockstep_options",
@@ -126,7 +127,7 @@ def add_bridge_options(parser, *, lanes=True):
     parser.add_argument("--paths", type=decimal, choices=(1, 2), default=1,
                         help="secondary paths; with 2, an operation that fails on one is "
                              "retried on the other (default: %(default)s)")
-    parser.add_argument("--policy", choices=("halt", "diagnose"), default="halt",
+    parser.add_argument("--policy", choices=POLICY_NAMES, default="halt",
                         help="DMR divergence with no self_error: 'halt' stops forwarding "
                              "(fail-safe), 'diagnose' asks the lanes for a self-test "
                              "(default: %(default)s)")
