@@ -141,13 +141,16 @@ def _image(path, alt):
             f"{Path(path).name}</a>)</figcaption></figure>")
 
 
-def _page(summary, pngs, name):
-    e = html.escape
-    spec = summary["campaign"]
+def _outcome_rows(summary):
+    """The outcome table's rows."""
     rows = "".join(
         f"<tr><td>{o}</td><td>{s['count']}</td><td>{_pct(s['share'])}</td>"
         f"<td>{_interval(s)}</td></tr>" for o, s in summary["outcomes"].items())
-    cov = summary["coverage"]
+    return rows
+
+
+def _metric_rows(cov):
+    """The coverage and safety metrics' rows."""
     metrics = "".join(
         f"<tr><td>{label}</td><td>{_pct(cov[key]['value'])}</td><td>{_interval(cov[key])}"
         f"</td><td>{cov[key]['numerator']} / {cov[key]['denominator']}</td></tr>"
@@ -157,6 +160,12 @@ def _page(summary, pngs, name):
             ("latent_share", "latent faults (share of all)"),
             ("spfm", "single-point fault metric (1 − (sdc + late + hang) / all)"),
             ("lfm", "latent fault metric (1 − latent / (all − sdc − late − hang))")))
+    return metrics
+
+
+def _latency_rows(summary):
+    """The latency table's rows: overall, per fault model and per site group."""
+    e = html.escape
     lat_rows = ""
     for label, stats in (("detection", summary["detection_latency"]),
                          ("propagation", summary["propagation_latency"]),
@@ -171,6 +180,11 @@ def _page(summary, pngs, name):
                      + "".join(f"<td>{stats[k]:.0f}</td>" for k in ("min", "p50", "p90",
                                                                      "p99", "max"))
                      + "</tr>")
+    return lat_rows
+
+
+def _availability_rows(summary):
+    """The availability table's rows and the parameter table's."""
     avail_rows = "".join(
         f"<tr><td>{plots.ARCH_LABELS[r['architecture']]}</td>"
         f"<td>{100 * r['availability']:.6f}%</td><td>{r['nines']:.2f}</td>"
@@ -182,10 +196,13 @@ def _page(summary, pngs, name):
         f"<tr><td>{k}</td><td>{v:.6g}</td>"
         f"<td>{'measured by this campaign' if k in measured else 'default'}</td></tr>"
         for k, v in p.items())
-    escaped = summary["escaped"]
-    warning = (f'<p class="warning">Warning: {e(summary["problems"])}. The figures below '
-               f"are computed from the {summary['injections']} records that were read."
-               f"</p>" if summary["problems"] else "")
+    return avail_rows, param_rows
+
+
+def _settings(summary):
+    """The campaign's settings, seed, revision and versions, as one paragraph."""
+    e = html.escape
+    spec = summary["campaign"]
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
     design = spec.get("design", {})
     faults = spec.get("faults", {})
@@ -206,6 +223,20 @@ def _page(summary, pngs, name):
         f"Seed {e(str(summary['seed']))}, revision",
         f"<code>{e(str(summary['git_revision']))}</code>; {e(versions)}.",
     ])
+    return settings
+
+
+def _page(summary, pngs, name):
+    e = html.escape
+    rows = _outcome_rows(summary)
+    metrics = _metric_rows(summary["coverage"])
+    lat_rows = _latency_rows(summary)
+    avail_rows, param_rows = _availability_rows(summary)
+    escaped = summary["escaped"]
+    warning = (f'<p class="warning">Warning: {e(summary["problems"])}. The figures below '
+               f"are computed from the {summary['injections']} records that were read."
+               f"</p>" if summary["problems"] else "")
+    settings = _settings(summary)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ftvoter campaign {e(name)}</title>

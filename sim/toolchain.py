@@ -197,19 +197,7 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
         sources.append(source.with_name(f"{source.stem}-{toplevel}.v"))
         if not sources[1].exists():
             write_atomic(sources[1], text)
-    # The C++ optimisation level: -O2 by default; the test suite asks for -O0 through
-    # FTVOTER_CXX_OPT (a model compiles in half the time, and tests are mostly short).
-    cxx_opt = os.environ.get("FTVOTER_CXX_OPT")
-    if cxx_opt:   # it replaces any level the caller asked for
-        cleaned, args = [], list(build_args)
-        while args:
-            arg = args.pop(0)
-            if arg == "-CFLAGS" and args and args[0].startswith("-O"):
-                args.pop(0)
-                continue
-            cleaned.append(arg)
-        build_args = cleaned
-    build_args = ["-CFLAGS", cxx_opt or "-O2", *build_args]
+    build_args = _optimisation(build_args)
     key = design_key(design, {**params, "_waves": waves, "_args": list(build_args),
                               "_top": toplevel})
     build_dir = build_root() / "sim" / f"{design}-{key}"
@@ -249,6 +237,23 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                     os.environ["MAKEFLAGS"] = makeflags
             stamp.write_text(json.dumps({"design": design, "params": params}))
     return Simulation(design, params, toplevel, build_dir, waves)
+
+
+def _optimisation(build_args):
+    """``build_args`` with the C++ optimisation level in front: -O2 by default; the test
+    suite asks for -O0 through FTVOTER_CXX_OPT (a model compiles in half the time, and
+    tests are mostly short), which replaces any level the caller asked for."""
+    cxx_opt = os.environ.get("FTVOTER_CXX_OPT")
+    if cxx_opt:
+        cleaned, args = [], list(build_args)
+        while args:
+            arg = args.pop(0)
+            if arg == "-CFLAGS" and args and args[0].startswith("-O"):
+                args.pop(0)
+                continue
+            cleaned.append(arg)
+        build_args = cleaned
+    return ["-CFLAGS", cxx_opt or "-O2", *build_args]
 
 
 def _private(runner, name):
