@@ -14,6 +14,7 @@ from .encodings import (
     LANE_OPS,
     LANE_STATES,
     POLICIES,
+    POLICY_NAMES,
     UNLOCK_KEY,
     VERSION,
 )
@@ -167,10 +168,32 @@ class ErrorRegisters(wiring.Component):
     timeout : int
         Path timeout, for FEATURES.
     mgmt_addr_width : int
-        Address width of ``mgmt`` (the register map uses the low 8 bits).
+        Address width of ``mgmt`` (the register map uses the low 8 bits), 8 to 64.
+
+    Raises
+    ------
+    TypeError
+        If ``lanes`` is not 2 or 3, ``paths`` not 1 or 2, ``timeout`` not an integer from
+        2 to 65535 or ``mgmt_addr_width`` not one from 8 to 64.
+    ValueError
+        If ``policy`` is not ``"halt"`` or ``"diagnose"``.
     """
 
     def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, mgmt_addr_width=8):
+        for name, value, choices in (("Lane count", lanes, (2, 3)),
+                                     ("Path count", paths, (1, 2))):
+            if not isinstance(value, int) or isinstance(value, bool) or value not in choices:
+                raise TypeError(f"{name} must be {choices[0]} or {choices[1]}, not {value!r}")
+        if policy not in POLICY_NAMES:
+            raise ValueError(f"Policy must be one of {', '.join(POLICY_NAMES)}, not "
+                             f"{policy!r}")
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or \
+                not 2 <= timeout <= 65535:
+            raise TypeError(f"Timeout must be an integer from 2 to 65535, not {timeout!r}")
+        if not isinstance(mgmt_addr_width, int) or isinstance(mgmt_addr_width, bool) or \
+                not 8 <= mgmt_addr_width <= 64:
+            raise TypeError(f"Management address width must be an integer from 8 to 64, "
+                            f"not {mgmt_addr_width!r}")
         self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
         self._mgmt_addr_width = mgmt_addr_width
         self._bank = CSRBank(ERROR_REGISTERS)
