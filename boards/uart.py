@@ -123,6 +123,35 @@ class UARTTx(wiring.Component):
         return m
 
 
+class _Transaction:
+    """The management port's registers: the request received, the access, the response."""
+
+    def __init__(self, m):
+        request = Array(Signal(8, name=f"request{i}") for i in range(8))
+        index = Signal(range(8))
+        command, offset = request[1], request[2]
+        wdata = Cat(request[3], request[4], request[5], request[6])
+        total = Signal(8)
+        m.d.comb += total.eq(sum(request[i] for i in range(7)))
+        status = Signal(8)
+        rdata = Signal(32)
+        response = Array([Const(RESPONSE, 8), status, rdata[0:8], rdata[8:16], rdata[16:24],
+                          rdata[24:32], Signal(8, name="response_sum")])
+        m.d.comb += response[6].eq(RESPONSE + status + rdata[0:8] + rdata[8:16] +
+                                   rdata[16:24] + rdata[24:32])
+        sent = Signal(range(8))
+        fault_target = Signal()
+        write = Signal()
+        # Written as a pair, as before the split, so the registers keep their names: the
+        # tracer names only the second ("w_done"); the first is "$signal".
+        aw_done, w_done = Signal(), Signal()
+        self.request, self.index, self.total = request, index, total
+        self.command, self.offset, self.wdata = command, offset, wdata
+        self.status, self.rdata, self.response, self.sent = status, rdata, response, sent
+        self.fault_target, self.write = fault_target, write
+        self.aw_done, self.w_done = aw_done, w_done
+
+
 class ManagementPort(wiring.Component):
     """Register access over a UART (framing in the module docstring).
 
@@ -156,89 +185,98 @@ class ManagementPort(wiring.Component):
         m.submodules.receiver = rx = UARTRx(self._divisor)
         m.submodules.sender = tx = UARTTx(self._divisor)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
-
-        request = Array(Signal(8, name=f"request{i}") for i in range(8))
-        index = Signal(range(8))
-        command, offset = request[1], request[2]
-        wdata = Cat(request[3], request[4], request[5], request[6])
-        total = Signal(8)
-        m.d.comb += total.eq(sum(request[i] for i in range(7)))
-        status = Signal(8)
-        rdata = Signal(32)
-        response = Array([Const(RESPONSE, 8), status, rdata[0:8], rdata[8:16], rdata[16:24],
-                          rdata[24:32], Signal(8, name="response_sum")])
-        m.d.comb += response[6].eq(RESPONSE + status + rdata[0:8] + rdata[8:16] +
-                                   rdata[16:24] + rdata[24:32])
-        sent = Signal(range(8))
-        fault_target = Signal()
-        write = Signal()
-
-        buses = (self.regs, self.faults)
-        for bus in buses:
-            m.d.comb += [bus.wdata.eq(wdata), bus.wstrb.eq(0xF), bus.awprot.eq(0),
-                         bus.arprot.eq(0)]
-        m.d.comb += [self.regs.awaddr.eq(offset), self.regs.araddr.eq(offset),
-                     self.faults.awaddr.eq(offset), self.faults.araddr.eq(offset)]
-
-        def each(field, value):
-            return [getattr(self.regs, field).eq(value & ~fault_target),
-                    getattr(self.faults, field).eq(value & fault_target)]
-
-        def pick(field):
-            return (getattr(self.regs, field) & ~fault_target) | \
-                   (getattr(self.faults, field) & fault_target)
-
-        aw_done, w_done = Signal(), Signal()
+        t = _Transaction(m)
+        self._drive_buses(m, t)
         with m.FSM():
             with m.State("RECEIVE"):
-                with m.If(rx.valid):
-                    with m.If((index != 0) | (rx.data == REQUEST)):
-                        m.d.sync += [request[index].eq(rx.data), index.eq(index + 1)]
-                        with m.If(index == 7):
-                            m.d.sync += index.eq(0)
-                            m.next = "DECODE"
+                self._receive(m, rx, t)
             with m.State("DECODE"):
-                m.d.sync += [rdata.eq(0), aw_done.eq(0), w_done.eq(0), status.eq(0)]
-                with m.If(total != request[7]):
-                    m.d.sync += status.eq(STATUS["checksum"])
-                    m.next = "RESPOND"
-                with m.Elif((command == COMMANDS["read"]) | (command == COMMANDS["write"]) |
-                            (command == COMMANDS["fault_read"]) |
-                            (command == COMMANDS["fault_write"])):
-                    m.d.sync += [fault_target.eq(command[5]),      # lower case: faults
-                                 write.eq((command == COMMANDS["write"]) |
-                                          (command == COMMANDS["fault_write"]))]
-                    m.next = "ACCESS"
-                with m.Else():
-                    m.d.sync += status.eq(STATUS["command"])
-                    m.next = "RESPOND"
+                self._decode(m, t)
             with m.State("ACCESS"):
-                with m.If(write):
-                    m.d.comb += each("awvalid", ~aw_done) + each("wvalid", ~w_done)
-                    with m.If(pick("awready") & ~aw_done):
-                        m.d.sync += aw_done.eq(1)
-                    with m.If(pick("wready") & ~w_done):
-                        m.d.sync += w_done.eq(1)
-                    m.d.comb += each("bready", aw_done & w_done)
-                    with m.If(aw_done & w_done & pick("bvalid")):
-                        resp = Mux(fault_target, self.faults.bresp, self.regs.bresp)
-                        m.d.sync += status.eq(resp != AXI4_RESP_OKAY)
-                        m.next = "RESPOND"
+                with m.If(t.write):
+                    self._write(m, t)
                 with m.Else():
-                    m.d.comb += each("arvalid", ~aw_done)
-                    with m.If(pick("arready") & ~aw_done):
-                        m.d.sync += aw_done.eq(1)
-                    m.d.comb += each("rready", aw_done)
-                    with m.If(aw_done & pick("rvalid")):
-                        m.d.sync += rdata.eq(Mux(fault_target, self.faults.rdata,
-                                                 self.regs.rdata))
-                        m.next = "RESPOND"
+                    self._read(m, t)
             with m.State("RESPOND"):
-                m.d.comb += [tx.data.eq(response[sent]), tx.start.eq(1)]
-                with m.If(tx.ready):
-                    m.d.sync += sent.eq(sent + 1)
-                    with m.If(sent == 6):
-                        m.d.sync += sent.eq(0)
-                        m.next = "RECEIVE"
+                self._respond(m, tx, t)
         return m
 
+    def _drive_buses(self, m, t):
+        """Drive the address, data and protection of both register buses from the request."""
+        buses = (self.regs, self.faults)
+        for bus in buses:
+            m.d.comb += [bus.wdata.eq(t.wdata), bus.wstrb.eq(0xF), bus.awprot.eq(0),
+                         bus.arprot.eq(0)]
+        m.d.comb += [self.regs.awaddr.eq(t.offset), self.regs.araddr.eq(t.offset),
+                     self.faults.awaddr.eq(t.offset), self.faults.araddr.eq(t.offset)]
+
+    def _each(self, t, field, value):
+        """Return statements driving ``field`` of the target bus with ``value``, 0 elsewhere."""
+        return [getattr(self.regs, field).eq(value & ~t.fault_target),
+                getattr(self.faults, field).eq(value & t.fault_target)]
+
+    def _pick(self, t, field):
+        """Return ``field`` of the target bus."""
+        return (getattr(self.regs, field) & ~t.fault_target) | \
+               (getattr(self.faults, field) & t.fault_target)
+
+    def _receive(self, m, rx, t):
+        """Collect the request's bytes, from a 0xA5 on (state RECEIVE)."""
+        with m.If(rx.valid):
+            with m.If((t.index != 0) | (rx.data == REQUEST)):
+                m.d.sync += [t.request[t.index].eq(rx.data), t.index.eq(t.index + 1)]
+                with m.If(t.index == 7):
+                    m.d.sync += t.index.eq(0)
+                    m.next = "DECODE"
+
+    def _decode(self, m, t):
+        """Check the request's checksum and command, choose the target (state DECODE)."""
+        command = t.command
+        m.d.sync += [t.rdata.eq(0), t.aw_done.eq(0), t.w_done.eq(0), t.status.eq(0)]
+        with m.If(t.total != t.request[7]):
+            m.d.sync += t.status.eq(STATUS["checksum"])
+            m.next = "RESPOND"
+        with m.Elif((command == COMMANDS["read"]) | (command == COMMANDS["write"]) |
+                    (command == COMMANDS["fault_read"]) |
+                    (command == COMMANDS["fault_write"])):
+            m.d.sync += [t.fault_target.eq(command[5]),      # lower case: faults
+                         t.write.eq((command == COMMANDS["write"]) |
+                                    (command == COMMANDS["fault_write"]))]
+            m.next = "ACCESS"
+        with m.Else():
+            m.d.sync += t.status.eq(STATUS["command"])
+            m.next = "RESPOND"
+
+    def _write(self, m, t):
+        """Write the target register: AW and W, then B (state ACCESS)."""
+        aw_done, w_done = t.aw_done, t.w_done
+        m.d.comb += self._each(t, "awvalid", ~aw_done) + self._each(t, "wvalid", ~w_done)
+        with m.If(self._pick(t, "awready") & ~aw_done):
+            m.d.sync += aw_done.eq(1)
+        with m.If(self._pick(t, "wready") & ~w_done):
+            m.d.sync += w_done.eq(1)
+        m.d.comb += self._each(t, "bready", aw_done & w_done)
+        with m.If(aw_done & w_done & self._pick(t, "bvalid")):
+            resp = Mux(t.fault_target, self.faults.bresp, self.regs.bresp)
+            m.d.sync += t.status.eq(resp != AXI4_RESP_OKAY)
+            m.next = "RESPOND"
+
+    def _read(self, m, t):
+        """Read the target register: AR, then R (state ACCESS); ``aw_done`` marks AR done."""
+        ar_done = t.aw_done
+        m.d.comb += self._each(t, "arvalid", ~ar_done)
+        with m.If(self._pick(t, "arready") & ~ar_done):
+            m.d.sync += ar_done.eq(1)
+        m.d.comb += self._each(t, "rready", ar_done)
+        with m.If(ar_done & self._pick(t, "rvalid")):
+            m.d.sync += t.rdata.eq(Mux(t.fault_target, self.faults.rdata, self.regs.rdata))
+            m.next = "RESPOND"
+
+    def _respond(self, m, tx, t):
+        """Send the response's bytes (state RESPOND)."""
+        m.d.comb += [tx.data.eq(t.response[t.sent]), tx.start.eq(1)]
+        with m.If(tx.ready):
+            m.d.sync += t.sent.eq(t.sent + 1)
+            with m.If(t.sent == 6):
+                m.d.sync += t.sent.eq(0)
+                m.next = "RECEIVE"

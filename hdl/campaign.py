@@ -9,6 +9,7 @@ needs; the testbench only writes one injection, waits for ``done`` and reads the
 """
 
 from amaranth.hdl import Cat, EnableInserter, Fragment, Module, Mux, ResetInserter, Signal
+
 # Private Amaranth 0.5 internals, because no public API serves: loading the faulty copy
 # from the golden one adds, to every fragment's sync logic, "on load, each register takes
 # its twin's value". That needs the registers a fragment drives (LHSMaskCollector: the
@@ -213,6 +214,22 @@ class CampaignBench(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        seen, pending, restart, load = self._start(m)
+        m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
+        q = self._latch_program(m, pending)
+        r = self._record_signals(m)
+        cycle = r["cycle"]
+        self._count_cycles(m, cycle, restart, load)
+        run = Module()   # the monitors: cleared at the start of each injection
+        detected = self._monitor_detection(m, run, r, cycle)
+        self._monitor_lanes(run, r, cycle)
+        self._monitor_paths(m, run, r, cycle)
+        self._end_run(m, run, q, r, cycle, detected, seen)
+        m.submodules.run = ResetInserter(restart | load)(run)
+        return m
+
+    def _start(self, m):
+        """Return ``seen``, ``pending``, ``restart`` and ``load``: a new ``seq`` starts a run."""
         # A new ``seq`` is seen at one clock edge and resets the run at the next, so that no
         # logic of the run depends combinationally on a top-level input: the simulator
         # re-evaluates such logic whenever it may have touched an input.
@@ -224,66 +241,80 @@ class CampaignBench(wiring.Component):
         m.d.sync += [seen.eq(self.seq),
                      restart.eq(pending & self.injection.restart),
                      load.eq(pending & ~self.injection.restart)]
+        return seen, pending, restart, load
 
-        # The two copies of the system, each with the RAM(s) behind its path(s). At a
-        # restart both are reset; at a load the golden copy stands still for a cycle while
-        # every register of the faulty copy takes the golden copy's value.
-        golden, faulty = self._golden, self._faulty
+    def _systems(self, platform, load):
+        """Return the golden and the faulty copy, the faulty one loaded from the golden one."""
+        # At a restart both are reset; at a load the golden copy stands still for a cycle
+        # while every register of the faulty copy takes the golden copy's value.
         fragments = {}
-        for copy, name in ((golden, "golden"), (faulty, "faulty")):
-            system = Module()
-            system.submodules.lockstep = copy
-            for j in range(self._paths):
-                bus = getattr(copy, f"path{j}_bus")
-                memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
-                                        data_width=bus.signature.data_width,
-                                        depth=self._ram_words, flops=True)
-                system.submodules[f"memory{j}"] = memory
-                connect(system, bus, memory.bus)
+        for copy, name in ((self._golden, "golden"), (self._faulty, "faulty")):
+            system = self._with_memories(copy)
             fragments[name] = EnableInserter(~load)(Fragment.get(system, platform))
         _insert_loads(fragments["faulty"], fragments["golden"], load)
         systems = Module()
         systems.submodules.golden = fragments["golden"]
         systems.submodules.faulty = fragments["faulty"]
-        m.submodules.systems = ResetInserter(restart)(systems)
+        return systems
 
-        # The run's parameters, latched when it starts: logic fed by registers, not by
-        # top-level inputs, is not re-evaluated whenever the simulator touches an input.
+    def _with_memories(self, copy):
+        """Return a module of one copy of the system with the RAM(s) behind its path(s)."""
+        system = Module()
+        system.submodules.lockstep = copy
+        for j in range(self._paths):
+            bus = getattr(copy, f"path{j}_bus")
+            memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
+                                    data_width=bus.signature.data_width,
+                                    depth=self._ram_words, flops=True)
+            system.submodules[f"memory{j}"] = memory
+            connect(system, bus, memory.bus)
+        return system
+
+    def _latch_program(self, m, pending):
+        """Latch the run's parameters when it starts, drive the injector; return them."""
+        # Logic fed by registers, not by top-level inputs, is not re-evaluated whenever the
+        # simulator touches an input.
         program = Signal(self._program)
         with m.If(pending):
             m.d.sync += program.eq(self.injection)
         q = {name: program[name] for name, _ in self._program}
-        injector = faulty.fault
+        injector = self._faulty.fault
         for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
             m.d.comb += getattr(injector, name).eq(q[name])
+        return q
 
-        lanes = golden.lanes
+    def _record_signals(self, m):
+        """Return the fields of ``record`` as signals, by name (``*_at`` start at NEVER)."""
         r = {name: Signal(field.shape, name=name,
                           init=NEVER if name.endswith("_at") else 0)
              for name, field in self._record}
         m.d.comb += self.record.eq(Cat(*(r[name] for name, _ in self._record)))
-        # Cycles since the last restart, standing still during a load (as the injector's).
-        cycle = r["cycle"]
+        return r
+
+    @staticmethod
+    def _count_cycles(m, cycle, restart, load):
+        """Count in ``cycle`` the cycles since the last restart, standing still during a load."""
+        # As the injector's counter does; it saturates.
         with m.If(restart):
             m.d.sync += cycle.eq(0)
         with m.Elif(~load & ~cycle.all()):
             m.d.sync += cycle.eq(cycle + 1)
 
-        run = Module()   # the monitors: cleared at the start of each injection
-
-        def first(output, event):
-            with run.If(event & (output == NEVER)):
-                run.d.sync += output.eq(cycle)
-
+    def _monitor_detection(self, m, run, r, cycle):
+        """Record the first ``mismatch`` and ``self_error``; return "the fault was detected"."""
+        faulty = self._faulty
         detected = Signal()
         m_any = faulty.mismatch
         self_error = faulty.self_error.any()
-        first(r["mismatch_at"], m_any)
-        first(r["self_error_at"], self_error)
+        _first(run, r["mismatch_at"], m_any, cycle)
+        _first(run, r["self_error_at"], self_error, cycle)
         m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER))
+        return detected
 
-        # Lane outputs and state against the golden copy's same lane.
-        differs = Signal(lanes)
+    def _monitor_lanes(self, run, r, cycle):
+        """Compare each lane's outputs and state with the golden copy's same lane."""
+        golden, faulty = self._golden, self._faulty
+        differs = Signal(golden.lanes)
         for i, (g, f) in enumerate(zip(golden.units, faulty.units, strict=True)):
             raw = faulty.bridge is None
             run.d.comb += differs[i].eq(_outputs(g.bus, g.self_error, raw) !=
@@ -294,7 +325,9 @@ class CampaignBench(wiring.Component):
         with run.If(differs.any() & (r["diverged_at"] == NEVER)):
             run.d.sync += [r["diverged_at"].eq(cycle), r["diverged"].eq(differs)]
 
-        # Requests on the paths against the golden copy's, in order.
+    def _monitor_paths(self, m, run, r, cycle):
+        """Compare the requests on the paths with the golden copy's, in order; report status."""
+        golden, faulty = self._golden, self._faulty
         wrong, overflow, lag = [], [], []
         for j in range(self._paths):
             g = _Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
@@ -308,7 +341,7 @@ class CampaignBench(wiring.Component):
                 lag.append(check.lag)
             with run.If((g.write_valid | g.read_valid) & ~r["golden_requests"].all()):
                 run.d.sync += r["golden_requests"].eq(r["golden_requests"] + 1)
-        first(r["io_wrong_at"], Cat(*wrong).any())
+        _first(run, r["io_wrong_at"], Cat(*wrong).any(), cycle)
         m.d.comb += [
             r["lag"].eq(sum(lag)),
             r["lag_overflow"].eq(Cat(*overflow).any()),
@@ -317,7 +350,9 @@ class CampaignBench(wiring.Component):
         if faulty.bridge is not None:
             m.d.comb += r["halted"].eq(faulty.halted)
 
-        # When the outcome is settled.
+    def _end_run(self, m, run, q, r, cycle, detected, seen):
+        """Raise ``done`` once the outcome is settled or the window is over."""
+        faulty = self._faulty
         start, window = q["start"], q["window"]
         over = Signal()
         with m.If(~q["arm"]):
@@ -339,9 +374,11 @@ class CampaignBench(wiring.Component):
         with run.If(end & ~self.done):
             run.d.sync += [self.done.eq(1), self.done_seq.eq(seen)]
 
-        m.submodules.run = ResetInserter(restart | load)(run)
-        return m
 
+def _first(run, output, event, cycle):
+    """Record in ``output`` the first ``cycle`` with ``event`` (``output`` starts at NEVER)."""
+    with run.If(event & (output == NEVER)):
+        run.d.sync += output.eq(cycle)
 
 def _sync_chunks(fragment, path=()):
     """Map each subfragment path to the (signal, start, stop) chunks its sync logic drives."""

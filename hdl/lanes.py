@@ -105,10 +105,6 @@ class LaneManager(wiring.Component):
         ]
         online_count = sum(state == ONLINE for state in states)
 
-        def event(lane, kind):
-            m.d.comb += [self.event_valid.eq(1), self.event_lane.eq(lane),
-                         self.event_kind.eq(EVENT_KINDS[kind])]
-
         # A command waits in a one-deep buffer until a cycle with no other event.
         pending = Signal()
         pending_lane = Signal(2)
@@ -126,55 +122,70 @@ class LaneManager(wiring.Component):
         finishing = Signal()
 
         with m.If(isolating):
+            self._isolate(m)
+        self._resynchronise(m, resetting, reset_count, isolating, finishing, was_broken)
+        with m.If(pending & ~isolating & ~finishing & ~self.cmd):
+            m.d.sync += pending.eq(0)
             for lane in range(n):
-                lower = self.isolate[:lane].any() if lane else Const(0, 1)
-                with m.If(self.isolate[lane] & ~lower & (states[lane] == ONLINE)):
-                    m.d.sync += states[lane].eq(BROKEN)
-                    event(lane, "BROKEN")
+                with m.If(pending_lane == lane):
+                    self._execute(m, lane, pending_op, online_count, was_broken, freeze)
+            with m.If(pending_lane >= n):
+                m.d.comb += self.rejected.eq(1)
+        return m
 
-        # Resynchronisation: wait for a safe point, reset all lanes, bring the lane online.
+    def _event(self, m, lane, kind):
+        """Log a state change of ``lane`` (an ``EVENT_KINDS`` name) in this cycle."""
+        m.d.comb += [self.event_valid.eq(1), self.event_lane.eq(lane),
+                     self.event_kind.eq(EVENT_KINDS[kind])]
+
+    def _isolate(self, m):
+        """Mark BROKEN the lowest lane in ``isolate`` if it is ONLINE."""
+        states = self.states
+        for lane in range(self._lanes):
+            lower = self.isolate[:lane].any() if lane else Const(0, 1)
+            with m.If(self.isolate[lane] & ~lower & (states[lane] == ONLINE)):
+                m.d.sync += states[lane].eq(BROKEN)
+                self._event(m, lane, "BROKEN")
+
+    def _resynchronise(self, m, resetting, reset_count, isolating, finishing, was_broken):
+        """Wait for a safe point, reset all lanes, bring the SYNCING lane online."""
+        states = self.states
         with m.If(resetting):
             with m.If(reset_count == RESYNC_RESET_CYCLES - 1):
                 m.d.comb += finishing.eq(1)
                 with m.If(~isolating):
                     m.d.sync += [resetting.eq(0), reset_count.eq(0)]
-                    for lane in range(n):
+                    for lane in range(self._lanes):
                         with m.If(states[lane] == SYNCING):
                             m.d.sync += states[lane].eq(ONLINE)
-                            event(lane, "FIXED")
+                            self._event(m, lane, "FIXED")
                             with m.If(~was_broken[lane]):
-                                event(lane, "INSERTED")
+                                self._event(m, lane, "INSERTED")
             with m.Else():
                 m.d.sync += reset_count.eq(reset_count + 1)
         with m.Elif(self.syncing & self.safe):
             m.d.sync += [resetting.eq(1), reset_count.eq(0)]
 
-        with m.If(pending & ~isolating & ~finishing & ~self.cmd):
-            m.d.sync += pending.eq(0)
-            for lane in range(n):
-                with m.If(pending_lane == lane):
-                    state = states[lane]
-                    with m.Switch(pending_op):
-                        with m.Case(LANE_OPS["REMOVE"], LANE_OPS["FREEZE"]):
-                            with m.If((state == ONLINE) & (online_count > 1)):
-                                m.d.sync += [state.eq(REMOVED), was_broken[lane].eq(0)]
-                                event(lane, "REMOVED")
-                                with m.If(pending_op == LANE_OPS["FREEZE"]):
-                                    m.d.sync += freeze[lane].eq(1)
-                            with m.Elif((pending_op == LANE_OPS["FREEZE"]) &
-                                        ((state == BROKEN) | (state == REMOVED))):
-                                m.d.sync += freeze[lane].eq(1)
-                            with m.Else():
-                                m.d.comb += self.rejected.eq(1)
-                        with m.Case(LANE_OPS["INSERT"]):
-                            with m.If(((state == BROKEN) | (state == REMOVED)) &
-                                      ~self.syncing):
-                                m.d.sync += [state.eq(SYNCING), freeze[lane].eq(0),
-                                             was_broken[lane].eq(state == BROKEN)]
-                            with m.Else():
-                                m.d.comb += self.rejected.eq(1)
-                        with m.Default():
-                            m.d.comb += self.rejected.eq(1)
-            with m.If(pending_lane >= n):
+    def _execute(self, m, lane, op, online_count, was_broken, freeze):
+        """Carry out command ``op`` (``LANE_OPS`` encoding) on ``lane``, or reject it."""
+        state = self.states[lane]
+        with m.Switch(op):
+            with m.Case(LANE_OPS["REMOVE"], LANE_OPS["FREEZE"]):
+                with m.If((state == ONLINE) & (online_count > 1)):
+                    m.d.sync += [state.eq(REMOVED), was_broken[lane].eq(0)]
+                    self._event(m, lane, "REMOVED")
+                    with m.If(op == LANE_OPS["FREEZE"]):
+                        m.d.sync += freeze[lane].eq(1)
+                with m.Elif((op == LANE_OPS["FREEZE"]) &
+                            ((state == BROKEN) | (state == REMOVED))):
+                    m.d.sync += freeze[lane].eq(1)
+                with m.Else():
+                    m.d.comb += self.rejected.eq(1)
+            with m.Case(LANE_OPS["INSERT"]):
+                with m.If(((state == BROKEN) | (state == REMOVED)) & ~self.syncing):
+                    m.d.sync += [state.eq(SYNCING), freeze[lane].eq(0),
+                                 was_broken[lane].eq(state == BROKEN)]
+                with m.Else():
+                    m.d.comb += self.rejected.eq(1)
+            with m.Default():
                 m.d.comb += self.rejected.eq(1)
-        return m

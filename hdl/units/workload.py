@@ -1,6 +1,8 @@
 """WorkloadLane: a deterministic reference compute unit."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from typing import NamedTuple
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, wiring
 
 from ..sabotage import StateRegisters
@@ -52,6 +54,21 @@ _RS2    = 11
 _FN     = slice(15, 17)
 _STRB   = 17
 _FULL   = 26
+
+
+class _Operation(NamedTuple):
+    """One decoded operation: LFSR state, fields, operands and their parities."""
+    s: Value
+    op: Value
+    fn: Value
+    rd: Value
+    entropy: Value
+    rs1: Value
+    rs2: Value
+    io_addr: Value
+    p_rs1: Value
+    p_rs2: Value
+    p_entropy: Value
 
 
 class WorkloadLane(wiring.Component):
@@ -198,18 +215,47 @@ class WorkloadLane(wiring.Component):
         m.submodules.lfsr = lfsr = self._lfsr
         m.submodules.regfile = regfile = self._regfile
         m.submodules.scratch = scratch = self._scratch
-
-        width = self.signature.data_width
-        rbits = (self.regs - 1).bit_length()
         sbits = (self.scratch_words - 1).bit_length()
-        wbits = (self._io_words - 1).bit_length()
-        nstrb = width // 8
         bus = self.bus
-
         nxt = self.sites.next
         self.sites.hold(m)
 
-        s = lfsr.value
+        operation = self._decode(m)
+        alu, alu_parity = self._alu(m, operation)
+        m.d.comb += [
+            bus.awprot.eq(0),
+            bus.arprot.eq(0),
+            self.self_error.eq(self.parity_fail),
+            scratch.addr.eq(operation.rs1[:sbits]),
+            scratch.wdata.eq(operation.rs2),
+        ]
+
+        with m.If(regfile.parity_error):
+            m.d.comb += nxt("ctrl.parity_fail").eq(1)
+
+        with m.Switch(self.fsm_state):
+            with m.Case(_State.EXEC):
+                m.d.comb += [
+                    lfsr.en.eq(1),
+                    regfile.ren0.eq(1),
+                    regfile.ren1.eq(1),
+                    regfile.waddr.eq(operation.rd),
+                ]
+                self._execute(m, operation, alu, alu_parity)
+            self._bus_states(m)
+
+        self.sites.commit(m)
+        return m
+
+    def _decode(self, m):
+        """Decode the operation from the LFSR state and read its operands; return both."""
+        regfile = self._regfile
+        width = self.signature.data_width
+        rbits = (self.regs - 1).bit_length()
+        wbits = (self._io_words - 1).bit_length()
+        nstrb = width // 8
+
+        s = self._lfsr.value
         op = Signal(Op)
         fn = Signal(AluFn)
         rd = s[_RD:_RD + rbits]
@@ -231,6 +277,13 @@ class WorkloadLane(wiring.Component):
         # have a parity tree after their carry chain, and no result mux lies before one:
         # the same bit as the parity of the result, on a shorter path.
         p_rs1, p_rs2, p_entropy = rs1.xor(), rs2.xor(), entropy.xor()
+        return _Operation(s, op, fn, rd, entropy, rs1, rs2, io_addr, p_rs1, p_rs2, p_entropy)
+
+    def _alu(self, m, operation):
+        """Compute the ALU result of the operation operation; return it and its parity."""
+        width = self.signature.data_width
+        fn, entropy, rs1, rs2 = operation.fn, operation.entropy, operation.rs1, operation.rs2
+        p_rs1, p_rs2, p_entropy = operation.p_rs1, operation.p_rs2, operation.p_entropy
         # One adder for ADD and SUB (rs1 - rs2 = rs1 + ~rs2 + 1), so one parity tree.
         subtract = fn == AluFn.SUB
         arith = Signal(width)
@@ -244,96 +297,86 @@ class WorkloadLane(wiring.Component):
                 m.d.comb += [alu.eq(rs1 ^ rs2), alu_parity.eq(p_rs1 ^ p_rs2)]
             with m.Case(AluFn.MIX):
                 m.d.comb += [alu.eq(rs1 ^ entropy), alu_parity.eq(p_rs1 ^ p_entropy)]
+        return alu, alu_parity
 
-        m.d.comb += [
-            bus.awprot.eq(0),
-            bus.arprot.eq(0),
-            self.self_error.eq(self.parity_fail),
-            scratch.addr.eq(rs1[:sbits]),
-            scratch.wdata.eq(rs2),
-        ]
-
-        with m.If(regfile.parity_error):
-            m.d.comb += nxt("ctrl.parity_fail").eq(1)
-
-        with m.Switch(self.fsm_state):
-            with m.Case(_State.EXEC):
+    def _execute(self, m, operation, alu, alu_parity):
+        """Execute the operation operation (state EXEC): write a result or start a transaction."""
+        regfile, scratch = self._regfile, self._scratch
+        width = self.signature.data_width
+        nstrb = width // 8
+        nxt = self.sites.next
+        s, rs1, rs2 = operation.s, operation.rs1, operation.rs2
+        with m.Switch(operation.op):
+            with m.Case(Op.ALU_A, Op.ALU_B):
+                m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(alu),
+                             regfile.wparity.eq(alu_parity)]
+            with m.Case(Op.LOAD):
+                m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(scratch.rdata),
+                             regfile.wparity.eq(scratch.rdata.xor())]
+            with m.Case(Op.STORE):
+                m.d.comb += scratch.we.eq(1)
+            with m.Case(Op.WRITE):
                 m.d.comb += [
-                    lfsr.en.eq(1),
-                    regfile.ren0.eq(1),
-                    regfile.ren1.eq(1),
-                    regfile.waddr.eq(rd),
+                    nxt("bus.awaddr").eq(operation.io_addr),
+                    nxt("bus.awvalid").eq(1),
+                    nxt("bus.wdata").eq(rs2),
+                    nxt("bus.wstrb").eq(Mux(s[_FULL], Const(-1, nstrb),
+                                            s[_STRB:_STRB + nstrb])),
+                    nxt("bus.wvalid").eq(1),
+                    nxt("ctrl.fsm_state").eq(_State.WRITE),
                 ]
-                with m.Switch(op):
-                    with m.Case(Op.ALU_A, Op.ALU_B):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(alu),
-                                     regfile.wparity.eq(alu_parity)]
-                    with m.Case(Op.LOAD):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(scratch.rdata),
-                                     regfile.wparity.eq(scratch.rdata.xor())]
-                    with m.Case(Op.STORE):
-                        m.d.comb += scratch.we.eq(1)
-                    with m.Case(Op.WRITE):
-                        m.d.comb += [
-                            nxt("bus.awaddr").eq(io_addr),
-                            nxt("bus.awvalid").eq(1),
-                            nxt("bus.wdata").eq(rs2),
-                            nxt("bus.wstrb").eq(Mux(s[_FULL], Const(-1, nstrb),
-                                                    s[_STRB:_STRB + nstrb])),
-                            nxt("bus.wvalid").eq(1),
-                            nxt("ctrl.fsm_state").eq(_State.WRITE),
-                        ]
-                    with m.Case(Op.READ):
-                        m.d.comb += [
-                            nxt("bus.araddr").eq(io_addr),
-                            nxt("bus.arvalid").eq(1),
-                            nxt("ctrl.pending_rd").eq(rd),
-                            nxt("ctrl.fsm_state").eq(_State.READ),
-                        ]
-                    with m.Case(Op.LI):
-                        m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(entropy),
-                                     regfile.wparity.eq(p_entropy)]
-                    with m.Case(Op.IRQ):
-                        m.d.comb += [
-                            regfile.we.eq(1),
-                            regfile.wdata.eq(Cat(rs1[-1], rs1[:-1]) ^ self.irq),
-                            regfile.wparity.eq(p_rs1 ^ self.irq[:width].xor()),
-                        ]
+            with m.Case(Op.READ):
+                m.d.comb += [
+                    nxt("bus.araddr").eq(operation.io_addr),
+                    nxt("bus.arvalid").eq(1),
+                    nxt("ctrl.pending_rd").eq(operation.rd),
+                    nxt("ctrl.fsm_state").eq(_State.READ),
+                ]
+            with m.Case(Op.LI):
+                m.d.comb += [regfile.we.eq(1), regfile.wdata.eq(operation.entropy),
+                             regfile.wparity.eq(operation.p_entropy)]
+            with m.Case(Op.IRQ):
+                m.d.comb += [
+                    regfile.we.eq(1),
+                    regfile.wdata.eq(Cat(rs1[-1], rs1[:-1]) ^ self.irq),
+                    regfile.wparity.eq(operation.p_rs1 ^ self.irq[:width].xor()),
+                ]
 
-            with m.Case(_State.WRITE):
-                aw_done = ~bus.awvalid | bus.awready
-                w_done = ~bus.wvalid | bus.wready
-                with m.If(bus.awready):
-                    m.d.comb += nxt("bus.awvalid").eq(0)
-                with m.If(bus.wready):
-                    m.d.comb += nxt("bus.wvalid").eq(0)
-                with m.If(aw_done & w_done):
-                    m.d.comb += [nxt("bus.bready").eq(1),
-                                 nxt("ctrl.fsm_state").eq(_State.WRESP)]
+    def _bus_states(self, m):
+        """Add the states of a transaction (WRITE, WRESP, READ, RRESP) to the state switch."""
+        bus, regfile = self.bus, self._regfile
+        nxt = self.sites.next
+        with m.Case(_State.WRITE):
+            aw_done = ~bus.awvalid | bus.awready
+            w_done = ~bus.wvalid | bus.wready
+            with m.If(bus.awready):
+                m.d.comb += nxt("bus.awvalid").eq(0)
+            with m.If(bus.wready):
+                m.d.comb += nxt("bus.wvalid").eq(0)
+            with m.If(aw_done & w_done):
+                m.d.comb += [nxt("bus.bready").eq(1),
+                             nxt("ctrl.fsm_state").eq(_State.WRESP)]
 
-            with m.Case(_State.WRESP):
-                with m.If(bus.bvalid):
-                    m.d.comb += [nxt("bus.bready").eq(0),
-                                 nxt("ctrl.fsm_state").eq(_State.EXEC)]
+        with m.Case(_State.WRESP):
+            with m.If(bus.bvalid):
+                m.d.comb += [nxt("bus.bready").eq(0),
+                             nxt("ctrl.fsm_state").eq(_State.EXEC)]
 
-            with m.Case(_State.READ):
-                with m.If(bus.arready):
-                    m.d.comb += [
-                        nxt("bus.arvalid").eq(0),
-                        nxt("bus.rready").eq(1),
-                        nxt("ctrl.fsm_state").eq(_State.RRESP),
-                    ]
+        with m.Case(_State.READ):
+            with m.If(bus.arready):
+                m.d.comb += [
+                    nxt("bus.arvalid").eq(0),
+                    nxt("bus.rready").eq(1),
+                    nxt("ctrl.fsm_state").eq(_State.RRESP),
+                ]
 
-            with m.Case(_State.RRESP):
-                with m.If(bus.rvalid):
-                    m.d.comb += [
-                        regfile.we.eq(1),
-                        regfile.waddr.eq(self.pending_rd),
-                        regfile.wdata.eq(bus.rdata),
-                        regfile.wparity.eq(bus.rdata.xor()),
-                    ]
-                    m.d.comb += [nxt("bus.rready").eq(0),
-                                 nxt("ctrl.fsm_state").eq(_State.EXEC)]
-
-        self.sites.commit(m)
-        return m
+        with m.Case(_State.RRESP):
+            with m.If(bus.rvalid):
+                m.d.comb += [
+                    regfile.we.eq(1),
+                    regfile.waddr.eq(self.pending_rd),
+                    regfile.wdata.eq(bus.rdata),
+                    regfile.wparity.eq(bus.rdata.xor()),
+                ]
+                m.d.comb += [nxt("bus.rready").eq(0),
+                             nxt("ctrl.fsm_state").eq(_State.EXEC)]
