@@ -1,10 +1,17 @@
-"""Lockstep comparator: tells, cycle by cycle, whether replicated lanes agree."""
+"""Lockstep comparator: tells, cycle by cycle, whether replicated lanes agree.
+
+The comparison itself (:func:`compare_lanes`, :func:`odd_lane`, :func:`majority`,
+:func:`outvoted`) is shared: :class:`LockstepComparator`, the
+:class:`~ftvoter.hdl.voter.MajorityVoter` and the voting bridge's
+:class:`~ftvoter.hdl.bridge_compare.ChannelCompare` are built on the same code.
+"""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["LockstepComparator"]
+__all__ = ["LockstepComparator", "LaneComparison", "compare_lanes", "odd_lane", "majority",
+           "outvoted"]
 
 
 def _check_lanes(lanes):
@@ -17,10 +24,112 @@ def majority(a, b, c):
     return (a & b) | (a & c) | (b & c)
 
 
+def outvoted(values, vote):
+    """Return a vector with bit ``i`` set when ``values[i]`` differs from ``vote`` in any bit.
+
+    With ``vote`` the bitwise :func:`majority` of three values, these are the lanes a
+    bitwise vote outvotes (:class:`~ftvoter.hdl.voter.MajorityVoter`'s ``disagree``).
+    """
+    return Cat(*((value ^ vote).any() for value in values))
+
+
+class LaneComparison:
+    """The pairwise comparison of 2 or 3 lanes' values, made by :func:`compare_lanes`.
+
+    Members
+    -------
+    pairs : dict
+        ``pairs[i, j]`` (``i < j``) is a 1-bit value: lanes ``i`` and ``j`` both take part
+        and differ.
+    differs : Value
+        Any pair differs.
+    syndrome : Value
+        Bitwise OR, over the pairs that take part, of the XOR of their two values: the
+        bits in which the lanes are not all equal. Idle values (``valid`` low) are
+        included, so ``syndrome`` may be non-zero while ``differs`` is not.
+    valid_syndrome : Value
+        The same for the ``valid`` bits (zero without ``valid``).
+    """
+
+    def __init__(self, pairs, differs, syndrome, valid_syndrome):
+        self.pairs = pairs
+        self.differs = differs
+        self.syndrome = syndrome
+        self.valid_syndrome = valid_syndrome
+
+
+def compare_lanes(values, *, valid=None, active=None):
+    """Compare 2 or 3 lanes' values pair by pair; return a :class:`LaneComparison`.
+
+    Two lanes differ when exactly one of them is valid, or both are and their values
+    differ: the value of an idle beat is not compared. Without ``valid``, every value is
+    valid (every bit is compared, as :class:`LockstepComparator` does). Only pairs of
+    lanes that are both ``active`` (by default, all) are compared. Combinational.
+
+    The value comparison does not wait for the ``valid`` bits (it is qualified after),
+    which keeps the longest path short.
+
+    Parameters
+    ----------
+    values : list of Value
+        One value per lane, all of the same width.
+    valid : list of Value, optional
+        One 1-bit value per lane: the lane's beat is valid.
+    active : list of Value, optional
+        One 1-bit value per lane: the lane takes part in the comparison.
+    """
+    lanes = range(len(values))
+    pairs = {}
+    syndromes, valid_syndromes = [], []
+    for i in lanes:
+        for j in lanes[i + 1:]:
+            differ = values[i] != values[j]
+            syndrome = values[i] ^ values[j]
+            valid_syndrome = Const(0, 1)
+            if valid is not None:
+                valid_syndrome = valid[i] ^ valid[j]
+                differ = valid_syndrome | (valid[i] & differ)
+            if active is not None:
+                both = active[i] & active[j]
+                differ = both & differ
+                syndrome = Mux(both, syndrome, 0)
+                valid_syndrome = both & valid_syndrome
+            pairs[i, j] = differ
+            syndromes.append(syndrome)
+            valid_syndromes.append(valid_syndrome)
+    return LaneComparison(pairs, _any(list(pairs.values())), _any(syndromes),
+                          _any(valid_syndromes))
+
+
+def odd_lane(comparison, lanes):
+    """Return ``(odd, no_majority)``: the single lane that differs from two others that
+    agree (a vector, one bit per lane), and whether all three differ pairwise.
+
+    The word-level counterpart of :func:`outvoted`: a lane is odd only when the two others
+    agree in every compared bit. With 2 lanes both are zero (DMR cannot tell which lane is
+    wrong).
+    """
+    if lanes == 2:
+        return Const(0, 2), Const(0, 1)
+    ne = comparison.pairs
+    odd = Cat(ne[0, 1] & ne[0, 2] & ~ne[1, 2],
+              ne[0, 1] & ne[1, 2] & ~ne[0, 2],
+              ne[0, 2] & ne[1, 2] & ~ne[0, 1])
+    return odd, ne[0, 1] & ne[0, 2] & ne[1, 2]
+
+
+def _any(values):
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
+    return result
+
+
 class LockstepComparator(wiring.Component):
     """Compare the outputs of 2 or 3 lanes.
 
-    A cycle in which the lanes do not all present the same value is a *differing cycle*.
+    A cycle in which the lanes do not all present the same value is a *differing cycle*
+    (:func:`compare_lanes` with every lane active and valid).
     With ``registered=True`` (the default), ``mismatch`` is asserted exactly one cycle
     after each differing cycle; with ``registered=False`` it is combinational and asserted
     in the differing cycle itself. ``mismatch`` is not sticky.
@@ -117,20 +226,16 @@ class LockstepComparator(wiring.Component):
             m.d.sync += [value_q.eq(values[0]), valid_q.eq(valid)]
             values[0], valid = value_q, valid_q
 
+        comparison = compare_lanes(values)
+        diff = Signal(self._width)
+        differs = Signal()
+        m.d.comb += [diff.eq(comparison.syndrome), differs.eq(valid & comparison.differs)]
         if self._lanes == 2:
-            diff = Signal(self._width)
-            m.d.comb += diff.eq(values[0] ^ values[1])
-            differs = Signal()
-            m.d.comb += differs.eq(valid & diff.any())
             disagree_now = Mux(differs, 0b11, 0b00)
         else:
             vote = Signal(self._width)
             m.d.comb += vote.eq(majority(*values))
-            diff = Signal(self._width)
-            m.d.comb += diff.eq((values[0] ^ values[1]) | (values[1] ^ values[2]))
-            differs = Signal()
-            m.d.comb += differs.eq(valid & diff.any())
-            disagree_now = Mux(valid, Cat(*((value ^ vote).any() for value in values)), 0)
+            disagree_now = Mux(valid, outvoted(values, vote), 0)
 
         captured = Signal()
         first = Signal(self._width)

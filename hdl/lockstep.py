@@ -8,7 +8,6 @@ from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
 from .inject import FaultInjector, bridge_sites, lane_sites
 from .signatures import AXI4LiteSignature, check_lane
-from .voter import MajorityVoter
 
 __all__ = ["Lockstep"]
 
@@ -27,8 +26,9 @@ def _delay(m, value, cycles, name):
 
 
 class _OutputCheck(wiring.Component):
-    """Comparator and (with 3 lanes) voter over the lanes' output vectors.
+    """Comparator over the lanes' output vectors (delayed lockstep: always 2 lanes).
 
+    ``voted`` is lane 0's vector: in delayed lockstep lane 0 leads and drives the path.
     A separate module so that the comparator's ``lane<i>`` inputs are not named in the
     Lockstep's own module, where ``lane<i>`` are the lane instances (fault-site paths).
     """
@@ -55,17 +55,8 @@ class _OutputCheck(wiring.Component):
             self.mismatch.eq(comparator.mismatch),
             self.disagree.eq(comparator.disagree),
             self.syndrome.eq(comparator.syndrome),
+            self.voted.eq(outputs[0]),
         ]
-        if comparator.lanes == 2:
-            m.d.comb += self.voted.eq(outputs[0])
-        else:
-            m.submodules.voter = voter = MajorityVoter(comparator.width)
-            m.d.comb += [
-                voter.lane0.eq(outputs[0]),
-                voter.lane1.eq(outputs[1]),
-                voter.lane2.eq(outputs[2]),
-                self.voted.eq(voter.out),
-            ]
         return m
 
 

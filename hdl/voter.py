@@ -1,10 +1,10 @@
 """Bitwise 2-of-3 majority voter."""
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .compare import majority
+from .compare import majority, outvoted
 
 __all__ = ["MajorityVoter"]
 
@@ -56,5 +56,5 @@ class MajorityVoter(wiring.Component):
         m = Module()
         lanes = (self.lane0, self.lane1, self.lane2)
         m.d.comb += self.out.eq(majority(*lanes))
-        m.d.comb += self.disagree.eq(Cat(*((lane ^ self.out).any() for lane in lanes)))
+        m.d.comb += self.disagree.eq(outvoted(lanes, self.out))
         return m
