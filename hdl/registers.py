@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from .csr import Access, CSRAccessSignature, CSRBank, Field, Register, RegisterMap
+from .csr import CSRAccessSignature, CSRBank
 from .csr_bus import AXI4LiteCSRBridge
 from .encodings import (
     CAUSES,
@@ -18,122 +18,11 @@ from .encodings import (
     UNLOCK_KEY,
     VERSION,
 )
+from .error_map import ERROR_REGISTERS
 from .signatures import AXI4LiteSignature
 
 __all__ = ["ERROR_REGISTERS", "ErrorRegisters", "UNLOCK_KEY", "ID_VALUE", "CAUSES",
            "LANE_STATES", "LANE_OPS", "EVENT_KINDS", "CHANNELS", "POLICIES"]
-
-RO, RW, RW1C, WO = Access.RO, Access.RW, Access.RW1C, Access.WO
-
-def _lane_fields(width, access, doc, **kw):
-    return [Field(f"LANE{i}", i * width, width, access, doc=doc.format(i=i), **kw)
-            for i in range(3)]
-
-
-def _count(name, offset, doc):
-    return Register(name, offset, [Field("COUNT", 0, 32, RO, doc="Saturating count.")],
-                    doc=doc)
-
-
-ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
-    Register("ID", 0x00, [Field("ID", 0, 32, RO, doc=f"Always 0x{ID_VALUE:08x} (\"FTVR\").")],
-             doc="Identifies the block."),
-    Register("VERSION", 0x04, [Field("MINOR", 0, 8, RO, doc="Minor version."),
-                               Field("MAJOR", 8, 8, RO, doc="Major version.")],
-             doc="Register map version."),
-    Register("FEATURES", 0x08, [
-        Field("LANES", 0, 2, RO, doc="Number of lanes (2 or 3)."),
-        Field("PATHS", 2, 2, RO, doc="Number of secondary paths (1 or 2)."),
-        Field("POLICY", 4, 1, RO, enum=POLICIES,
-              doc="What a DMR divergence without self_error does."),
-        Field("TIMEOUT", 16, 16, RO, doc="Path timeout in cycles."),
-    ], doc="Build-time parameters."),
-    Register("CONTROL", 0x0C, [
-        Field("LOCK", 0, 1, RW, doc="1: writes from the lanes to CONTROL, UNLOCK and "
-                                    "LANE_CMD are ignored (and counted); only the "
-                                    "management port can change them."),
-        Field("RESUME", 1, 1, WO, doc="Write 1 to leave the halted state."),
-    ], doc="Protected: from the management port, write UNLOCK first."),
-    Register("UNLOCK", 0x10, [Field("KEY", 0, 32, WO, doc=f"Write 0x{UNLOCK_KEY:08x} "
-                                    "(\"UNLK\") to allow the next management write to "
-                                    "CONTROL or LANE_CMD; other values are counted as "
-                                    "rejected.")],
-             doc="One-shot unlock of the protected registers for the management port."),
-    Register("STATUS", 0x14, [
-        Field("HALTED", 0, 1, RO, doc="Forwarding stopped (fail-safe); see CONTROL.RESUME."),
-        Field("SYNCING", 1, 1, RO, doc="A lane is being resynchronised."),
-        Field("DIAGNOSING", 2, 1, RO, doc="Waiting for the lanes' self-test verdicts."),
-        Field("UNLOCKED", 3, 1, RO, doc="The management unlock is armed."),
-        Field("ONLINE", 4, 3, RO, doc="Mask of online lanes."),
-    ], doc="Live state of the bridge."),
-    Register("LANE_STATE", 0x18, _lane_fields(2, RO, "State of lane {i}.", enum=LANE_STATES),
-             doc="Per-lane state."),
-    Register("ERROR_CAUSE", 0x1C, [Field(name, bit, 1, RW1C, doc=doc)
-                                   for bit, (name, doc) in enumerate(CAUSES)],
-             doc="Sticky causes; write 1 to clear. When all are clear, the next error "
-                 "captures FIRST_ERROR_CYCLE and SYNDROME again."),
-    Register("FIRST_ERROR_CYCLE", 0x20, [Field("CYCLE", 0, 32, RO,
-                                               doc="CYCLE when the first cause was set.")],
-             doc="When the first error since ERROR_CAUSE was clear happened."),
-    Register("CYCLE", 0x24, [Field("CYCLE", 0, 32, RO, doc="Cycles since reset (wraps).")],
-             doc="Free-running cycle counter."),
-    Register("SYNDROME", 0x28, [
-        Field("CHANNEL", 0, 3, RO, enum=CHANNELS, doc="Channel of the first divergence."),
-        Field("LANES", 4, 3, RO, doc="Lanes that disagreed (DMR: both)."),
-        Field("CTRL", 8, 8, RO, doc="Differing control bits: bit 0 valid (or ready), "
-                                    "bits 1-4 wstrb (W) or bits 1-3 prot (AW, AR)."),
-        Field("VALID", 31, 1, RO, doc="A syndrome was captured."),
-    ], doc="First divergence since ERROR_CAUSE was clear."),
-    Register("SYNDROME_BITS", 0x2C, [Field("BITS", 0, 32, RO, doc="Differing address (AW, "
-                                           "AR) or data (W) bits (if only one lane's beat "
-                                           "was valid: its bits XOR the other's idle "
-                                           "output).")],
-             doc="Differing payload bits of the first divergence."),
-    _count("CORRECTED", 0x30, "TMR divergences outvoted (odd lane taken out)."),
-    _count("RETRIES", 0x34, "Path operations retried on the other path."),
-    _count("REJECTED", 0x38, "Writes ignored: protected register locked, no unlock, "
-                             "wrong key, or a lane command that could not be done."),
-    _count("ERRORS0", 0x40, "Divergences in which lane 0 disagreed."),
-    _count("ERRORS1", 0x44, "Divergences in which lane 1 disagreed."),
-    _count("ERRORS2", 0x48, "Divergences in which lane 2 disagreed."),
-    Register("PATH_STATUS", 0x4C, [
-        Field("FAILED", 0, 2, RW1C, doc="Path j failed (error or timeout) and is out of "
-                                        "service; write 1 to return it to service."),
-        Field("ACTIVE", 4, 1, RO, doc="Path that new operations go to."),
-    ], doc="Secondary paths."),
-    Register("LANE_CMD", 0x50, [
-        Field("LANE", 0, 2, WO, doc="Lane to act on."),
-        Field("OP", 4, 2, WO, enum=LANE_OPS, doc="REMOVE takes an online lane out; INSERT "
-              "resynchronises a broken or removed lane and brings it online; FREEZE "
-              "removes it and stops its clock so its state can be inspected."),
-    ], doc="Protected: from the management port, write UNLOCK first."),
-    Register("EVENT", 0x54, [
-        Field("CYCLE", 0, 26, RO, doc="Low bits of CYCLE when it happened."),
-        Field("LANE", 26, 2, RO, doc="Lane."),
-        Field("KIND", 28, 2, RO, enum=EVENT_KINDS, doc="What happened."),
-        Field("VALID", 31, 1, RO, doc="1: an event was popped; 0: the log is empty."),
-    ], doc="Event log of lane state changes (FIFO of 16); each read pops one event. An "
-           "event is in the log from the cycle after it happened.",
-        read_strobe=True),
-    Register("EVENT_STATUS", 0x58, [
-        Field("COUNT", 0, 5, RO, doc="Events waiting."),
-        Field("OVERFLOW", 8, 1, RW1C, doc="An event was lost because the log was full."),
-    ], doc="Event log fill level."),
-    Register("IRQ_STATUS", 0x5C, [
-        Field("ERROR", 0, 1, RW1C, doc="An ERROR_CAUSE bit was set."),
-        Field("EVENT", 1, 1, RW1C, doc="An event was logged."),
-        Field("HALT", 2, 1, RW1C, doc="The bridge halted."),
-    ], doc="Pending interrupts; write 1 to clear."),
-    Register("IRQ_ENABLE", 0x60, [
-        Field("ERROR", 0, 1, RW, doc="Interrupt on ERROR."),
-        Field("EVENT", 1, 1, RW, doc="Interrupt on EVENT."),
-        Field("HALT", 2, 1, RW, doc="Interrupt on HALT."),
-    ], doc="The interrupt line is high while any IRQ_STATUS bit is set with its enable."),
-    Register("SCRATCH", 0x64, [Field("VALUE", 0, 32, RW, doc="Free for software.")],
-             doc="Scratch register (no effect on the hardware)."),
-], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "
-                 "(agreed transactions at the bridge's csr_base) and by the out-of-band "
-                 "management port (mgmt).")
 
 
 class ErrorRegisters(wiring.Component):

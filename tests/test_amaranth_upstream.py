@@ -1,4 +1,4 @@
-"""The private Amaranth internals hdl/campaign.py relies on (no public API serves: see the
+"""The private Amaranth internals hdl/state_load.py relies on (no public API serves: see the
 comment there). If an Amaranth upgrade changes them, these fail, naming what changed."""
 
 from amaranth.hdl import Fragment, Module, Signal
