@@ -1,33 +1,33 @@
-"""Host side of the management port: the framing, a register client, and the console.
+"""Host side of the management port: the UART framing, a blocking client, and the console.
 
-The framing is :mod:`ftvoter.boards.uart`'s; :func:`request` and :func:`parse_response`
-are written from its description, for the host and for testbenches alike.
+The framing is :mod:`ftvoter.boards.uart`'s; :func:`request`, :func:`parse_response` and
+:func:`check_response` are written from its description, for the host and for testbenches
+alike. :class:`ManagementClient` is the blocking transport of one register map over a byte
+stream, :func:`uart_driver` the :class:`~ftvoter.boards.driver.RegisterDriver` of a board
+on one, and :func:`console` what ``ftvoter console`` does with it: the command line only
+parses its arguments into :class:`ConsoleOptions`, opens the serial port and runs
+:func:`console` with ``asyncio.run``.
 """
 
+import asyncio
 import time
+from dataclasses import dataclass, field
 
+from ftvoter.hdl.encodings import FAULT_MODELS
 from ftvoter.hdl.fault_regs import FAULT_REGISTERS
-from ftvoter.hdl.registers import (
-    CAUSES,
-    ERROR_REGISTERS,
-    EVENT_KINDS,
-    LANE_OPS,
-    LANE_STATES,
-    UNLOCK_KEY,
-)
 
-__all__ = ["request", "parse_response", "ManagementError", "ManagementClient", "status",
-           "format_status", "parse_inject", "ERROR", "FAULT"]
+from .driver import AccessError, Blocking, RegisterDriver
 
-ERROR = {register.name: register.offset for register in ERROR_REGISTERS}
-FAULT = {register.name: register.offset for register in FAULT_REGISTERS}
+__all__ = ["request", "parse_response", "check_response", "ManagementError",
+           "ManagementClient", "uart_driver", "parse_inject", "ConsoleOptions", "status",
+           "format_status", "console"]
+
 _COMMANDS = {("error", False): b"R", ("error", True): b"W",
              ("fault", False): b"r", ("fault", True): b"w"}
-_SATURATED = 2**32 - 1
 _STATUS = {0: "OK", 1: "SLVERR (write rejected)", 2: "bad checksum", 3: "unknown command"}
 
 
-class ManagementError(RuntimeError):
+class ManagementError(AccessError):
     """The board answered with an error status, or not at all."""
 
 
@@ -47,87 +47,70 @@ def parse_response(frame):
     return frame[1], int.from_bytes(frame[2:6], "little")
 
 
+def check_response(frame, target, write, offset):
+    """Return the data of the response ``frame`` to an access; raise
+    :class:`ManagementError` if it is malformed or its status is not OK."""
+    status, value = parse_response(frame)
+    if status:
+        raise ManagementError(f"{'write' if write else 'read'} of {target} register "
+                              f"{offset:#04x}: {_STATUS.get(status, status)}")
+    return value
+
+
 class ManagementClient:
-    """Register access over a byte stream with ``read(n)`` and ``write(data)`` (a
-    ``serial.Serial``, a pseudo-terminal)."""
+    """Blocking access to one register map (``target``: ``"error"`` or ``"fault"``) over a
+    byte stream with ``read(n)`` and ``write(data)`` (a ``serial.Serial``, a
+    pseudo-terminal): ``read(offset)`` and ``write(offset, value)`` return once the board
+    has answered, and raise :class:`ManagementError` if it answered an error or nothing.
 
-    def __init__(self, stream):
-        self.stream = stream
+    Raises
+    ------
+    ValueError
+        If ``target`` is neither ``"error"`` nor ``"fault"``.
+    """
 
-    def _access(self, target, write, offset, data=0):
-        self.stream.write(request(target, write, offset, data))
-        status, value = parse_response(self.stream.read(7))
-        if status:
-            raise ManagementError(f"{'write' if write else 'read'} of {target} register "
-                                  f"{offset:#04x}: {_STATUS.get(status, status)}")
-        return value
+    def __init__(self, stream, target="error"):
+        if target not in ("error", "fault"):
+            raise ValueError(f"Target must be 'error' or 'fault', not {target!r}")
+        self.stream, self.target = stream, target
+
+    def _access(self, write, offset, data=0):
+        self.stream.write(request(self.target, write, offset, data))
+        return check_response(self.stream.read(7), self.target, write, offset)
 
     def read(self, offset):
-        return self._access("error", False, offset)
+        return self._access(False, offset)
 
     def write(self, offset, value):
-        self._access("error", True, offset, value)
+        self._access(True, offset, value)
 
-    def fault_read(self, offset):
-        return self._access("fault", False, offset)
 
-    def fault_write(self, offset, value):
-        self._access("fault", True, offset, value)
+def uart_driver(stream):
+    """Return the :class:`~ftvoter.boards.driver.RegisterDriver` of a board's error and
+    fault registers over its UART management port on ``stream``. Its accesses block (see
+    :class:`~ftvoter.boards.driver.Blocking`)."""
+    return RegisterDriver(Blocking(ManagementClient(stream, "error")),
+                          faults=Blocking(ManagementClient(stream, "fault")))
 
-    def lane_command(self, lane, op):
-        """Remove, insert or freeze a lane (LANE_CMD, after UNLOCK)."""
-        self.write(ERROR["UNLOCK"], UNLOCK_KEY)
-        self.write(ERROR["LANE_CMD"], lane | LANE_OPS[op.upper()] << 4)
 
-    def clear_errors(self):
-        """Clear every sticky error cause (RW1C)."""
-        self.write(ERROR["ERROR_CAUSE"], 0xFFFFFFFF)
-
-    def inject(self, site, mask=1, model=0, *, delay=16, duration=0):
-        """Program a fault (model 0 flip, 1 stuck-at-0, 2 stuck-at-1; a stuck-at lasts
-        ``duration`` cycles, 0 until disarmed) and arm it; return its start cycle.
-
-        A register access over the UART takes thousands of clock cycles (about 15,600 at
-        115,200 baud and 12 MHz), and a flip happens only if it is armed before its start
-        cycle. So the start is set after the arming access: two reads of ``CYCLE``
-        measure the cycles one access takes, and the fault starts ``delay`` cycles after
-        three more accesses (two are needed; the third is margin for the host's latency).
-        The call returns after the start cycle. The injector's counter stops at 2**32 - 1
-        (it counts cycles since reset); from then on :class:`ManagementError` says to reset
-        the board.
-        """
-        self.fault_write(FAULT["CONTROL"], 0)
-        self.fault_write(FAULT["SITE"], site)
-        self.fault_write(FAULT["MASK"], mask)
-        self.fault_write(FAULT["DURATION"], duration)
-        first = self.fault_read(FAULT["CYCLE"])
-        now = self.fault_read(FAULT["CYCLE"])
-        start = now + 3 * (now - first) + delay
-        if now == _SATURATED or start >= _SATURATED:
-            raise ManagementError("the fault injector's cycle counter has reached its end "
-                                  "(2**32 cycles after reset, 6 minutes at 12 MHz): reset "
-                                  "the board to inject again")
-        self.fault_write(FAULT["START"], start)
-        self.fault_write(FAULT["CONTROL"], 1 | model << 1)
-        # Return once the fault has started, so what is read next shows its effect.
-        for _ in range(8):
-            if self.fault_read(FAULT["CYCLE"]) > start:
-                break
-        return start
+def _top(register, name):
+    return 2**FAULT_REGISTERS[register].field(name).width - 1
 
 
 #: The ``--inject`` fields, their limits (the FaultRegisters fields) and their defaults.
-_INJECT_FIELDS = (("SITE", 0, 2**16 - 1, None), ("MASK", 1, 2**32 - 1, 1),
-                  ("MODEL", 0, 2, 0), ("CYCLES", 0, 2**32 - 1, 0))
+_INJECT_FIELDS = (("SITE", 0, _top("SITE", "INDEX"), None),
+                  ("MASK", 1, _top("MASK", "BITS"), 1),
+                  ("MODEL", 0, max(FAULT_MODELS.values()), 0),
+                  ("CYCLES", 0, _top("DURATION", "CYCLES"), 0))
 
 
 def parse_inject(text):
     """Parse ``SITE[:MASK[:MODEL[:CYCLES]]]`` into ``(site, mask, model, cycles)``.
 
     Each field must fit its register field: SITE.INDEX is 16 bits, a MASK must hit at
-    least one bit, MODEL is 0 (flip), 1 (stuck-at-0) or 2 (stuck-at-1) — a wider value
-    would spill into CONTROL.COMMON and arm a common-cause fault — and CYCLES is 32 bits.
-    Raises ``ValueError`` with a one-line message; nothing is sent before it is parsed.
+    least one bit, MODEL is 0 (flip), 1 (stuck-at-0) or 2 (stuck-at-1) — 3 is no model,
+    and a wider value would spill into CONTROL.COMMON — and CYCLES is 32 bits. Raises
+    ``ValueError`` with a one-line message; nothing is sent before it is parsed.
     """
     parts = text.split(":")
     if not 1 <= len(parts) <= len(_INJECT_FIELDS):
@@ -148,24 +131,49 @@ def parse_inject(text):
     return tuple(values)
 
 
-def status(client, lanes):
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """What ``ftvoter console`` is asked to do, checked before anything is sent.
+
+    ``inject`` is the ``--inject`` text, ``SITE[:MASK[:MODEL[:CYCLES]]]``; ``fault`` is
+    it parsed (:func:`parse_inject`), or ``None``.
+
+    Raises
+    ------
+    ValueError
+        With a one-line message naming the option: a bad ``inject``, or a lane to remove
+        or insert that the build does not have.
+    """
+    lanes: int = 2
+    once: bool = False
+    disarm: bool = False
+    remove: int | None = None
+    clear: bool = False
+    insert: int | None = None
+    inject: str | None = None
+    fault: tuple | None = field(init=False, default=None)
+
+    def __post_init__(self):
+        if self.inject is not None:
+            object.__setattr__(self, "fault", parse_inject(self.inject))
+        for option, lane in (("--remove", self.remove), ("--insert", self.insert)):
+            if lane is not None and lane >= self.lanes:
+                raise ValueError(f"{option} {lane}: there are {self.lanes} lanes (0 to "
+                                 f"{self.lanes - 1})")
+
+
+async def status(driver, lanes):
     """Read what the console shows: lane states, error causes, counters, new events."""
-    state = client.read(ERROR["LANE_STATE"])
-    names = {v: k for k, v in LANE_STATES.items()}
-    cause = client.read(ERROR["ERROR_CAUSE"])
-    events = []
-    for _ in range(client.read(ERROR["EVENT_STATUS"]) & 0x1F):
-        event = client.read(ERROR["EVENT"])
-        if event >> 31:
-            kinds = {v: k for k, v in EVENT_KINDS.items()}
-            events.append({"cycle": event & 0x3FFFFFF, "lane": event >> 26 & 3,
-                           "kind": kinds[event >> 28 & 3]})
+    states = await driver.lane_states(lanes)
+    causes = await driver.causes()
+    events = [{"cycle": event.CYCLE, "lane": event.LANE, "kind": event.KIND}
+              for event in await driver.events()]
     return {
-        "lanes": [names[state >> (2 * i) & 3] for i in range(lanes)],
-        "halted": bool(client.read(ERROR["STATUS"]) & 1),
-        "causes": [name for bit, (name, _) in enumerate(CAUSES) if cause >> bit & 1],
-        "errors": [client.read(ERROR[f"ERRORS{i}"]) for i in range(lanes)],
-        "corrected": client.read(ERROR["CORRECTED"]),
+        "lanes": states,
+        "halted": bool((await driver.fields("STATUS")).HALTED),
+        "causes": causes,
+        "errors": [await driver.read(f"ERRORS{lane}") for lane in range(lanes)],
+        "corrected": await driver.read("CORRECTED"),
         "events": events,
     }
 
@@ -179,3 +187,40 @@ def format_status(figures):
     lines += [f"  event: cycle {e['cycle']} lane {e['lane']} {e['kind']}"
               for e in figures["events"]]
     return "\n".join(lines)
+
+
+def _show(text):
+    print(text, flush=True)
+
+
+async def console(driver, options, *, show=_show, interval=1.0):
+    """Do what ``options`` (:class:`ConsoleOptions`) ask with ``driver`` (a
+    :class:`~ftvoter.boards.driver.RegisterDriver` with fault registers), then show the
+    status (``show`` gets the text): once, returning 0, or every ``interval`` seconds
+    until cancelled.
+
+    The actions come in the order an operator repairs a lane: end the fault (disarm), take
+    a lane out (remove), clear the causes, bring a lane back (insert); then, a new
+    experiment, inject a fault.
+
+    Raises
+    ------
+    AccessError
+        If the board answered an access with an error, or not at all.
+    """
+    if options.disarm:
+        await driver.disarm()
+    if options.remove is not None:
+        await driver.lane_command(options.remove, "REMOVE")
+    if options.clear:
+        await driver.clear_errors()
+    if options.insert is not None:
+        await driver.lane_command(options.insert, "INSERT")
+    if options.fault is not None:
+        site, mask, model, cycles = options.fault
+        await driver.inject(site, mask, model, duration=cycles)
+    while True:
+        show(format_status(await status(driver, options.lanes)))
+        if options.once:
+            return 0
+        await asyncio.sleep(interval)

@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .csr import CSRAccessSignature
+from .csr_bank import CSRAccessSignature
 from .signatures import AXI4_RESP_OKAY, AXI4_RESP_SLVERR, AXI4LiteSignature
 
 __all__ = ["AXI4LiteCSRBridge"]

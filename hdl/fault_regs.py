@@ -4,7 +4,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from .csr import Access, CSRBank, Field, Register, RegisterMap
+from .csr import Access, Field, Register, RegisterMap
+from .csr_bank import CSRBank
 from .csr_bus import AXI4LiteCSRBridge
 from .inject import FaultInjector
 from .signatures import AXI4LiteSignature

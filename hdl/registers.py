@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from .csr import CSRAccessSignature, CSRBank
+from .csr_bank import CSRAccessSignature, CSRBank
 from .csr_bus import AXI4LiteCSRBridge
 from .encodings import (
     CAUSES,

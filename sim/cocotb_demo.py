@@ -63,10 +63,8 @@ async def run_demo(dut):
                        size=1 << 16)
     mgmt = None
     if hasattr(dut, "mgmt__awvalid"):
-        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
-        mgmt = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "mgmt_"), dut.clk, dut.rst)
-        mgmt.write_if.log.setLevel("WARNING")
-        mgmt.read_if.log.setLevel("WARNING")
+        from .mgmt import mgmt_driver
+        mgmt = mgmt_driver(dut)
     await _start(dut)
 
     counts = {"writes": 0, "reads": 0, "mismatch_cycles": 0}
@@ -101,18 +99,10 @@ async def run_demo(dut):
         counts["reads"] = int(dut.reads.value)
     bridge = None
     if mgmt is not None:
-        from ftvoter.hdl.registers import ERROR_REGISTERS, LANE_STATES
-
-        async def read(name):
-            data = (await mgmt.read(ERROR_REGISTERS[name].offset, 4)).data
-            return int.from_bytes(data, "little")
-
-        names = {value: key for key, value in LANE_STATES.items()}
-        states = await read("LANE_STATE")
-        lanes = len(dut.self_error)
-        bridge = {"halted": bool(await read("STATUS") & 1),
-                  "lane_states": [names[(states >> 2 * i) & 3] for i in range(lanes)],
-                  "error_cause": await read("ERROR_CAUSE")}
+        states = await mgmt.lane_states(len(dut.self_error))
+        bridge = {"halted": bool((await mgmt.fields("STATUS")).HALTED),
+                  "lane_states": states,
+                  "error_cause": await mgmt.read("ERROR_CAUSE")}
     _write({
         "cycles": cycles,
         **counts,

@@ -18,20 +18,13 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Combine, FallingEdge, First, ReadOnly, RisingEdge, Timer
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiLiteRam, AxiResp
 
-from ftvoter.hdl.registers import (
-    CAUSES,
-    CHANNELS,
-    ERROR_REGISTERS,
-    EVENT_KINDS,
-    LANE_OPS,
-    LANE_STATES,
-    UNLOCK_KEY,
-)
+from ftvoter.boards.driver import AccessError
+from ftvoter.hdl.registers import ERROR_REGISTERS
+from ftvoter.sim.mgmt import mgmt_driver
 from ftvoter.sim.models import MemoryModel
 from ftvoter.sim.toolchain import report, run_testbench
 
 REG = {register.name: register.offset for register in ERROR_REGISTERS}
-CAUSE = {name: 1 << bit for bit, (name, _) in enumerate(CAUSES)}
 CSR_BASE = 0xFF00
 IO_WORDS = 1024
 
@@ -186,9 +179,7 @@ class TB:
         for master in self.masters:
             master.write_if.log.setLevel("WARNING")
             master.read_if.log.setLevel("WARNING")
-        self.mgmt = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "mgmt_"), dut.clk, dut.rst)
-        self.mgmt.write_if.log.setLevel("WARNING")
-        self.mgmt.read_if.log.setLevel("WARNING")
+        self.regs = mgmt_driver(dut)        # the management port's register driver
         self.golden = MemoryModel(32)
         # shared: the paths reach one target (multipath I/O), so they share one memory.
         self.path_memories = ([MemoryModel(32)] * paths if shared else
@@ -254,39 +245,21 @@ class TB:
 
     # --- management port -----------------------------------------------------------------
 
-    async def read_reg(self, name):
-        return int.from_bytes((await self.mgmt.read(REG[name], 4)).data, "little")
-
-    async def write_reg(self, name, value, *, unlock=False):
-        if unlock:
-            await self.mgmt.write(REG["UNLOCK"], UNLOCK_KEY.to_bytes(4, "little"))
-        return (await self.mgmt.write(REG[name], value.to_bytes(4, "little"))).resp
-
-    async def lane_cmd(self, lane, op):
-        return await self.write_reg("LANE_CMD", lane | LANE_OPS[op] << 4, unlock=True)
-
     async def wait_resynced(self, what, tries=20):
         """Read STATUS until no lane is being resynchronised (SYNCING clear); fail, naming
         ``what`` was waited for, if it is still set after ``tries`` reads."""
         for _ in range(tries):
-            if not (await self.read_reg("STATUS")) & 0b10:
+            if not (await self.regs.fields("STATUS")).SYNCING:
                 return
         raise AssertionError(f"resynchronisation {what} did not finish: STATUS.SYNCING "
                              f"still set after {tries} reads")
 
     async def lane_states(self):
-        value = await self.read_reg("LANE_STATE")
-        names = {v: k for k, v in LANE_STATES.items()}
-        return [names[(value >> (2 * i)) & 3] for i in range(self.lanes)]
+        return await self.regs.lane_states(self.lanes)
 
     async def events(self):
-        kinds = {v: k for k, v in EVENT_KINDS.items()}
-        found = []
-        while True:
-            value = await self.read_reg("EVENT")
-            if not value >> 31:
-                return found
-            found.append((kinds[(value >> 28) & 3], (value >> 26) & 3))
+        """Pop the logged events; return them as (kind, lane)."""
+        return [(event.KIND, event.LANE) for event in await self.regs.events()]
 
     # --- the lanes' traffic --------------------------------------------------------------
 
@@ -379,13 +352,7 @@ async def fault_episode(tb, rng, op, lanes, stats):
     self_error = rng.choice(["none", "early", "late"])
     with_self_error = self_error != "none"
     bad = corrupt(rng, op, kind)
-    master = tb.masters[faulty]
-    if kind == "valid":
-        channel = master.write_if.aw_channel if op[0] == "W" else master.read_if.ar_channel
-    elif kind == "ready":
-        channel = master.write_if.b_channel if op[0] == "W" else master.read_if.r_channel
-    else:
-        channel = None
+    channel = paused_channel(tb.masters[faulty], op, kind)
     if bad is None and channel is None:
         kind, bad = "addr", corrupt(rng, op, "addr")
     if channel is not None:
@@ -406,12 +373,12 @@ async def fault_episode(tb, rng, op, lanes, stats):
         watcher.cancel()
 
     isolating = lanes == 3 or with_self_error
-    halted = bool((await tb.read_reg("STATUS")) & 1)
+    halted = bool((await tb.regs.fields("STATUS")).HALTED)
     assert halted == (not isolating), (kind, faulty, with_self_error, halted)
     if halted:
         # The operator takes the faulty lane out and resumes.
-        assert await tb.lane_cmd(faulty, "REMOVE") == AxiResp.OKAY
-        assert await tb.write_reg("CONTROL", 0b10, unlock=True) == AxiResp.OKAY
+        await tb.regs.lane_command(faulty, "REMOVE")
+        await tb.regs.resume()
     results = [await task for task in healthy]
     tb.expect(op)
     for result in results:
@@ -421,16 +388,15 @@ async def fault_episode(tb, rng, op, lanes, stats):
     expected_state = "BROKEN" if isolating else "REMOVED"
     assert states[faulty] == expected_state, states
     assert all(s == "ONLINE" for i, s in enumerate(states) if i != faulty), states
-    cause = await tb.read_reg("ERROR_CAUSE")
+    causes = await tb.regs.causes()
     if len(tb.mismatch_cycles) > mismatches_before:
-        # A divergence was seen: channel and lanes in the syndrome.
-        syndrome = await tb.read_reg("SYNDROME")
-        assert syndrome >> 31, hex(syndrome)
-        channel_name = {v: k for k, v in CHANNELS.items()}[syndrome & 7]
-        blamed = (syndrome >> 4) & 7
+        # A divergence was seen: channel and lanes (a mask) in the syndrome.
+        syndrome = await tb.regs.fields("SYNDROME")
+        assert syndrome.VALID, syndrome
+        channel_name = syndrome.CHANNEL
         expected_blame = (1 << faulty) if (lanes == 3 and not with_self_error) else None
         if expected_blame is not None:
-            assert blamed == expected_blame, (hex(syndrome), faulty)
+            assert syndrome.LANES == expected_blame, (syndrome, faulty)
         stats["divergences"] += 1
         stats["channels"][channel_name] = stats["channels"].get(channel_name, 0) + 1
         if isolating:
@@ -445,24 +411,39 @@ async def fault_episode(tb, rng, op, lanes, stats):
     else:
         stats["isolated_by"]["self_error_before_divergence"] += 1
     if self_error == "early" or (self_error == "late" and lanes == 2):
-        assert cause & CAUSE["SELF_ERROR"], hex(cause)
+        assert "SELF_ERROR" in causes, causes
     if isolating:
         stats["isolations"] += 1
     else:
         stats["halts"] += 1
 
-    # Bring the lane back: clear its error, clear the causes, insert and resynchronise.
-    getattr(dut, f"lane{faulty}_self_error").value = 0
-    await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
-    assert await tb.lane_cmd(faulty, "INSERT") == AxiResp.OKAY
+    await recover(tb, faulty, isolating)
+    stats["faults"] += 1
+
+
+def paused_channel(master, op, kind):
+    """The channel of ``master`` to pause for a ``valid`` or ``ready`` fault, or None."""
+    if kind == "valid":
+        return master.write_if.aw_channel if op[0] == "W" else master.read_if.ar_channel
+    if kind == "ready":
+        return master.write_if.b_channel if op[0] == "W" else master.read_if.r_channel
+    return None
+
+
+async def recover(tb, faulty, isolating):
+    """Bring the faulty lane back: clear its error, clear the causes, insert and
+    resynchronise it; check that the event log holds its isolation (or removal) and its
+    return."""
+    getattr(tb.dut, f"lane{faulty}_self_error").value = 0
+    await tb.regs.clear_errors()
+    await tb.regs.lane_command(faulty, "INSERT")
     await tb.wait_resynced(f"of lane {faulty} after a fault", tries=50)
-    assert await tb.lane_states() == ["ONLINE"] * lanes
+    assert await tb.lane_states() == ["ONLINE"] * tb.lanes
     events = await tb.events()
     first = "BROKEN" if isolating else "REMOVED"
     last = "FIXED" if isolating else "INSERTED"
     assert events == [(first, faulty), (last, faulty)], events
-    await tb.write_reg("IRQ_STATUS", 0xFFFFFFFF)
-    stats["faults"] += 1
+    await tb.regs.clear("IRQ_STATUS")
 
 
 @cocotb.test()
@@ -503,53 +484,58 @@ async def run_test_registers(dut):
     """Register access from the lanes (agreed) and from mgmt: RW1C, LOCK, unlock, WO."""
     tb = TB(dut, lanes=int(os.environ["FTVOTER_LANES"]), paths=1)
     await tb.reset()
-    assert await tb.read_reg("ID") == 0x46545652
+    assert await tb.regs.read("ID") == 0x46545652
     # The lanes write SCRATCH through the bridge; mgmt reads it back.
     await tb.run_op(("W", CSR_BASE + REG["SCRATCH"], 0x12345678, 4))
-    assert await tb.read_reg("SCRATCH") == 0x12345678
+    assert await tb.regs.read("SCRATCH") == 0x12345678
     # A write from one lane alone never arrives: lane 1 differs (with self_error), is
     # isolated, and SCRATCH takes the survivors' value.
     dut.lane1_self_error.value = 1
     tasks = tb.start(("W", CSR_BASE + REG["SCRATCH"], 0xAAAA0000, 4),
                      ("W", CSR_BASE + REG["SCRATCH"], 0xBAD0BAD0, 4), 1)
     await tasks[0]
-    assert await tb.read_reg("SCRATCH") == 0xAAAA0000
+    assert await tb.regs.read("SCRATCH") == 0xAAAA0000
     dut.lane1_self_error.value = 0
-    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["SELF_ERROR"]
+    assert "SELF_ERROR" in await tb.regs.causes()
     # RW1C: writing 1 clears, writing 0 leaves.
-    await tb.write_reg("ERROR_CAUSE", 0)
-    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["SELF_ERROR"]
-    await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
-    assert await tb.read_reg("ERROR_CAUSE") == 0
+    await tb.regs.write("ERROR_CAUSE", 0)
+    assert "SELF_ERROR" in await tb.regs.causes()
+    await tb.regs.clear_errors()
+    assert await tb.regs.read("ERROR_CAUSE") == 0
     # mgmt: protected writes need UNLOCK, one write per unlock; others are counted.
-    rejected = await tb.read_reg("REJECTED")
-    assert await tb.write_reg("LANE_CMD", 1 | LANE_OPS["INSERT"] << 4) == AxiResp.SLVERR
-    assert await tb.read_reg("REJECTED") == rejected + 1
-    assert await tb.write_reg("UNLOCK", 0x1234) == AxiResp.SLVERR
-    assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
+    rejected = await tb.regs.read("REJECTED")
+    with pytest.raises(AccessError, match=r"^write of register 0x50: SLVERR$"):
+        await tb.regs.write("LANE_CMD", LANE=1, OP="INSERT")
+    assert await tb.regs.read("REJECTED") == rejected + 1
+    with pytest.raises(AccessError, match=r"^write of register 0x10: SLVERR$"):
+        await tb.regs.write("UNLOCK", 0x1234)
+    await tb.regs.lane_command(1, "INSERT")
     await tb.wait_resynced("of lane 1 (INSERT from mgmt)")
     assert await tb.lane_states() == ["ONLINE"] * tb.lanes
-    assert await tb.write_reg("CONTROL", 1) == AxiResp.SLVERR      # the unlock was used
+    with pytest.raises(AccessError, match=r"SLVERR$"):              # the unlock was used
+        await tb.regs.write("CONTROL", LOCK=1)
     # LOCK: the lanes lock the configuration; their LANE_CMD is then refused.
-    await tb.run_op(("W", CSR_BASE + REG["CONTROL"], 1, 4))
-    assert await tb.read_reg("CONTROL") & 1
-    tasks = tb.start(("W", CSR_BASE + REG["LANE_CMD"], 0 | LANE_OPS["REMOVE"] << 4, 4))
+    lock = ERROR_REGISTERS.encode("CONTROL", LOCK=1)
+    await tb.run_op(("W", CSR_BASE + REG["CONTROL"], lock, 4))
+    assert (await tb.regs.fields("CONTROL")).LOCK
+    remove = ERROR_REGISTERS.encode("LANE_CMD", LANE=0, OP="REMOVE")
+    tasks = tb.start(("W", CSR_BASE + REG["LANE_CMD"], remove, 4))
     results = [await task for task in tasks]
     assert all(r.resp == AxiResp.SLVERR for r in results)
     assert await tb.lane_states() == ["ONLINE"] * tb.lanes
-    assert await tb.read_reg("ERROR_CAUSE") & CAUSE["REJECTED"]
+    assert "REJECTED" in await tb.regs.causes()
     # The operator can still unlock it.
-    assert await tb.write_reg("CONTROL", 0, unlock=True) == AxiResp.OKAY
-    assert not (await tb.read_reg("CONTROL")) & 1
+    await tb.regs.set_lock(False)
+    assert not (await tb.regs.fields("CONTROL")).LOCK
     # WO reads as zero; the event log overflows after 16 events and says so.
-    assert await tb.read_reg("UNLOCK") == 0
+    assert await tb.regs.read("UNLOCK") == 0
     await tb.events()
     for index in range(9):
-        await tb.lane_cmd(1, "REMOVE")
-        await tb.lane_cmd(1, "INSERT")
+        await tb.regs.lane_command(1, "REMOVE")
+        await tb.regs.lane_command(1, "INSERT")
         await tb.wait_resynced(f"of lane 1 (event log filler {index + 1} of 9)")
-    status = await tb.read_reg("EVENT_STATUS")
-    assert status & 0x1F == 16 and status >> 8 & 1, hex(status)
+    status = await tb.regs.fields("EVENT_STATUS")
+    assert status.COUNT == 16 and status.OVERFLOW, status
     assert len(await tb.events()) == 16
     report({"ok": True})
 
@@ -577,22 +563,22 @@ async def run_test_paths(dut):
                 tb.check_result(op, result)
         else:
             assert all(r.resp == AxiResp.SLVERR for r in results), [r.resp for r in results]
-    failed = (await tb.read_reg("PATH_STATUS")) & 3
-    retries = await tb.read_reg("RETRIES")
-    cause = await tb.read_reg("ERROR_CAUSE")
+    failed = (await tb.regs.fields("PATH_STATUS")).FAILED          # a mask of paths
+    retries = await tb.regs.read("RETRIES")
+    causes = await tb.regs.causes()
     assert failed & 1
-    assert cause & CAUSE["PATH_ERROR" if mode == "slverr" else "PATH_TIMEOUT"]
+    assert ("PATH_ERROR" if mode == "slverr" else "PATH_TIMEOUT") in causes
     if paths == 2:
         # Retried once, then path 1 is the active path: the others go there directly.
         assert retries == 1, retries
-        assert (await tb.read_reg("PATH_STATUS")) >> 4 & 1
+        assert (await tb.regs.fields("PATH_STATUS")).ACTIVE == 1
         assert tb.targets[0].requests == 1
         assert tb.path_memories[1].words == tb.golden.words
         # Returning path 0 to service: new operations go there again.
-        await tb.write_reg("PATH_STATUS", 1)
-        assert not (await tb.read_reg("PATH_STATUS")) >> 4 & 1
+        await tb.regs.write("PATH_STATUS", FAILED=0b01)
+        assert (await tb.regs.fields("PATH_STATUS")).ACTIVE == 0
     else:
-        assert cause & CAUSE["NO_PATH"]
+        assert "NO_PATH" in causes
         assert retries == 0
     report({"mode": mode, "paths": paths, **figures})
 
@@ -624,26 +610,26 @@ async def run_test_diagnose(dut):
         waited = tb.cycle - asked
         for i in range(2):
             getattr(dut, f"lane{i}_diag_done").value = 0
-        cause = await tb.read_reg("ERROR_CAUSE")
-        halted = bool((await tb.read_reg("STATUS")) & 1)
+        causes = await tb.regs.causes()
+        halted = bool((await tb.regs.fields("STATUS")).HALTED)
         states = await tb.lane_states()
         if verdict == "lane1_fails":
             assert not halted and states == ["ONLINE", "BROKEN"], (halted, states)
-            assert cause & CAUSE["DIAG_FAIL"] and cause & CAUSE["NO_MAJORITY"]
+            assert "DIAG_FAIL" in causes and "NO_MAJORITY" in causes, causes
             await tasks[0]
         else:
             assert halted and states == ["ONLINE", "ONLINE"], (halted, states)
-            assert cause & CAUSE["HALTED"]
+            assert "HALTED" in causes, causes
             if verdict == "silent":
                 assert waited >= timeout
-            assert await tb.lane_cmd(1, "REMOVE") == AxiResp.OKAY
-            assert await tb.write_reg("CONTROL", 0b10, unlock=True) == AxiResp.OKAY
+            await tb.regs.lane_command(1, "REMOVE")
+            await tb.regs.resume()
             await tasks[0]
         tb.expect(op)
         outcomes[verdict] = {"halted": halted, "lane_states": states, "cycles": waited}
         # Back to two lanes for the next round.
-        await tb.write_reg("ERROR_CAUSE", 0xFFFFFFFF)
-        assert await tb.lane_cmd(1, "INSERT") == AxiResp.OKAY
+        await tb.regs.clear_errors()
+        await tb.regs.lane_command(1, "INSERT")
         await tb.wait_resynced(f"of lane 1 after the {verdict} round")
         assert await tb.lane_states() == ["ONLINE", "ONLINE"]
     # Only the agreed write reached the path, each time.
@@ -717,7 +703,7 @@ async def run_test_slow_path(dut):
 
     async def do(kind, addr, **kwargs):
         if paths == 2:
-            await tb.write_reg("PATH_STATUS", 0b11)
+            await tb.regs.clear("PATH_STATUS")
         data = rng.getrandbits(32) if kind == "W" else None
         resp, got = await lockstep_op(tb, kind, addr, data, **kwargs)
         counts["slow" if addr & SLOW else "fast"][resp.name] += 1
@@ -755,7 +741,7 @@ async def run_test_slow_path(dut):
         assert counts["fast"]["OKAY"] > 0, counts
     report({"lanes": lanes, "paths": paths, "timeout": timeout, "seed": seed,
             "rounds": len(rounds), "late_answers": peer.late_answers, "responses": counts,
-            "retries": await tb.read_reg("RETRIES")})
+            "retries": await tb.regs.read("RETRIES")})
 
 
 @cocotb.test()
@@ -803,7 +789,7 @@ async def run_test_half_write(dut):
     a1, b1 = SLOW | 0x10, 0x14
     data, _ = await write(a1, expected)
     await ClockCycles(dut.clk, 3 * peer.late)
-    assert await tb.read_reg("PATH_STATUS") & 1
+    assert (await tb.regs.fields("PATH_STATUS")).FAILED & 1
     if paths == 1:
         assert memory.read(a1) == data, "the bridge did not finish the write"
         await write(b1, AxiResp.OKAY)
@@ -812,7 +798,7 @@ async def run_test_half_write(dut):
         await write(b1, AxiResp.OKAY)
         assert new_aws() == [hex(a1)], new_aws()
         peer.reset()
-        await tb.write_reg("PATH_STATUS", 0b11)
+        await tb.regs.clear("PATH_STATUS")
     await read(b1)
 
     # 2. W not taken within two timeouts: the path is left holding half a write.
@@ -821,19 +807,19 @@ async def run_test_half_write(dut):
     a, b, c, d = SLOW | 0x20, 0x24, 0x28, 0x2C
     await write(a, expected)
     assert peer.aws == [a] and not peer.ws, (peer.aws, peer.ws)
-    assert await tb.read_reg("PATH_STATUS") & 1
+    assert (await tb.regs.fields("PATH_STATUS")).FAILED & 1
     await write(b, expected)
     await read(b)
     await ClockCycles(dut.clk, peer.late + 10)      # the peer takes W beats again
     _, figures["refused_cycles"] = await write(c, expected)
     assert new_aws() == [hex(a)], f"path 0 holds half a write, yet got AWs {new_aws()}"
-    assert await tb.read_reg("PATH_STATUS") & 1
+    assert (await tb.regs.fields("PATH_STATUS")).FAILED & 1
     if paths == 1:
         # Refused at once, not after a timeout.
         assert figures["refused_cycles"] < timeout, figures
     # Software resets the target and returns the path to service: writes go there again.
     peer.reset()
-    await tb.write_reg("PATH_STATUS", 0b11)
+    await tb.regs.clear("PATH_STATUS")
     await write(d, AxiResp.OKAY)
     assert new_aws() == [hex(a), hex(d)], new_aws()
     await read(d)

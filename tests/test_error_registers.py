@@ -4,6 +4,7 @@ saturating counters."""
 import pytest
 from amaranth.sim import Simulator
 
+from ftvoter.boards.driver import AccessError, RegisterDriver
 from ftvoter.hdl.registers import ERROR_REGISTERS, EVENT_KINDS, ErrorRegisters
 
 OFFSET = {r.name: r.offset for r in ERROR_REGISTERS}
@@ -32,35 +33,52 @@ async def pulse(ctx, dut, lane, kind):
     ctx.set(dut.event_valid, 0)
 
 
+class Mgmt:
+    """The register driver's transport in amaranth.sim: this file's AXI4-Lite ``read`` and
+    ``write`` on ``bus``."""
+
+    def __init__(self, ctx, bus):
+        self.ctx, self.bus = ctx, bus
+
+    async def read(self, offset):
+        return await read(self.ctx, self.bus, offset)
+
+    async def write(self, offset, value):
+        resp = await write(self.ctx, self.bus, offset, value)
+        if resp:
+            raise AccessError(f"write of register {offset:#04x}: bresp {resp}")
+
+
 def test_events_logged_with_their_cycles():
     # Two events 7 cycles apart, bracketed by reads of CYCLE: both are logged in order,
-    # stamped 7 cycles apart, within the bracket; reading EVENT pops them.
+    # stamped 7 cycles apart, within the bracket; reading EVENT pops them. (The layout of
+    # EVENT itself is checked in test_driver.py.)
     dut = ErrorRegisters(lanes=3)
-    bus = dut.mgmt
     seen = {}
 
     async def testbench(ctx):
+        regs = RegisterDriver(Mgmt(ctx, dut.mgmt))
         await ctx.tick().repeat(10)
-        seen["count_before"] = await read(ctx, bus, OFFSET["EVENT_STATUS"]) & 0x1F
-        seen["cycle_before"] = await read(ctx, bus, OFFSET["CYCLE"])
+        seen["count_before"] = (await regs.fields("EVENT_STATUS")).COUNT
+        seen["cycle_before"] = await regs.read("CYCLE")
         await pulse(ctx, dut, 2, "BROKEN")
         await ctx.tick().repeat(6)
         await pulse(ctx, dut, 1, "REMOVED")
-        seen["cycle_after"] = await read(ctx, bus, OFFSET["CYCLE"])
-        seen["count_after"] = await read(ctx, bus, OFFSET["EVENT_STATUS"]) & 0x1F
-        seen["events"] = [await read(ctx, bus, OFFSET["EVENT"]) for _ in range(3)]
+        seen["cycle_after"] = await regs.read("CYCLE")
+        seen["count_after"] = (await regs.fields("EVENT_STATUS")).COUNT
+        seen["events"] = await regs.events()
+        seen["empty"] = await regs.fields("EVENT")
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     sim.run()
     assert (seen["count_before"], seen["count_after"]) == (0, 2)
-    first, second, empty = seen["events"]
-    assert first >> 31 == second >> 31 == 1 and empty >> 31 == 0
-    fields = [(e & 0x3FFFFFF, e >> 26 & 3, e >> 28 & 3) for e in (first, second)]
-    assert [f[1:] for f in fields] == [(2, EVENT_KINDS["BROKEN"]), (1, EVENT_KINDS["REMOVED"])]
-    assert fields[1][0] - fields[0][0] == 7
-    assert seen["cycle_before"] < fields[0][0] and fields[1][0] < seen["cycle_after"]
+    first, second = seen["events"]
+    assert first.VALID == second.VALID == 1 and seen["empty"].VALID == 0
+    assert [(e.LANE, e.KIND) for e in (first, second)] == [(2, "BROKEN"), (1, "REMOVED")]
+    assert second.CYCLE - first.CYCLE == 7
+    assert seen["cycle_before"] < first.CYCLE and second.CYCLE < seen["cycle_after"]
 
 
 MAX = 2**32 - 1

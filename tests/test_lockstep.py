@@ -1,6 +1,7 @@
 import pytest
 from amaranth.sim import Simulator
 
+from ftvoter.boards.driver import AccessError, RegisterDriver
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.workload import WorkloadLane
@@ -162,27 +163,40 @@ async def mgmt_write(ctx, bus, offset, value):
     return resp
 
 
+class Mgmt:
+    """The register driver's transport on the management port (writes only)."""
+
+    def __init__(self, ctx, bus):
+        self.ctx, self.bus = ctx, bus
+
+    async def read(self, offset):
+        raise NotImplementedError("these tests only write")
+
+    async def write(self, offset, value):
+        resp = await mgmt_write(self.ctx, self.bus, offset, value)
+        if resp:
+            raise AccessError(f"write of register {offset:#04x}: bresp {resp}")
+
+
 class TestLaneCommands:
     def test_freeze_remove_insert(self):
         # The operator freezes lane 1 (its clock stops: state held), the system goes on
         # with lane 0 alone; inserting lane 1 resets all lanes together and both run in
         # lockstep again.
-        from ftvoter.hdl.registers import ERROR_REGISTERS, LANE_OPS, UNLOCK_KEY
-        offset = {register.name: register.offset for register in ERROR_REGISTERS}
         lockstep = Lockstep(lane)
         top = LockstepDemo(lockstep, ram_words=256)
         log = []
         seen = {}
 
         async def testbench(ctx):
-            mgmt = top.mgmt
+            regs = RegisterDriver(Mgmt(ctx, top.mgmt))
             lfsr1 = lockstep.units[1].state_registers()["lfsr.state"]
             for _ in range(300):
                 await ctx.tick()
-            assert await mgmt_write(ctx, mgmt, offset["LANE_CMD"], 1 | 1 << 4) == 2  # locked
-            await mgmt_write(ctx, mgmt, offset["UNLOCK"], UNLOCK_KEY)
-            assert await mgmt_write(ctx, mgmt, offset["LANE_CMD"],
-                                    1 | LANE_OPS["FREEZE"] << 4) == 0
+            # LANE_CMD is protected: without UNLOCK first, the write is refused (SLVERR).
+            with pytest.raises(AccessError, match=r"^write of register 0x50: bresp 2$"):
+                await regs.write("LANE_CMD", LANE=1, OP="REMOVE")
+            await regs.lane_command(1, "FREEZE")
             await ctx.tick()
             seen["online_frozen"] = ctx.get(lockstep.online)
             held = ctx.get(lfsr1)
@@ -192,9 +206,7 @@ class TestLaneCommands:
                 assert ctx.get(lfsr1) == held, "a frozen lane's state changed"
             seen["progress_alone"] = len(log) - before
             seen["before_insert"] = len(log)
-            await mgmt_write(ctx, mgmt, offset["UNLOCK"], UNLOCK_KEY)
-            assert await mgmt_write(ctx, mgmt, offset["LANE_CMD"],
-                                    1 | LANE_OPS["INSERT"] << 4) == 0
+            await regs.lane_command(1, "INSERT")
             resets = 0
             for _ in range(20):
                 resets += ctx.get(lockstep.bridge.lanes_reset)

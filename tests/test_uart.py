@@ -6,7 +6,7 @@ from amaranth.sim import Simulator
 from ftvoter.boards.top import DemoCore
 from ftvoter.boards.uart import ManagementPort, UARTRx
 from ftvoter.hdl.fault_regs import FAULT_REGISTERS
-from ftvoter.hdl.registers import ERROR_REGISTERS, EVENT_KINDS, ID_VALUE, LANE_STATES
+from ftvoter.hdl.registers import ERROR_REGISTERS, ID_VALUE
 
 DIVISOR = 4
 ERROR = {r.name: r.offset for r in ERROR_REGISTERS}
@@ -77,7 +77,8 @@ class TestManagementPort:
             await transact(ctx, "site", "w", FAULT["SITE"],
                            sites.index("lane1.ctrl.parity_fail"))
             await transact(ctx, "mask", "w", FAULT["MASK"], 1)
-            await transact(ctx, "model", "w", FAULT["CONTROL"], 0b101)   # arm, stuck-at-1
+            await transact(ctx, "model", "w", FAULT["CONTROL"],
+                           FAULT_REGISTERS.encode("CONTROL", ARM=1, MODEL=2))   # stuck-at-1
             await ctx.tick().repeat(50)
             await transact(ctx, "broken", "R", ERROR["LANE_STATE"])
             await transact(ctx, "events", "R", ERROR["EVENT_STATUS"])
@@ -90,15 +91,16 @@ class TestManagementPort:
         sim.add_testbench(testbench)
         sim.run()
         assert answers["id"] == (0, ID_VALUE)
-        online = LANE_STATES["ONLINE"]
-        assert answers["state"] == (0, online | online << 2)
+        assert answers["state"] == (0, ERROR_REGISTERS.encode("LANE_STATE", LANE0="ONLINE",
+                                                              LANE1="ONLINE"))
         assert answers["site"][0] == answers["mask"][0] == answers["model"][0] == 0
-        assert answers["broken"] == (0, online | LANE_STATES["BROKEN"] << 2)
+        assert answers["broken"] == (0, ERROR_REGISTERS.encode("LANE_STATE", LANE0="ONLINE",
+                                                               LANE1="BROKEN"))
         assert answers["events"] == (0, 1)                  # one event waiting
         status, event = answers["event"]
-        assert status == 0 and event >> 31 == 1             # VALID
-        assert event >> 26 & 3 == 1                         # lane 1
-        assert event >> 28 & 3 == EVENT_KINDS["BROKEN"]
+        assert status == 0
+        event = ERROR_REGISTERS.decode("EVENT", event)
+        assert (event["VALID"], event["LANE"], event["KIND"]) == (1, 1, "BROKEN")
         assert answers["site_back"] == (0, answers["parity_site"])
         assert answers["bad_sum"] == (2, 0)
         assert answers["bad_command"] == (3, 0)

@@ -1,6 +1,6 @@
 """``ftvoter console``: the board's management console over its UART."""
 
-import time
+import asyncio
 
 from ..toolchain import ToolchainError
 from ._common import UsageError, decimal, integer, path, positive
@@ -42,49 +42,21 @@ def run(args):
         import serial
     except ImportError:
         raise ToolchainError("the console needs pyserial: pip install pyserial") from None
-    from ftvoter.boards.console import (
-        FAULT,
-        ManagementClient,
-        ManagementError,
-        format_status,
-        parse_inject,
-        status,
-    )
-    fault = None
-    if args.inject is not None:
-        try:
-            fault = parse_inject(args.inject)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    for option, lane in (("--remove", args.remove), ("--insert", args.insert)):
-        if lane is not None and lane >= args.lanes:
-            raise UsageError(f"{option} {lane}: there are {args.lanes} lanes (0 to "
-                              f"{args.lanes - 1})")
+    from ftvoter.boards.console import ConsoleOptions, console, uart_driver
+    from ftvoter.boards.driver import AccessError
+    try:
+        options = ConsoleOptions(lanes=args.lanes, once=args.once, disarm=args.disarm,
+                                 remove=args.remove, clear=args.clear, insert=args.insert,
+                                 inject=args.inject)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     try:
         stream = serial.Serial(args.port, args.baud, timeout=1)
     except (serial.SerialException, OSError) as error:
         raise UsageError(f"cannot open {args.port}: {error}") from None
-    client = ManagementClient(stream)
     try:
-        # Actions in the order an operator repairs a lane: end the fault, take a lane out,
-        # clear the causes, bring a lane back; then (a new experiment) inject.
-        if args.disarm:
-            client.fault_write(FAULT["CONTROL"], 0)
-        if args.remove is not None:
-            client.lane_command(args.remove, "remove")
-        if args.clear:
-            client.clear_errors()
-        if args.insert is not None:
-            client.lane_command(args.insert, "insert")
-        if fault is not None:
-            site, mask, model, cycles = fault
-            client.inject(site, mask, model, duration=cycles)
-        while True:
-            print(format_status(status(client, args.lanes)), flush=True)
-            if args.once:
-                return 0
-            time.sleep(1)
-    except ManagementError as error:
+        return asyncio.run(console(uart_driver(stream), options))
+    except AccessError as error:
         raise ToolchainError(str(error)) from None
     except (serial.SerialException, OSError) as error:
         raise ToolchainError(f"{args.port}: {error}") from None
