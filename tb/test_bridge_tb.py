@@ -866,8 +866,14 @@ def test_random_faults(tmp_path, lanes):
         assert figures["isolated_by"]["divergence_with_self_error"] > 0
 
 
+# Two of the four (lanes, paths) builds: each lane count and each path count once (the
+# other two were run when the late-answer fix landed; tests/test_bridge_engines.py checks
+# the engines for every path count in amaranth.sim). Keeps make test under 15 minutes.
+SLOW_PEER_CONFIGS = [(2, 1), (3, 2)]
+
+
 @pytest.mark.tb
-@pytest.mark.parametrize("lanes, paths", [(2, 1), (3, 1), (2, 2), (3, 2)])
+@pytest.mark.parametrize("lanes, paths", SLOW_PEER_CONFIGS)
 def test_slow_path(tmp_path, lanes, paths):
     figures = _run(tmp_path, {"lanes": lanes, "paths": paths, "timeout": 8},
                    "run_test_slow_path",
@@ -876,7 +882,7 @@ def test_slow_path(tmp_path, lanes, paths):
 
 
 @pytest.mark.tb
-@pytest.mark.parametrize("lanes, paths", [(2, 1), (3, 1), (2, 2), (3, 2)])
+@pytest.mark.parametrize("lanes, paths", SLOW_PEER_CONFIGS)
 def test_half_write(tmp_path, lanes, paths):
     _run(tmp_path, {"lanes": lanes, "paths": paths, "timeout": 8}, "run_test_half_write",
          {"FTVOTER_LANES": lanes, "FTVOTER_PATHS": paths, "FTVOTER_TIMEOUT": 8})
