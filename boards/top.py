@@ -27,7 +27,7 @@ SITES = (BUTTON_SITE, "ctrl.parity_fail")
 def board_lane():
     # Four registers and four scratch words: the same workload mix, small enough for two
     # lanes, the bridge and the management port on an iCE40UP5K.
-    return WorkloadLane(seed=0x5EED, io_words=64, regs=4, scratch_words=4)
+    return WorkloadLane(seed=0x5EED, addr_width=16, io_words=64, regs=4, scratch_words=4)
 
 
 class DemoCore(wiring.Component):

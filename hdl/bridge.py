@@ -13,9 +13,10 @@ from .bridge_read import ReadEngine
 from .bridge_window import RegisterWindow
 from .bridge_write import WriteEngine
 from .compare import _check_lanes
+from .encodings import ADDR_WIDTH
 from .lanes import LaneManager
 from .registers import ErrorRegisters
-from .signatures import AXI4_RESP_OKAY, AXI4LiteSignature
+from .signatures import AXI4_RESP_OKAY, AXI4LiteSignature, _check_width
 
 __all__ = ["VotingBridge", "POLICIES"]
 
@@ -113,9 +114,9 @@ class VotingBridge(wiring.Component):
     timeout : int
         Cycles a path has to answer (2 to 65535).
     addr_width : int
-        AXI4-Lite address width of lanes and paths (data width is 32).
+        AXI4-Lite address width of lanes and paths, 9 to 32 (default 32; data width 32).
     irq_width : int
-        Width of ``irq_in``.
+        Width of ``irq_in``, at least 1.
     csr_base : int or None
         Byte address of the register window (256 bytes, aligned); by default the top
         256 bytes of the address space.
@@ -150,13 +151,13 @@ class VotingBridge(wiring.Component):
     Raises
     ------
     TypeError
-        If ``lanes``, ``paths``, ``policy``, ``timeout`` or ``irq_width`` are of the wrong
-        type or out of range.
+        If ``lanes``, ``paths``, ``policy``, ``timeout``, ``addr_width`` or ``irq_width`` are
+        of the wrong type or out of range.
     ValueError
         If ``csr_base`` is not aligned to 256 or lies outside the address space.
     """
 
-    def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, addr_width=16,
+    def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, addr_width=ADDR_WIDTH,
                  irq_width=1, csr_base=None):
         _check_lanes(lanes)
         _check_paths(paths)
@@ -164,6 +165,7 @@ class VotingBridge(wiring.Component):
             raise TypeError(f"Policy must be 'halt' or 'diagnose', not {policy!r}")
         _check_timeout(timeout)
         _check_addr_width(addr_width)
+        _check_width("Interrupt width", irq_width)
         if csr_base is None:
             csr_base = 2**addr_width - 256
         if not isinstance(csr_base, int) or isinstance(csr_base, bool):

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In, Out
 
 from .bridge_path import PathEngine, _Request
+from .encodings import ADDR_WIDTH
 
 __all__ = ["ReadEngine"]
 
@@ -45,7 +46,7 @@ class ReadEngine(PathEngine):
         If ``paths``, ``timeout`` or ``addr_width`` are of the wrong type or out of range.
     """
 
-    def __init__(self, *, paths=1, timeout=64, addr_width=16):
+    def __init__(self, *, paths=1, timeout=64, addr_width=ADDR_WIDTH):
         super().__init__("read", paths=paths, timeout=timeout, addr_width=addr_width,
                          members={
                              "ar_valid": In(1), "ar_addr": In(addr_width),

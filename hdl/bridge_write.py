@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In, Out
 
 from .bridge_path import PathEngine, _Request
+from .encodings import ADDR_WIDTH
 from .sabotage import StateRegisters
 
 __all__ = ["WriteEngine"]
@@ -55,7 +56,7 @@ class WriteEngine(PathEngine):
     timeout : int
         Cycles a path has to answer (2 to 65535).
     addr_width : int
-        Address width (9 to 32); data width 32.
+        Address width, 9 to 32 (default 32); data width 32.
 
     Members
     -------
@@ -96,7 +97,7 @@ class WriteEngine(PathEngine):
         If ``paths``, ``timeout`` or ``addr_width`` are of the wrong type or out of range.
     """
 
-    def __init__(self, *, paths=1, timeout=64, addr_width=16):
+    def __init__(self, *, paths=1, timeout=64, addr_width=ADDR_WIDTH):
         super().__init__("write", paths=paths, timeout=timeout, addr_width=addr_width,
                          members={
                              "aw_valid": In(1), "aw_addr": In(addr_width),

@@ -7,7 +7,7 @@ from here.
 """
 
 __all__ = ["ID_VALUE", "VERSION", "UNLOCK_KEY", "LANE_STATES", "LANE_OPS", "EVENT_KINDS",
-           "CHANNELS", "POLICIES", "POLICY_NAMES", "FAULT_MODELS", "NEVER", "CAUSES"]
+           "CHANNELS", "POLICIES", "POLICY_NAMES", "FAULT_MODELS", "NEVER", "ADDR_WIDTH", "CAUSES"]
 
 #: The ID register's value, "FTVR".
 ID_VALUE = 0x46545652
@@ -33,6 +33,9 @@ POLICY_NAMES = tuple(name.lower() for name in POLICIES)
 FAULT_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
 #: A 32-bit cycle counter's value for "did not happen" (and where it saturates).
 NEVER = 2**32 - 1
+#: The default AXI4-Lite address width of lanes, paths and memories (what a SoC
+#: integrator expects); designs that want a smaller bus say so explicitly.
+ADDR_WIDTH = 32
 
 #: ERROR_CAUSE bits, in order: (name, description).
 CAUSES = [

@@ -153,6 +153,12 @@ class Lockstep(wiring.Component):
         if offset and paths != 1:
             raise ValueError(f"Delayed lockstep is detection-only, with one path, "
                              f"not {paths!r}")
+        bridge_options = {"policy": (policy, "halt"), "timeout": (timeout, 64),
+                          "csr_base": (csr_base, None)}
+        for name, (value, default) in bridge_options.items():
+            if offset and value != default:
+                raise ValueError(f"Delayed lockstep has no voting bridge: {name} must be "
+                                 f"left at its default, not {value!r}")
         self._units = tuple(lane_factory() for _ in range(lanes))
         signatures = [check_lane(unit) for unit in self._units]
         if any(signature != signatures[0] for signature in signatures):

@@ -25,7 +25,9 @@ from ftvoter.sim.models import MemoryModel
 from ftvoter.sim.toolchain import report, run_testbench
 
 REG = {register.name: register.offset for register in ERROR_REGISTERS}
-CSR_BASE = 0xFF00
+# The register window: the top 256 bytes of the (32-bit) address space unless the build
+# put it elsewhere (FTVOTER_CSR_BASE, also passed to the build).
+CSR_BASE = int(os.environ.get("FTVOTER_CSR_BASE", "0xFFFFFF00"), 0)
 IO_WORDS = 1024
 
 
@@ -488,6 +490,14 @@ async def run_test_registers(dut):
     # The lanes write SCRATCH through the bridge; mgmt reads it back.
     await tb.run_op(("W", CSR_BASE + REG["SCRATCH"], 0x12345678, 4))
     assert await tb.regs.read("SCRATCH") == 0x12345678
+    # Just below the window and just above it: the path, not the registers.
+    for addr in (CSR_BASE - 4, CSR_BASE + 0x100):
+        if addr < 2**32:
+            await tb.run_op(("W", addr, addr ^ 0xA5A5A5A5, 4))
+            await ClockCycles(dut.clk, 2)
+            assert tb.beats[-1] == (0, "W", addr, addr ^ 0xA5A5A5A5, 0xF), tb.beats
+    assert not any(beat[2] >> 8 == CSR_BASE >> 8 for beat in tb.beats), tb.beats
+    assert await tb.regs.read("SCRATCH") == 0x12345678
     # A write from one lane alone never arrives: lane 1 differs (with self_error), is
     # isolated, and SCRATCH takes the survivors' value.
     dut.lane1_self_error.value = 1
@@ -836,7 +846,12 @@ def _run(tmp_path, params, testcase, env):
 @pytest.mark.tb
 @pytest.mark.parametrize("lanes", [2, 3])
 def test_registers(tmp_path, lanes):
-    _run(tmp_path, {"lanes": lanes}, "run_test_registers", {"FTVOTER_LANES": lanes})
+    # TMR with the window at 0x8000_0000 (a 32-bit address), DMR at the default top.
+    params, env = {"lanes": lanes}, {"FTVOTER_LANES": lanes}
+    if lanes == 3:
+        params["csr_base"] = 0x8000_0000
+        env["FTVOTER_CSR_BASE"] = hex(0x8000_0000)
+    _run(tmp_path, params, "run_test_registers", env)
 
 
 @pytest.mark.tb

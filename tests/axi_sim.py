@@ -1,4 +1,5 @@
-"""AXI4-Lite helpers for amaranth.sim testbenches: a target with random stalls, a monitor.
+"""AXI4-Lite helpers for amaranth.sim testbenches: a target with random stalls, a monitor,
+an initiator.
 
 Both are written from the AXI4-Lite handshake rules (a transfer happens in a cycle in
 which valid and ready are both high), independently of the gateware under test.
@@ -87,3 +88,50 @@ async def _monitor(ctx, bus, log):
         if values["rvalid"] and values["rready"]:
             log.append(Read(read_addr, values["rdata"]))
         await ctx.tick()
+
+
+async def write(ctx, buses, addr, data, strb=0xF, *, limit=200):
+    """Write from an initiator (the same beat on every bus of ``buses``, as lanes in
+    lockstep do); return the response code. Each valid is held until its handshake."""
+    for bus in buses:
+        ctx.set(bus.awaddr, addr)
+        ctx.set(bus.wdata, data)
+        ctx.set(bus.wstrb, strb)
+        ctx.set(bus.awvalid, 1)
+        ctx.set(bus.wvalid, 1)
+        ctx.set(bus.bready, 1)
+    aw = w = False
+    for _ in range(limit):
+        aw = aw or ctx.get(buses[0].awready)
+        w = w or ctx.get(buses[0].wready)
+        b, resp = ctx.get(buses[0].bvalid), ctx.get(buses[0].bresp)
+        await ctx.tick()
+        for bus in buses:
+            ctx.set(bus.awvalid, not aw)
+            ctx.set(bus.wvalid, not w)
+        if b:
+            for bus in buses:
+                ctx.set(bus.bready, 0)
+            return resp
+    raise AssertionError(f"no write response for {addr:#x}")
+
+
+async def read(ctx, buses, addr, *, limit=200):
+    """Read from an initiator (on every bus of ``buses``); return the data."""
+    for bus in buses:
+        ctx.set(bus.araddr, addr)
+        ctx.set(bus.arvalid, 1)
+        ctx.set(bus.rready, 1)
+    ar = False
+    for _ in range(limit):
+        ar = ar or ctx.get(buses[0].arready)
+        r, data = ctx.get(buses[0].rvalid), ctx.get(buses[0].rdata)
+        await ctx.tick()
+        if ar:
+            for bus in buses:
+                ctx.set(bus.arvalid, 0)
+        if r:
+            for bus in buses:
+                ctx.set(bus.rready, 0)
+            return data
+    raise AssertionError(f"no read response for {addr:#x}")

@@ -14,7 +14,8 @@ class TestVotingBridge:
                      "mismatch", "disagree", "diag_request", "lane2_diag_done",
                      "lane2_diag_pass"):
             assert hasattr(dut, name), name
-        assert VotingBridge().csr_base == 0xFF00
+        assert VotingBridge().csr_base == 0xFFFF_FF00      # 32-bit addresses by default
+        assert VotingBridge(addr_width=16).csr_base == 0xFF00
         assert not hasattr(VotingBridge(), "diag_request")
         assert not hasattr(VotingBridge(), "path1_bus")
 
@@ -26,10 +27,15 @@ class TestVotingBridge:
         ({"addr_width": 8}, TypeError, r"^Address width must be an integer from 9 to 32, "
                                        r"not 8$"),
         ({"csr_base": "x"}, TypeError, r"^CSR base must be an integer, not 'x'$"),
+        ({"irq_width": 0}, TypeError, r"^Interrupt width must be an integer greater than or "
+                                      r"equal to 1, not 0$"),
         ({"csr_base": 0x80}, ValueError, r"^CSR base must be a multiple of 256 within the "
-                                         r"16-bit address space, not 0x80$"),
-        ({"csr_base": 0x10000}, ValueError, r"^CSR base must be a multiple of 256 within "
-                                            r"the 16-bit address space, not 0x10000$"),
+                                         r"32-bit address space, not 0x80$"),
+        ({"csr_base": 2**32}, ValueError, r"^CSR base must be a multiple of 256 within "
+                                          r"the 32-bit address space, not 0x100000000$"),
+        ({"csr_base": 0x10000, "addr_width": 16}, ValueError, r"^CSR base must be a multiple "
+                                                              r"of 256 within the 16-bit "
+                                                              r"address space, not 0x10000$"),
     ])
     def test_init_wrong(self, kwargs, error, message):
         with pytest.raises(error, match=message):
@@ -42,3 +48,49 @@ class TestVotingBridge:
         assert rows["direct"]["min"] == rows["direct"]["max"] == 2
         for name in ("bridge DMR", "bridge TMR"):
             assert rows[name]["min"] == rows[name]["max"] == 3, rows[name]
+
+
+class TestAddressWindow:
+    """32-bit addresses (the default) with the register window at 0x8000_0000."""
+
+    BASE = 0x8000_0000
+    PATH = (BASE - 4, BASE + 0x100, 0xFFFF_FFFC, 0x4000_0064)
+
+    def test_register_window_at_0x8000_0000(self):
+        import random
+
+        from amaranth.sim import Simulator
+
+        from ftvoter.sim.models import MemoryModel, Read, Write
+
+        from axi_sim import read, serve, write
+
+        def lanes_of(dut):
+            return [getattr(dut, f"lane{i}_bus") for i in range(dut.lanes)]
+
+        dut = VotingBridge(lanes=2, csr_base=self.BASE)
+        assert dut.lane0_bus.awaddr.shape().width == 32
+        memory, log, seen = MemoryModel(), [], {}
+
+        async def lanes(ctx):
+            # ID at offset 0x00 ("FTVR"), SCRATCH at 0x64: in the window, never on the path.
+            seen["id"] = await read(ctx, lanes_of(dut), self.BASE + 0x00)
+            seen["w"] = await write(ctx, lanes_of(dut), self.BASE + 0x64, 0xC0FFEE11)
+            seen["scratch"] = await read(ctx, lanes_of(dut), self.BASE + 0x64)
+            # Just outside the window, on both sides, a high address and one whose low 16
+            # bits are the window's: on the path.
+            for addr in self.PATH:
+                seen[addr] = await write(ctx, lanes_of(dut), addr, addr ^ 0x5A5A5A5A)
+            seen["back"] = await read(ctx, lanes_of(dut), 0xFFFF_FFFC)
+
+        sim = Simulator(dut)
+        sim.add_clock(1e-6)
+        sim.add_testbench(serve(dut.path0_bus, memory, log, random.Random(1), stall=0.3),
+                          background=True)
+        sim.add_testbench(lanes)
+        sim.run()
+        assert seen["id"] == 0x46545652
+        assert seen["w"] == 0 and seen["scratch"] == 0xC0FFEE11
+        assert log == [Write(addr, addr ^ 0x5A5A5A5A, 0xF) for addr in self.PATH] + \
+            [Read(0xFFFF_FFFC, 0xFFFF_FFFC ^ 0x5A5A5A5A)]
+        assert seen["back"] == 0xFFFF_FFFC ^ 0x5A5A5A5A

@@ -67,7 +67,7 @@ class TestVerilog:
                "arready", "rdata", "rresp", "rvalid", "rready"}
         assert {f"path0_bus__{name}" for name in axi} <= set(found)
         assert {f"mgmt__{name}" for name in axi} <= set(found)
-        assert found["path0_bus__awaddr"] == ("output", 16)
+        assert found["path0_bus__awaddr"] == ("output", 32)     # 32-bit by default
         assert found["path0_bus__awready"] == ("input", 1)
         assert found["self_error"] == ("output", 3)
         assert found["disagree"] == ("output", 3)
@@ -101,6 +101,8 @@ class TestVerilog:
             expected |= {f"lane{i}_diag_{k}" for i in range(lanes) for k in ("done", "pass")}
         assert set(found) == expected
         assert found["path0_bus__wdata"] == ("output", 32)
+        assert found["lane0_bus__awaddr"] == ("input", 32)      # 32-bit by default
+        assert found["path0_bus__araddr"] == ("output", 32)
 
     @pytest.mark.parametrize("regmap", ["error", "fault"])
     def test_regs_rdl_compiles(self, tmp_path, capsys, regmap):

@@ -55,7 +55,7 @@ class TestLockstep:
     def test_init(self):
         dut = Lockstep(lane, lanes=3)
         assert dut.lanes == 3 and len(dut.units) == 3 and dut.offset == 0
-        assert dut.compared_width == 16 + 3 + 1 + 32 + 4 + 1 + 1 + 16 + 3 + 1 + 1
+        assert dut.compared_width == 32 + 3 + 1 + 32 + 4 + 1 + 1 + 32 + 3 + 1 + 1
         assert len(dut.self_error) == 3 and len(dut.disagree) == 3
         assert dut.bridge.lanes == 3 and hasattr(dut, "mgmt")
         delayed = Lockstep(lane, offset=2)
@@ -78,6 +78,15 @@ class TestLockstep:
         with pytest.raises(ValueError, match=r"^Delayed lockstep is detection-only, with one "
                                              r"path, not 2$"):
             Lockstep(lane, offset=1, paths=2)
+        for name, value in [("policy", "'diagnose'"), ("timeout", "10"),
+                            ("csr_base", "2147483648")]:
+            with pytest.raises(ValueError, match=rf"^Delayed lockstep has no voting bridge: "
+                                                 rf"{name} must be left at its default, "
+                                                 rf"not {value}$"):
+                Lockstep(lane, offset=1, **{name: eval(value)})
+        with pytest.raises(TypeError, match=r"^Policy must be 'halt' or 'diagnose', "
+                                            r"not 'panic'$"):
+            Lockstep(lane, policy="panic")
         with pytest.raises(ValueError, match=r"^The voting bridge needs lanes with 32-bit "
                                              r"data, not 64$"):
             Lockstep(lambda: WorkloadLane(data_width=64))

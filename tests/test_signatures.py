@@ -58,7 +58,7 @@ class TestLaneSignature:
             LaneSignature(addr_width=16, data_width=32, irq_width=0)
 
     def test_check_lane(self):
-        assert check_lane(WorkloadLane()) == LaneSignature(addr_width=16, data_width=32)
+        assert check_lane(WorkloadLane()) == LaneSignature(addr_width=32, data_width=32)
 
     def test_check_lane_wrong(self):
         class NoErr(wiring.Component):

@@ -4,6 +4,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In
 
+from ..encodings import ADDR_WIDTH
 from ..signatures import AXI4_RESP_OKAY, AXI4LiteSignature
 
 __all__ = ["AXI4LiteMemory"]
@@ -21,7 +22,7 @@ class AXI4LiteMemory(wiring.Component):
     Parameters
     ----------
     addr_width : int
-        Width of the AXI4-Lite address.
+        Width of the AXI4-Lite address (default 32).
     data_width : int
         32 or 64.
     depth : int
@@ -48,8 +49,8 @@ class AXI4LiteMemory(wiring.Component):
         If ``depth`` is not a positive integer, or a width is invalid.
     """
 
-    def __init__(self, *, addr_width=16, data_width=32, depth=256, init=(), resettable=False,
-                 flops=False):
+    def __init__(self, *, addr_width=ADDR_WIDTH, data_width=32, depth=256, init=(),
+                 resettable=False, flops=False):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(resettable, bool):

@@ -5,6 +5,7 @@ from typing import NamedTuple
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import enum, wiring
 
+from ..encodings import ADDR_WIDTH
 from ..sabotage import StateRegisters
 from ..signatures import LaneSignature
 from .lfsr import GaloisLFSR
@@ -101,7 +102,7 @@ class WorkloadLane(wiring.Component):
     seed : int
         LFSR seed, from 1 to 2**32 - 1.
     addr_width : int
-        AXI4-Lite address width.
+        AXI4-Lite address width (default 32).
     data_width : int
         AXI4-Lite and register width: 32 or 64.
     irq_width : int
@@ -129,7 +130,7 @@ class WorkloadLane(wiring.Component):
         If the I/O window is misaligned or does not fit in the address space.
     """
 
-    def __init__(self, *, seed=1, addr_width=16, data_width=32, irq_width=1, regs=8,
+    def __init__(self, *, seed=1, addr_width=ADDR_WIDTH, data_width=32, irq_width=1, regs=8,
                  scratch_words=8, io_base=0, io_words=256):
         signature = LaneSignature(addr_width=addr_width, data_width=data_width,
                                   irq_width=irq_width)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ftvoter.analysis.files import write_atomic
-from ftvoter.hdl.encodings import POLICY_NAMES
+from ftvoter.hdl.encodings import ADDR_WIDTH, POLICY_NAMES
 
 __all__ = ["UsageError", "Parser", "integer", "decimal", "mhz", "path", "verilog_name",
            "U32", "positive", "natural", "MAX_WORKERS", "add_lockstep_options",
@@ -92,14 +92,15 @@ def add_lockstep_options(parser, *, ram_default=0):
     parser.add_argument("--lanes", type=decimal, choices=(2, 3), default=2,
                         help="number of lanes: 2 (DMR) or 3 (TMR) (default: %(default)s)")
     parser.add_argument("--lane", choices=sorted(LANE_KINDS), default="workload",
-                        help="lane kind; 'workload' is the LFSR-driven reference lane "
-                             "(default: %(default)s)")
+                        help="lane kind: 'workload' is the LFSR-driven reference lane, "
+                             "'picorv32' a PicoRV32 CPU with its own 16 KiB RAM running a "
+                             "C program (default: %(default)s)")
     parser.add_argument("--offset", type=integer(0, 64), default=0, metavar="K",
                         help="delayed lockstep: lane 1 runs K cycles behind lane 0, 0 to 64 "
                              "(2 lanes only; default: %(default)s)")
     parser.add_argument("--seed", type=positive, default=1,
                         help="the lanes' LFSR seed, 1 to 2**32-1 (default: %(default)s)")
-    parser.add_argument("--addr-width", type=integer(1, 64), default=16, metavar="BITS",
+    parser.add_argument("--addr-width", type=integer(1, 64), default=ADDR_WIDTH, metavar="BITS",
                         help="AXI4-Lite address width, up to 64 (default: %(default)s)")
     parser.add_argument("--data-width", type=decimal, choices=(32, 64), default=32,
                         metavar="BITS", help="AXI4-Lite data width, 32 or 64 "

@@ -24,19 +24,20 @@ def add_parser(commands):
 def run(args):
     import json
 
-    from ..designs import build
+    from ..designs import DESIGNS, build
     params = lockstep_params(args)
     params["faults"] = params["faults"] or ["*"]
-    params["ram"] = 0
     if args.spec is not None:
         from ..spec import SpecError, load_spec
         try:
             spec = load_spec(args.spec)
         except SpecError as error:
             raise UsageError(str(error)) from None
-        params.update({key: spec.design[key] for key in ("lane", "lanes", "offset",
-                                                          "policy")},
-                      seed=spec.workload["seed"], faults=spec.faults["sites"])
+        # The lanes of the campaign's own design (its bus and I/O window), not the options'.
+        params = {**DESIGNS["campaign"].defaults,
+                  **{key: spec.design[key] for key in ("lane", "lanes", "offset", "policy")},
+                  "seed": spec.workload["seed"], "faults": spec.faults["sites"]}
+    params["ram"] = 0
     try:
         lockstep = build("lockstep", params)
     except (TypeError, ValueError) as error:

@@ -1,5 +1,7 @@
 """``ftvoter verilog``: write a design as a self-contained Verilog module."""
 
+from ftvoter.hdl.encodings import ADDR_WIDTH
+
 from ._common import (
     UsageError,
     add_bridge_options,
@@ -86,7 +88,7 @@ def _add_bridge(components):
                     "<axi> is awaddr awprot awvalid awready wdata wstrb wvalid wready bresp "
                     "bvalid bready araddr arprot arvalid arready rdata rresp rvalid rready.")
     add_bridge_options(bridge)
-    bridge.add_argument("--addr-width", type=integer(1, 64), default=16, metavar="BITS",
+    bridge.add_argument("--addr-width", type=integer(1, 64), default=ADDR_WIDTH, metavar="BITS",
                         help="AXI4-Lite address width of lanes and paths (default: "
                              "%(default)s)")
     _output_options(bridge)
