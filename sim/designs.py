@@ -10,6 +10,7 @@ from ftvoter.hdl.bridge import VotingBridge
 from ftvoter.hdl.campaign import CampaignBench
 from ftvoter.hdl.compare import LockstepComparator
 from ftvoter.hdl.demo import LockstepDemo
+from ftvoter.hdl.encodings import ADDR_WIDTH
 from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.hdl.voter import MajorityVoter
@@ -24,17 +25,58 @@ def make_lane(kind, params):
     return lambda: LANE_KINDS[kind](params)
 
 
+def _words(program, ram_bytes):
+    """The RAM image of a program (an ELF path, or None: an empty RAM) as 32-bit words."""
+    if program is None:
+        return []
+    from .programs import image
+    data = image(program, ram_bytes)
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
+def _cpu_lane(core):
+    """A lane kind: the core from ``core()`` with its RAM (loaded with ``program``)."""
+    def lane(p):
+        from ftvoter.hdl.units.cpu import CpuLane
+        for key in ("addr_width", "data_width"):
+            if p[key] != 32:
+                raise ValueError(f"Lane kind {p['lane']} has a 32-bit bus: {key} must be 32, "
+                                 f"not {p[key]!r}")
+        return CpuLane(core(), ram_bytes=p["ram_bytes"],
+                       image=_words(p["program"], p["ram_bytes"]))
+    return lane
+
+
+def _picorv32():
+    from ftvoter.hdl.units.picorv32 import PicoRV32Core
+    return PicoRV32Core()
+
+
+def _picorv32_rtl():
+    from ftvoter.hdl.units.picorv32 import PicoRV32Rtl
+    return PicoRV32Rtl()
+
+
+def _sentinel():
+    from ftvoter.hdl.units.sentinel import InstrumentedSentinel
+    return InstrumentedSentinel()
+
+
 LANE_KINDS = {
     "workload": lambda p: WorkloadLane(seed=p["seed"], addr_width=p["addr_width"],
                                        data_width=p["data_width"], io_words=p["io_words"]),
+    "picorv32": _cpu_lane(_picorv32),
+    "sentinel": _cpu_lane(_sentinel),
+    # PicoRV32 from its own RTL, not instrumented (no fault sites): the reference and
+    # the speed baseline of the instrumented lane.
+    "picorv32-rtl": _cpu_lane(_picorv32_rtl),
 }
 
 
 def _lockstep(p):
-    bridge = {} if p["offset"] else {"paths": p["paths"], "policy": p["policy"],
-                                      "timeout": p["timeout"], "csr_base": p["csr_base"]}
     lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"],
-                        faults=p["faults"], **bridge)
+                        paths=p["paths"], policy=p["policy"], timeout=p["timeout"],
+                        csr_base=p["csr_base"], faults=p["faults"])
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -66,16 +108,19 @@ DESIGNS = {
     "voter": Design(lambda p: MajorityVoter(p["width"]), "ftvoter_voter", {"width": 8}),
     "lockstep": Design(
         _lockstep, "ftvoter_lockstep",
-        {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
+        {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": ADDR_WIDTH,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
-         "timeout": 64, "csr_base": None, "faults": None}),
+         "timeout": 64, "csr_base": None, "faults": None, "program": None,
+         "ram_bytes": 16384}),
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
-    # so the lanes' I/O window is small.
+    # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
+    # simulators (and results) what they were before the 32-bit default.
     "campaign": Design(
         _campaign, "ftvoter_campaign",
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
-         "timeout": 64, "csr_base": None, "faults": ["*"]}),
+         "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
+         "ram_bytes": 16384}),
     # The board demo's core with its UART management port (simulated board top).
     "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16}),
     "bridge": Design(
@@ -83,7 +128,7 @@ DESIGNS = {
                                timeout=p["timeout"], addr_width=p["addr_width"],
                                csr_base=p["csr_base"]),
         "ftvoter_bridge",
-        {"lanes": 2, "paths": 1, "policy": "halt", "timeout": 64, "addr_width": 16,
+        {"lanes": 2, "paths": 1, "policy": "halt", "timeout": 64, "addr_width": ADDR_WIDTH,
          "csr_base": None}),
 }
 

@@ -11,15 +11,17 @@ __all__ = ["simulate"]
 _MODULE = "ftvoter.sim.cocotb_demo"
 
 
-def simulate(params, testcase, env, *, waves_file=None, quiet=True):
-    """Build the lockstep design, run one test of the demo module, return its figures."""
+def simulate(params, testcase, env, *, waves_file=None, quiet=True, module=_MODULE,
+             public=None):
+    """Build the lockstep design, run one test of a cocotb module (the demo's unless
+    ``module`` says otherwise), return its figures."""
     waves = None
     if waves_file is not None:
         waves = "vcd" if Path(waves_file).suffix == ".vcd" else "fst"
-    simulation = build_simulator("lockstep", params, waves=waves or False)
+    simulation = build_simulator("lockstep", params, waves=waves or False, public=public)
     with tempfile.TemporaryDirectory(prefix="ftvoter-") as tmp:
         summary = Path(tmp) / "summary.json"
-        tests, failed = run_cocotb(simulation, _MODULE, testcase=testcase,
+        tests, failed = run_cocotb(simulation, module, testcase=testcase,
                                    env={**env, "FTVOTER_SUMMARY": summary},
                                    waves_file=waves_file, test_dir=Path(tmp) / "run",
                                    quiet=quiet)

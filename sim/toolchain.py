@@ -146,8 +146,11 @@ def export_verilog(design, params=None, *, output=None, name=None):
     cached = build_root() / "verilog" / f"{design}-{key}.v"
     if not cached.exists():
         from amaranth.back import verilog
+
+        from ftvoter.hdl.instrument import append_netlists
         text = verilog.convert(designs.build(design, params), name=name,
                                emit_src=False)
+        text = append_netlists(text)        # instrumented cores (CPU lanes), once each
         write_atomic(cached, text)
     if output is not None:
         output = Path(output)
@@ -166,7 +169,8 @@ class Simulation:
     waves: bool
 
 
-def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=None):
+def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=None,
+                    public=None):
     """Build (or reuse) a Verilator+cocotb model of a design and return it.
 
     The build folder is named by the same hash as the Verilog, so a model is compiled
@@ -181,6 +185,10 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
     simulated top, and its port names. Only those ports are then made visible to cocotb,
     not the whole hierarchy, so the model runs faster (a signal cocotb may write is
     re-evaluated with all its fan-out at every step).
+
+    ``public``, if given, is a list of variable names (Verilator wildcards allowed) made
+    public in every module, besides the top's ports, instead of the whole hierarchy: for
+    large designs (a CPU lane's netlist) whose full symbol table takes minutes to compile.
     """
     from . import designs
     if waves is None:
@@ -199,7 +207,7 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
             write_atomic(sources[1], text)
     build_args = _optimisation(build_args)
     key = design_key(design, {**params, "_waves": waves, "_args": list(build_args),
-                              "_top": toplevel})
+                              "_top": toplevel, **({"_public": public} if public else {})})
     build_dir = build_root() / "sim" / f"{design}-{key}"
     stamp = build_dir / "ftvoter.stamp"
     with _locked(build_dir.with_suffix(".lock")):
@@ -207,8 +215,9 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
             from cocotb_tools.runner import get_runner
             runner = get_runner("verilator")
             args = ["-Wno-fatal", "-O3"] + list(build_args)
-            if wrapper is not None:
-                _public_top_only(runner, toplevel, ports, build_dir)
+            if wrapper is not None or public:
+                top_ports = ports if wrapper is not None else ["*"]
+                _public_top_only(runner, toplevel, top_ports, build_dir, public or ())
                 args += [str(build_dir.with_suffix(".vlt"))]
             if waves == "fst":
                 try:
@@ -222,8 +231,11 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
             # the coroutine flag that --timing needs (GCC); make takes variable
             # definitions in MAKEFLAGS as command-line overrides.
             makeflags = os.environ.get("MAKEFLAGS")
+            # OPT_SLOW: the run-once code (constructors, symbol tables, initial blocks) is
+            # compiled without optimisation: for a large design it is most of the build.
             os.environ["MAKEFLAGS"] = (f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include "
-                                       f"CFG_CXXFLAGS_COROUTINES=-fcoroutines").strip()
+                                       f"CFG_CXXFLAGS_COROUTINES=-fcoroutines "
+                                       f"OPT_SLOW=-O0").strip()
             try:
                 runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=args, waves=bool(waves), always=True, log_file=log)
@@ -267,8 +279,9 @@ def _private(runner, name):
     return method
 
 
-def _public_top_only(runner, toplevel, ports, build_dir):
-    """Make only the ``ports`` of ``toplevel`` public in ``runner``'s Verilator build.
+def _public_top_only(runner, toplevel, ports, build_dir, variables=()):
+    """Make only the ``ports`` of ``toplevel`` (and ``variables`` in any module) public in
+    ``runner``'s Verilator build.
 
     cocotb's runner always passes ``--public-flat-rw``; this drops it from the command
     (``_build_command`` is the runner's one place that makes it, cocotb 2.x) and writes a
@@ -288,7 +301,8 @@ def _public_top_only(runner, toplevel, ports, build_dir):
     runner._build_command = build_command
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(build_dir.with_suffix(".vlt"), "`verilator_config\n" + "".join(
-        f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in ports))
+        f'public_flat_rw -module "{toplevel}" -var "{port}"\n' for port in ports) + "".join(
+        f'public_flat_rw -module "*" -var "{variable}"\n' for variable in variables))
 
 
 def run_cocotb(simulation, test_module, *, testcase=None, env=None, waves_file=None,

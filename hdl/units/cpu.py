@@ -1,6 +1,6 @@
 """CpuLane: a CPU-memory unit, a core with its own RAM, as one lane."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import connect
 
@@ -110,4 +110,9 @@ class CpuLane(wiring.Component):
             m.d.comb += core.irq.eq(self.irq)
         if "self_error" in members:
             m.d.comb += self.self_error.eq(core.self_error)
+        if "retired" in members:
+            # For observation only (the simulator reads it): instructions retired.
+            retired_count = Signal(32, name="retired_count")
+            with m.If(core.retired & ~retired_count.all()):
+                m.d.sync += retired_count.eq(retired_count + 1)
         return m

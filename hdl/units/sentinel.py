@@ -1,13 +1,15 @@
 """SentinelCore: the Sentinel RV32I core (``sentinel-cpu``) on an AXI4-Lite bus."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import ClockSignal, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
+from ..instrument import instrument_amaranth
 from ..signatures import AXI4LiteSignature
+from .netlist_core import NetlistCore
 from .wb2axil import WishboneToAXI4Lite
 
-__all__ = ["SentinelCore"]
+__all__ = ["SentinelCore", "InstrumentedSentinel"]
 
 
 def _top():
@@ -95,3 +97,33 @@ class SentinelCore(wiring.Component):
             m.d.sync += first.eq(0)
         m.d.comb += self.retired.eq(fetched & ~first)
         return m
+
+
+class InstrumentedSentinel(NetlistCore):
+    """:class:`SentinelCore` through :func:`~ftvoter.hdl.instrument.instrument_amaranth`:
+    every flip-flop (Sentinel's register-file RAM included, as flip-flops) is a fault
+    site named below the core (``cpu.…``), and the state can be read and loaded.
+
+    Members
+    -------
+    bus : Out(AXI4LiteSignature(32, 32)), irq : In(1), retired : Out(1)
+        As :class:`SentinelCore`'s.
+    state_out, state_in, state_load
+        The state port (:class:`~ftvoter.hdl.units.netlist_core.NetlistCore`).
+    """
+
+    def __init__(self):
+        core = SentinelCore()
+        netlist = instrument_amaranth(core, name="ftvoter_sentinel")
+        super().__init__(netlist, {
+            "bus":     Out(AXI4LiteSignature(addr_width=32, data_width=32)),
+            "irq":     In(1),
+            "retired": Out(1),
+        })
+
+    def ports(self):
+        ports = {"clk": ClockSignal(), "rst": ResetSignal(), "irq": self.irq,
+                 "retired": self.retired}
+        for name in self.bus.signature.members:
+            ports[f"bus__{name}"] = getattr(self.bus, name)
+        return ports

@@ -18,8 +18,15 @@ def add_parser(commands):
         description="Simulate the lockstep demo under Verilator with cocotb, its bus "
                     "answered by cocotbext-axi's AxiLiteRam; write an FST waveform and "
                     "print a summary (cycles, transactions, mismatches).")
-    sim.add_argument("--cycles", type=positive, default=10_000,
-                     help="clock cycles to simulate (default: %(default)s)")
+    sim.add_argument("--cycles", type=positive, default=None,
+                     help="clock cycles to simulate (default: 10000; with --program, until "
+                          "the program exits or 50000000)")
+    sim.add_argument("--program", metavar="FILE", type=path,
+                     help="run this C program (or RV32I ELF) on CPU lanes (--lane picorv32) "
+                          "until it exits; see programs/README.md")
+    sim.add_argument("--console", metavar="OUT", type=path,
+                     help="with --program: write the bytes the program wrote to its console "
+                          "(ftv_putc) to OUT ('-': standard output)")
     sim.add_argument("--waves", metavar="FILE", type=path, default="build/demo.fst",
                      help="waveform to write: FST, or VCD if FILE ends in .vcd (default: "
                           "%(default)s); 'none' for none")
@@ -32,6 +39,12 @@ def add_parser(commands):
 
 def run(args):
     params = lockstep_params(args)
+    if args.program is not None or args.lane != "workload":
+        from ._sim_program import run_program_command
+        return run_program_command(args, params)
+    if args.console is not None:
+        raise UsageError("--console needs --program")
+    args.cycles = args.cycles or 10_000
     env = {"FTVOTER_CYCLES": args.cycles}
     if args.flip is not None:
         env["FTVOTER_FLIP"] = _check_flip(args.flip, params)
