@@ -191,7 +191,8 @@ async def run_program(dut):
         "io_reads": io.reads,
         "retired": _retired(dut),
         "flip_cycle": (int(dut.fault__start.value) if os.environ.get("FTVOTER_FLIP")
-                       and dut.fault__cycle.value > dut.fault__start.value else None),
+                       and int(dut.fault__cycle.value) > int(dut.fault__start.value)
+                       else None),
         "self_error": int(dut.self_error.value),
         "online": int(dut.online.value),
         "wall_seconds": elapsed,
