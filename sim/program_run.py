@@ -59,7 +59,8 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None)
         if flip is not None:
             env["FTVOTER_FLIP"] = "{}:{}:{}".format(*flip)
         figures = simulate(params, "run_program", env, waves_file=waves_file,
-                           module="ftvoter.sim.cocotb_program", public=PUBLIC)
+                           module="ftvoter.sim.cocotb_program", public=PUBLIC,
+                           optimise=True)
     figures["console"] = bytes.fromhex(figures["console"])
     figures["io_writes"] = [tuple(w) for w in figures["io_writes"]]
     figures["io_reads"] = [tuple(r) for r in figures["io_reads"]]

@@ -12,13 +12,14 @@ _MODULE = "ftvoter.sim.cocotb_demo"
 
 
 def simulate(params, testcase, env, *, waves_file=None, quiet=True, module=_MODULE,
-             public=None):
+             public=None, optimise=False):
     """Build the lockstep design, run one test of a cocotb module (the demo's unless
     ``module`` says otherwise), return its figures."""
     waves = None
     if waves_file is not None:
         waves = "vcd" if Path(waves_file).suffix == ".vcd" else "fst"
-    simulation = build_simulator("lockstep", params, waves=waves or False, public=public)
+    simulation = build_simulator("lockstep", params, waves=waves or False, public=public,
+                                 optimise=optimise)
     with tempfile.TemporaryDirectory(prefix="ftvoter-") as tmp:
         summary = Path(tmp) / "summary.json"
         tests, failed = run_cocotb(simulation, module, testcase=testcase,

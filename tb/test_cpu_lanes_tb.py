@@ -101,10 +101,12 @@ def test_tmr_outvotes_a_flip_in_x10():
 
 @pytest.mark.tb
 def test_dmr_halts_on_a_pc_flip():
-    # A PC flip in one DMR lane with no self_error to blame: policy halt stops the
-    # bridge; nothing the lanes did not agree on reached the I/O path, so what was
-    # written is a prefix of the golden run's writes.
-    site = _site_index(2, "lane1.picorv32_core.reg_pc")
+    # A flip in one DMR lane's fetch address (PicoRV32's reg_next_pc; reg_pc, the current
+    # instruction's address, is often rewritten before it is used) with no self_error to
+    # blame: the lanes' fetches stay inside them, so the divergence shows at their next
+    # differing I/O, and policy halt stops the bridge; nothing the lanes did not agree on
+    # reached the I/O path, so what was written is a prefix of the golden run's writes.
+    site = _site_index(2, "lane1.picorv32_core.reg_next_pc")
     figures = run_program(params("picorv32", 2), example("sort"), cycles=300_000,
                           flip=(site, 6, 20_000))
     model, _ = golden("sort")
