@@ -16,11 +16,12 @@ JOBS   ?= 2
 BOARD  ?= icebreaker
 LANES  ?= 2
 
-.PHONY: help test campaign sim bench synth synth-compare lint clean distclean
+.PHONY: help test test-long campaign sim bench synth synth-compare lint clean distclean
 
 help:
 	@echo "make campaign run the default fault campaigns, print their outcome tables"
-	@echo "make test    run the whole test suite (unit tests and cocotb testbenches)"
+	@echo "make test    run the test suite (unit tests and cocotb testbenches) but the long ones"
+	@echo "make test-long  the tests marked long (more Verilator builds: CPU-lane cross-checks)"
 	@echo "make sim     simulate the lockstep demo ($(CYCLES) cycles), write $(WAVES)"
 	@echo "make bench   print simulation speed of the lockstep demo under Verilator"
 	@echo "make synth   build the lockstep demo for BOARD=$(BOARD) (icebreaker, ulx3s), LANES=$(LANES)"
@@ -35,7 +36,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not long"
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m long
 
 campaign: $(STAMP)
 	@for spec in $(CAMPAIGNS); do \

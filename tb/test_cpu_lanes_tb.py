@@ -56,6 +56,7 @@ def test_picorv32_runs_programs(name):
 
 
 @pytest.mark.tb
+@pytest.mark.long     # tests/test_sentinel.py checks Sentinel against the ISS in make test
 @pytest.mark.parametrize("name", ["transactions", "sort"])
 def test_sentinel_runs_programs(name):
     figures = run_program(params("sentinel", 2, faults=False), example(name),
@@ -67,6 +68,7 @@ def test_sentinel_runs_programs(name):
 
 
 @pytest.mark.tb
+@pytest.mark.long     # one more build (the plain RTL); make test-long
 def test_instrumented_equals_rtl():
     # No fault armed: the instrumented netlist runs exactly as PicoRV32's own RTL.
     rtl = run_program(params("picorv32-rtl", 2, faults=False), example("crc32"),

@@ -57,7 +57,7 @@ def ftvoter(*args):
 
 
 @pytest.mark.tb
-@pytest.mark.parametrize("suffix", ["fst", "vcd"])
+@pytest.mark.parametrize("suffix", ["fst", pytest.param("vcd", marks=pytest.mark.long)])
 def test_sim(tmp_path, suffix):
     waves = tmp_path / f"demo.{suffix}"
     result = ftvoter("sim", "--cycles", "3000", "--waves", str(waves),
