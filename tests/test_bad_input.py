@@ -262,6 +262,27 @@ class TestFlip:
         assert one_line(err) == f"ftvoter: error: {message}"
 
 
+class TestProgram:
+    @pytest.mark.parametrize("argv, message", [
+        (["--program", "programs/crc32.c"],
+         "--program needs a CPU lane (--lane picorv32 or sentinel or picorv32-rtl), not "
+         "'workload'"),
+        (["--lane", "picorv32"], "--lane picorv32 needs --program FILE (a C file or an ELF)"),
+        (["--lane", "picorv32", "--program", "programs/crc32.c", "--offset", "2"],
+         "--program runs plain lockstep only (no --offset)"),
+        (["--console", "out.txt"], "--console needs --program"),
+        (["--lane", "picorv32", "--program", "no/such/file.c"], None),
+    ])
+    def test_rejected_before_any_build(self, capsys, argv, message):
+        code, _, err = run(["sim", "--waves", "none"] + argv, capsys)
+        assert code == 2
+        line = one_line(err)
+        if message is None:
+            assert line.startswith("ftvoter: error: ") and "no/such/file.c" in line, line
+        else:
+            assert line == f"ftvoter: error: {message}"
+
+
 class TestWorkers:
     def test_too_many_workers(self, tmp_path, capsys):
         code, _, err = run(["campaign", spec_file(tmp_path), "--workers", "99999"], capsys)
