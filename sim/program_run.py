@@ -41,15 +41,16 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None)
     """Run ``program`` on the lockstep design of ``params`` (a CPU lane kind).
 
     ``flip`` is ``(site index, bit, cycle)``: a single-event upset through the fault
-    injector (the design is then built with ``faults=["*"]``). Returns the figures of
+    injector (the design is built with the injector of ``params["faults"]``, or of
+    ``["*"]`` when a flip is asked for without it). Returns the figures of
     :func:`ftvoter.sim.cocotb_program.run_program` (``console`` as bytes).
     """
     if params["lane"] not in CPU_LANES:
         raise ValueError(f"A program needs a CPU lane ({', '.join(CPU_LANES)}), "
                          f"not {params['lane']!r}")
     from .designs import resolve
-    params = resolve("lockstep", {**params, "program": None, "ram": 0,
-                                  "faults": ["*"] if flip is not None else None})
+    faults = params.get("faults") or (["*"] if flip is not None else None)
+    params = resolve("lockstep", {**params, "program": None, "ram": 0, "faults": faults})
     elf = build_program(program, ram_bytes=params["ram_bytes"])
     with tempfile.TemporaryDirectory(prefix="ftvoter-program-") as tmp:
         ram = Path(tmp) / "ram.bin"

@@ -20,7 +20,8 @@ def _site_flip(flip, params):
         raise UsageError(f"--flip must look like lane1.picorv32_core.reg_pc[5]@500, "
                          f"not {flip!r}")
     name, bit, cycle = match[1], int(match[2]), int(match[3])
-    lockstep = build("lockstep", {**params, "faults": ["*"], "ram": 0})
+    lockstep = build("lockstep", {**params, "faults": params.get("faults") or ["*"],
+                                  "ram": 0})
     names = [site.name for site in lockstep.injector.sites]
     if name not in names:
         raise UsageError(f"--flip: no site {name!r} in this design (ftvoter sites --lane "
