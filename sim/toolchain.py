@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ftvoter.analysis.files import write_atomic
 
+from .build_flags import MAKE_OVERRIDES, cxx_args
 from .lz4 import LZ4Error, lz4_library
 
 __all__ = ["ToolchainError", "setup_environment", "verilator_root", "build_root",
@@ -209,7 +210,7 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
         sources.append(source.with_name(f"{source.stem}-{toplevel}.v"))
         if not sources[1].exists():
             write_atomic(sources[1], text)
-    build_args = ["-CFLAGS", "-O2", *build_args] if optimise else _optimisation(build_args)
+    build_args = cxx_args(build_args, optimise=optimise)
     key = design_key(design, {**params, "_waves": waves, "_args": list(build_args),
                               "_top": toplevel, **({"_public": public} if public else {})})
     build_dir = build_root() / "sim" / f"{design}-{key}"
@@ -230,16 +231,8 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                     raise ToolchainError(str(error)) from None
                 args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
             log = build_dir.with_suffix(".log")
-            # The wheel's verilated.mk leaves the precompiled-header include flag empty,
-            # which breaks designs large enough to be split into several C++ files, and
-            # the coroutine flag that --timing needs (GCC); make takes variable
-            # definitions in MAKEFLAGS as command-line overrides.
             makeflags = os.environ.get("MAKEFLAGS")
-            # OPT_SLOW: the run-once code (constructors, symbol tables, initial blocks) is
-            # compiled without optimisation: for a large design it is most of the build.
-            os.environ["MAKEFLAGS"] = (f"{makeflags or ''} CFG_CXXFLAGS_PCH_I=-include "
-                                       f"CFG_CXXFLAGS_COROUTINES=-fcoroutines "
-                                       f"OPT_SLOW=-O0").strip()
+            os.environ["MAKEFLAGS"] = f"{makeflags or ''} {MAKE_OVERRIDES}".strip()
             try:
                 runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=args, waves=bool(waves), always=True, log_file=log)
@@ -253,23 +246,6 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                     os.environ["MAKEFLAGS"] = makeflags
             stamp.write_text(json.dumps({"design": design, "params": params}))
     return Simulation(design, params, toplevel, build_dir, waves)
-
-
-def _optimisation(build_args):
-    """``build_args`` with the C++ optimisation level in front: -O2 by default; the test
-    suite asks for -O0 through FTVOTER_CXX_OPT (a model compiles in half the time, and
-    tests are mostly short), which replaces any level the caller asked for."""
-    cxx_opt = os.environ.get("FTVOTER_CXX_OPT")
-    if cxx_opt:
-        cleaned, args = [], list(build_args)
-        while args:
-            arg = args.pop(0)
-            if arg == "-CFLAGS" and args and args[0].startswith("-O"):
-                args.pop(0)
-                continue
-            cleaned.append(arg)
-        build_args = cleaned
-    return ["-CFLAGS", cxx_opt or "-O2", *build_args]
 
 
 def _private(runner, name):

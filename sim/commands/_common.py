@@ -6,12 +6,13 @@ import re
 import sys
 from pathlib import Path
 
-from ftvoter.analysis.files import write_atomic
+from ftvoter.analysis.files import OutputError, write_atomic
 from ftvoter.hdl.encodings import ADDR_WIDTH, POLICY_NAMES
 
 __all__ = ["UsageError", "Parser", "integer", "decimal", "mhz", "path", "verilog_name",
            "U32", "positive", "natural", "MAX_WORKERS", "add_lockstep_options",
-           "add_bridge_options", "lockstep_params", "emit", "availability_parameters"]
+           "add_bridge_options", "lockstep_params", "check_flip", "check_output", "emit",
+           "availability_parameters"]
 
 
 class UsageError(Exception):
@@ -147,6 +148,47 @@ def lockstep_params(args):
             "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
             "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
             "faults": args.faults}
+
+
+def check_flip(flip, params):
+    """Check ``--flip SITE[BIT]@CYCLE`` against the sites of the lockstep design of
+    ``params`` (built with its ``faults``, or every site); return (site index, bit, cycle)."""
+    from ..designs import build
+    match = re.fullmatch(r"(\w[\w.\[\]]*)\[(\d+)\]@(\d+)", flip)
+    example = ("lane1.regfile.r3[7]@500" if params["lane"] == "workload"
+               else "lane1.picorv32_core.reg_pc[5]@500")
+    if match is None:
+        raise UsageError(f"--flip must look like {example}, not {flip!r}")
+    name, bit, cycle = match[1], int(match[2]), int(match[3])
+    try:
+        lockstep = build("lockstep", {**params, "faults": params["faults"] or ["*"],
+                                      "ram": 0})
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    names = [site.name for site in lockstep.injector.sites]
+    if name not in names:
+        lister = "ftvoter sites" + ("" if params["lane"] == "workload"
+                                    else f" --lane {params['lane']}")
+        raise UsageError(f"--flip: no site {name!r} in this design ({lister} lists them)")
+    width = lockstep.injector.sites[names.index(name)].width
+    if bit >= width:
+        raise UsageError(f"--flip: {name} has bits 0 to {width - 1}, not {bit}")
+    return names.index(name), bit, cycle
+
+
+def check_output(file):
+    """Make sure ``file`` can be written before a long run (one clear line if not)."""
+    if file.is_dir():
+        raise OutputError(file, OSError(21, "it is a folder"))
+    existed = file.exists()
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with open(file, "ab"):
+            pass
+        if not existed:
+            file.unlink()
+    except OSError as error:
+        raise OutputError(file, error) from None
 
 
 def emit(text, output):

@@ -1,35 +1,14 @@
 """``ftvoter sim --program``: a C program on CPU lanes in lockstep (part of ``sim``)."""
 
-import re
 import sys
 import time
 from pathlib import Path
 
-from ftvoter.analysis.files import OutputError, write_atomic
+from ftvoter.analysis.files import write_atomic
 
-from ._common import UsageError
+from ._common import UsageError, check_flip, check_output
 
 __all__ = ["run_program_command"]
-
-
-def _site_flip(flip, params):
-    """``--flip SITE[BIT]@CYCLE`` -> (site index, bit, cycle), checked against the sites."""
-    from ..designs import build
-    match = re.fullmatch(r"(\w[\w.\[\]]*)\[(\d+)\]@(\d+)", flip)
-    if match is None:
-        raise UsageError(f"--flip must look like lane1.picorv32_core.reg_pc[5]@500, "
-                         f"not {flip!r}")
-    name, bit, cycle = match[1], int(match[2]), int(match[3])
-    lockstep = build("lockstep", {**params, "faults": params.get("faults") or ["*"],
-                                  "ram": 0})
-    names = [site.name for site in lockstep.injector.sites]
-    if name not in names:
-        raise UsageError(f"--flip: no site {name!r} in this design (ftvoter sites --lane "
-                         f"{params['lane']} lists them)")
-    width = lockstep.injector.sites[names.index(name)].width
-    if bit >= width:
-        raise UsageError(f"--flip: {name} has bits 0 to {width - 1}, not {bit}")
-    return names.index(name), bit, cycle
 
 
 def run_program_command(args, params):
@@ -43,14 +22,12 @@ def run_program_command(args, params):
     if args.offset:
         raise UsageError("--program runs plain lockstep only (no --offset)")
     cycles = args.cycles or 50_000_000
-    try:
-        flip = _site_flip(args.flip, params) if args.flip is not None else None
-    except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
+    flip = check_flip(args.flip, params) if args.flip is not None else None
     console = None if args.console in (None, "-") else Path(args.console)
-    if console is not None and console.is_dir():
-        raise OutputError(console, OSError(21, "it is a folder"))
     waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
+    for file in (console, waves):
+        if file is not None:
+            check_output(file)
     started = time.perf_counter()
     try:
         figures = run_program(params, args.program, cycles=cycles, flip=flip,

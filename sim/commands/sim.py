@@ -1,13 +1,18 @@
 """``ftvoter sim``: run the lockstep demo against an AXI4-Lite RAM model."""
 
-import re
 import time
 from pathlib import Path
 
-from ftvoter.analysis.files import OutputError
-
 from ..runs import simulate
-from ._common import UsageError, add_lockstep_options, lockstep_params, path, positive
+from ._common import (
+    UsageError,
+    add_lockstep_options,
+    check_flip,
+    check_output,
+    lockstep_params,
+    path,
+    positive,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -47,10 +52,11 @@ def run(args):
     args.cycles = args.cycles or 10_000
     env = {"FTVOTER_CYCLES": args.cycles}
     if args.flip is not None:
-        env["FTVOTER_FLIP"] = _check_flip(args.flip, params)
+        check_flip(args.flip, params)
+        env["FTVOTER_FLIP"] = args.flip
     waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
     if waves is not None:
-        _check_output(waves)
+        check_output(waves)
     started = time.perf_counter()
     figures = simulate(params, "run_demo", env, waves_file=waves)
     total = time.perf_counter() - started
@@ -80,41 +86,6 @@ def run(args):
         print(f"  waveform      {waves}")
     print(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")
     return 0
-
-
-def _check_flip(flip, params):
-    """Check ``--flip SITE[BIT]@CYCLE`` against the design's sites; return it."""
-    from ..designs import build
-    match = re.fullmatch(r"((?:\w+\.)*\w+)\[(\d+)\]@(\d+)", flip)
-    if match is None:
-        raise UsageError(f"--flip must look like lane1.regfile.r3[7]@500, not {flip!r}")
-    name, bit = match[1], int(match[2])
-    try:
-        lockstep = build("lockstep", {**params, "faults": ["*"], "ram": 0})
-    except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    sites = {site.name: site for site in lockstep.injector.sites}
-    if name not in sites:
-        raise UsageError(f"--flip: no site {name!r} in this design (ftvoter sites lists "
-                          f"them)")
-    if bit >= sites[name].width:
-        raise UsageError(f"--flip: {name} has bits 0 to {sites[name].width - 1}, not {bit}")
-    return flip
-
-
-def _check_output(file):
-    """Make sure ``file`` can be written before a long run (one clear line if not)."""
-    if file.is_dir():
-        raise OutputError(file, OSError(21, "it is a folder"))
-    existed = file.exists()
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with open(file, "ab"):
-            pass
-        if not existed:
-            file.unlink()
-    except OSError as error:
-        raise OutputError(file, error) from None
 
 
 def _flip_outcome(figures, cycles):
