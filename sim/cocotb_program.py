@@ -17,8 +17,9 @@ from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 
 __all__ = ["IoPath"]
 
+from ftvoter.sim.iss import CONSOLE, EXIT
+
 PERIOD_NS = 10
-CONSOLE, EXIT = 0x1000_0000, 0x1000_0004
 
 
 class IoPath:

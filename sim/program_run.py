@@ -11,6 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from .iss import REQUESTS
 from .programs import build_program, encode_requests, example_requests, image
 from .runs import simulate
 
@@ -21,8 +22,6 @@ CPU_LANES = ("picorv32", "sentinel", "picorv32-rtl")
 #: What cocotb reaches below the top: the lanes' RAMs (to load the program) and the
 #: cores' retired-instruction counters; the top's ports are public too.
 PUBLIC = ["mem", "*count_instr", "retired_count"]
-#: Where the request area starts (programs/README.md).
-REQUESTS = 0x1000_0100
 
 
 def io_image(io=None):
