@@ -4,6 +4,8 @@ One registry serves ``ftvoter verilog``, the simulation helpers and the tests, s
 design's name and options mean the same everywhere.
 """
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 from ftvoter.hdl.bridge import VotingBridge
@@ -15,7 +17,8 @@ from ftvoter.hdl.lockstep import Lockstep
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.hdl.voter import MajorityVoter
 
-__all__ = ["DESIGNS", "LANE_KINDS", "Design", "resolve", "build", "toplevel", "make_lane"]
+__all__ = ["DESIGNS", "LANE_KINDS", "Design", "resolve", "build", "toplevel", "make_lane",
+           "register_lane_kind", "registered_lane_kinds"]
 
 
 def make_lane(kind, params):
@@ -71,6 +74,74 @@ LANE_KINDS = {
     # the speed baseline of the instrumented lane.
     "picorv32-rtl": _cpu_lane(_picorv32_rtl),
 }
+
+#: The lane kinds of :func:`register_lane_kind`: ``{kind: digest of the core's design}``.
+_REGISTERED = {}
+
+
+def register_lane_kind(kind, core_factory):
+    """Make ``kind`` a CPU lane kind of this process: ``core_factory()`` returns its core.
+
+    A lane of the kind is a :class:`~ftvoter.hdl.units.cpu.CpuLane` around a new core
+    (a :class:`~ftvoter.hdl.units.verilog_core.VerilogCore`, say), as for ``picorv32``:
+    the ``lockstep`` and ``campaign`` designs take it as ``lane`` and
+    :func:`ftvoter.sim.program_run.run_program` runs programs on it. The factory is
+    called once here, to check its core and to name the builds of the kind by a digest
+    of the core's design (so a changed core is never taken from the cache); registering
+    a kind again replaces it.
+
+    Returns
+    -------
+    wiring.Component
+        The core the factory returned here, elaborated once (its ``sites``, if a
+        :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`, are every lane's).
+
+    Raises
+    ------
+    TypeError
+        ``kind`` is not a string, ``core_factory`` is not callable, or its core has no
+        ``Out(AXI4LiteSignature(32, 32))`` bus.
+    ValueError
+        ``kind`` is not a name of letters, digits, ``-`` and ``_`` starting with a
+        letter, or it is a built-in lane kind.
+    """
+    from amaranth.back import rtlil
+    from amaranth.lib import wiring
+
+    from ftvoter.hdl.instrument import NETLISTS
+    from ftvoter.hdl.signatures import AXI4LiteSignature
+    if not isinstance(kind, str):
+        raise TypeError(f"Lane kind must be a string, not {kind!r}")
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", kind):
+        raise ValueError(f"Lane kind must be a name of letters, digits, '-' and '_' "
+                         f"starting with a letter, not {kind!r}")
+    if kind in LANE_KINDS and kind not in _REGISTERED:
+        raise ValueError(f"Lane kind {kind} is built in; register the core under another "
+                         f"name, not {kind!r}")
+    if not callable(core_factory):
+        raise TypeError(f"Core factory must be a callable that returns a core, not "
+                        f"{core_factory!r}")
+    core = core_factory()
+    bus = AXI4LiteSignature(addr_width=32, data_width=32)
+    member = (core.signature.members.get("bus") if isinstance(core, wiring.Component)
+              else None)
+    if member is None or not member.is_signature or member.flow != wiring.Out or \
+            member.signature != bus:
+        raise TypeError(f"Core factory of lane kind {kind} must return a component with "
+                        f"bus Out({bus!r}), not {core!r}")
+    text = rtlil.convert(core, emit_src=False)
+    digest = hashlib.sha256(text.encode())
+    for name in sorted(NETLISTS):         # the Verilog of the modules the core instantiates
+        if re.search(rf"^\s*cell \\{re.escape(name)}\s", text, re.MULTILINE):
+            digest.update(NETLISTS[name].encode())
+    LANE_KINDS[kind] = _cpu_lane(core_factory)
+    _REGISTERED[kind] = digest.hexdigest()
+    return core
+
+
+def registered_lane_kinds():
+    """Return the lane kinds of :func:`register_lane_kind`, in the order registered."""
+    return tuple(_REGISTERED)
 
 
 def _lockstep(p):
@@ -138,10 +209,16 @@ def resolve(design, params):
     if design not in DESIGNS:
         raise ValueError(f"Design must be one of {', '.join(DESIGNS)}, not {design!r}")
     defaults = DESIGNS[design].defaults
+    params = {key: value for key, value in params.items() if key != "_lane_digest"}
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ValueError(f"Design {design} has no parameter {unknown[0]!r}")
-    return {**defaults, **params}
+    resolved = {**defaults, **params}
+    if resolved.get("lane") in _REGISTERED:
+        # A registered core is not in ftvoter's sources: its digest is part of the
+        # parameters, so of every cache key (Verilog export, simulator build).
+        resolved["_lane_digest"] = _REGISTERED[resolved["lane"]]
+    return resolved
 
 
 def build(design, params):

@@ -37,17 +37,19 @@ def io_image(io=None):
 
 
 def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None):
-    """Run ``program`` on the lockstep design of ``params`` (a CPU lane kind).
+    """Run ``program`` on the lockstep design of ``params`` (a CPU lane kind, or one of
+    :func:`~ftvoter.sim.designs.register_lane_kind`).
 
     ``flip`` is ``(site index, bit, cycle)``: a single-event upset through the fault
     injector (the design is built with the injector of ``params["faults"]``, or of
     ``["*"]`` when a flip is asked for without it). Returns the figures of
     :func:`ftvoter.sim.cocotb_program.run_program` (``console`` as bytes).
     """
-    if params["lane"] not in CPU_LANES:
-        raise ValueError(f"A program needs a CPU lane ({', '.join(CPU_LANES)}), "
+    from .designs import registered_lane_kinds, resolve
+    kinds = (*CPU_LANES, *registered_lane_kinds())
+    if params["lane"] not in kinds:
+        raise ValueError(f"A program needs a CPU lane ({', '.join(kinds)}), "
                          f"not {params['lane']!r}")
-    from .designs import resolve
     faults = params.get("faults") or (["*"] if flip is not None else None)
     params = resolve("lockstep", {**params, "program": None, "ram": 0, "faults": faults})
     elf = build_program(program, ram_bytes=params["ram_bytes"])
