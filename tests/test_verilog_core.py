@@ -387,7 +387,7 @@ def test_readme_example_without_a_build(kinds, monkeypatch, capsys):
 
 
 @pytest.mark.tb
-@pytest.mark.long     # 66 s cold (most of it the Verilator build), 4 s warm
+@pytest.mark.long     # 65-75 s cold (most of it the Verilator build), 4 s warm
 def test_readme_example():
     # The README's example, run as a user runs it: its whole output must be the one the
     # README shows, and the console crc32 compiled natively prints.
@@ -406,7 +406,8 @@ def test_readme_example():
     print(f"README example: {elapsed:.0f} s")
 
 
-@pytest.mark.tb       # about 40 s, most of it the Verilator build
+@pytest.mark.tb
+@pytest.mark.long     # 41-69 s cold (most of it the Verilator build), a few seconds warm
 def test_wishbone_core_runs_crc32(kinds):
     # The Wishbone path (adapter, byte address) as it runs: picorv32_wb in DMR lockstep.
     from ftvoter.sim.program_run import run_program
