@@ -7,9 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ftvoter-installed
 
 CYCLES ?= 10000
-# The default campaign: DMR and TMR, and common-cause faults on plain and delayed lockstep.
+# The default campaign: DMR and TMR, common-cause faults on plain and delayed lockstep, and
+# DMR on PicoRV32 running a C program.
 CAMPAIGNS ?= campaigns/dmr.toml campaigns/tmr.toml campaigns/common-lockstep.toml \
-             campaigns/common-delayed.toml
+             campaigns/common-delayed.toml campaigns/picorv32-dmr.toml
 WAVES  ?= build/demo.fst
 JOBS   ?= 2
 

@@ -7,6 +7,7 @@ a results store); needs numpy only.
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,12 +208,41 @@ def latency(values):
                     "p": (np.arange(1, len(values) + 1) / len(values)).tolist()}}
 
 
+#: CPU lanes' sites by what they are (first match wins): ``(group, pattern)`` on the
+#: register's name below the lane. PicoRV32 (``picorv32_core.*``, its AXI adapter
+#: ``axi_adapter.*``) and Sentinel (``cpu.*``, its Wishbone-to-AXI4-Lite ``adapter.*``;
+#: its register file RAM holds the 32 x registers in words 0-31 and the machine CSRs
+#: from word 32).
+CPU_GROUPS = [
+    ("regfile", r"picorv32_core\.cpuregs\[|"
+                r"cpu\.datapath\.regfile\.mem\[([0-9]|[12][0-9]|3[01])\]$"),
+    ("csr", r"picorv32_core\.count_|cpu\.datapath\.regfile\.mem\[|cpu\.datapath\.csrfile\.|"
+            r"cpu\.exception_router\."),
+    ("pc", r"picorv32_core\.reg_(next_)?pc$|cpu\.datapath\.pc_mod\."),
+    ("bus", r"axi_adapter\.|picorv32_core\.mem_|adapter\.|cpu\.(data_adr|write_data)$"),
+    ("memory", r"^ram\."),
+    ("control", r"picorv32_core\.|cpu\.|first$"),
+]
+_CPU_GROUPS = [(group, re.compile(pattern)) for group, pattern in CPU_GROUPS]
+
+
+def cpu_site_group(register):
+    """The group of a CPU lane's site (``regfile``, ``pc``, ``csr``, ``control``, ``bus``,
+    ``memory``; :data:`CPU_GROUPS`), or None if ``register`` is not a CPU lane's."""
+    for group, pattern in _CPU_GROUPS:
+        if pattern.match(register):
+            return group
+    return None
+
+
 def site_group(record):
     """The site group of a result: the part of the lane (``regfile``, ``scratch``,
-    ``lfsr``, ``ctrl``, ``bus``) or ``bridge``."""
+    ``lfsr``, ``ctrl``, ``bus`` of the workload lane; :func:`cpu_site_group` of a CPU
+    lane) or ``bridge``."""
     if record.get("lane") is None and not record.get("common"):
         return "bridge"
-    return str(record.get("register", "")).split(".")[0] or "other"
+    register = str(record.get("register", ""))
+    return cpu_site_group(register) or register.split(".")[0] or "other"
 
 
 def by_group(records, key):

@@ -8,19 +8,41 @@ same inputs. Hardware monitors compare them every cycle and keep what a classifi
 needs; the testbench only writes one injection, waits for ``done`` and reads the record.
 """
 
-from amaranth.hdl import Cat, EnableInserter, Fragment, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import (
+    Cat,
+    ClockDomain,
+    ClockSignal,
+    DomainRenamer,
+    EnableInserter,
+    Fragment,
+    Module,
+    Mux,
+    ResetInserter,
+    ResetSignal,
+    Signal,
+)
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
+from .campaign_lanes import (
+    StreamCheck,
+    copy_lane_memories,
+    lane_pairs,
+    load_lane_states,
+    ram_differs,
+)
 from .encodings import NEVER
 from .inject import FaultModel
 from .lockstep import Lockstep
 from .state_load import insert_loads
 from .units.memory import AXI4LiteMemory
 
-__all__ = ["CampaignBench", "NEVER"]
+__all__ = ["CampaignBench", "NEVER", "COPY_DOMAIN"]
 
+#: The clock domain of the lane RAMs' memory ports in the bench (same clock as ``sync``,
+#: no reset, and not held by a load): lanes built for a bench put their RAM's copy port
+#: in it (``AXI4LiteMemory(copy_domain=COPY_DOMAIN)``).
+COPY_DOMAIN = "ftv_copy"
 
 
 def _outputs(bus, self_error, raw):
@@ -56,32 +78,6 @@ class _Events:
         self.read = bus.araddr
 
 
-class _StreamCheck:
-    """Compare the faulty system's event stream, in order, with the golden one.
-
-    Golden events wait in a FIFO until the faulty system makes its own; the faulty one
-    may lag (it is stalled or halted) but never differ or run ahead.
-    """
-
-    def __init__(self, m, name, golden_valid, golden, faulty_valid, faulty, depth=8):
-        m.submodules[f"{name}_fifo"] = fifo = SyncFIFOBuffered(width=len(golden), depth=depth)
-        self.wrong = Signal(name=f"{name}_wrong")          # this cycle
-        self.overflow = Signal(name=f"{name}_overflow")    # sticky
-        self.lag = Signal(range(depth + 2), name=f"{name}_lag")
-        bypass = ~fifo.r_rdy
-        expected = Mux(bypass, golden, fifo.r_data)
-        have = Mux(bypass, golden_valid, 1)
-        m.d.comb += [
-            fifo.w_data.eq(golden),
-            fifo.w_en.eq(golden_valid & ~(bypass & faulty_valid)),
-            fifo.r_en.eq(faulty_valid & ~bypass),
-            self.wrong.eq(faulty_valid & (~have | (expected != faulty))),
-            self.lag.eq(fifo.level + (golden_valid & ~faulty_valid & bypass)),
-        ]
-        with m.If(fifo.w_en & ~fifo.w_rdy):
-            m.d.sync += self.overflow.eq(1)
-
-
 class CampaignBench(wiring.Component):
     """Run one injection at a time on a faulty copy of a lockstep system, against a golden one.
 
@@ -103,6 +99,16 @@ class CampaignBench(wiring.Component):
     Cycle outputs (``*_at``) give the first cycle of an event, counted from cycle 0, or
     :data:`NEVER`.
 
+    Lanes with a state port (a :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`
+    core: ``core.state_out``/``state_in``/``state_load``) are loaded through it, and the
+    golden lanes stand still through it. Lanes with a RAM with a memory port (``ram.copy``,
+    in domain :data:`COPY_DOMAIN`) have it copied block by block: a load copies, from each
+    golden lane RAM to its faulty twin, the blocks either wrote since the last load (the
+    load lasts that many cycles, the golden copy standing still); a restart restores both
+    from the RAM's initial contents (the program) for the blocks written since the last
+    restart. A lane's RAM is part of its state for ``state_differs``: its writes are
+    compared with the golden twin's, in order.
+
     Parameters
     ----------
     system : callable
@@ -111,6 +117,9 @@ class CampaignBench(wiring.Component):
         Site patterns for the faulty copy's injector.
     ram_words : int
         Words of RAM behind each path.
+    ram_init : sequence of int
+        Their initial contents (what the lanes read before they write: a CPU lane's
+        requests), at most ``ram_words`` words.
 
     Members
     -------
@@ -140,11 +149,16 @@ class CampaignBench(wiring.Component):
         - ``golden_requests``: requests made by the golden copy (a measure of progress).
     """
 
-    def __init__(self, system, *, faults, ram_words=256):
+    def __init__(self, system, *, faults, ram_words=256, ram_init=()):
         if not callable(system):
             raise TypeError(f"System must be callable, not {system!r}")
         if not isinstance(ram_words, int) or isinstance(ram_words, bool) or ram_words < 1:
             raise TypeError(f"RAM words must be a positive integer, not {ram_words!r}")
+        ram_init = list(ram_init)
+        if len(ram_init) > ram_words:
+            raise TypeError(f"RAM init must be at most {ram_words} words, not "
+                            f"{len(ram_init)}")
+        self._ram_init = ram_init
         self._golden = system(None)
         self._faulty = system(faults)
         for copy in (self._golden, self._faulty):
@@ -154,6 +168,7 @@ class CampaignBench(wiring.Component):
             raise ValueError(f"The faulty copy must have a fault injector, not faults="
                              f"{faults!r}")
         self._ram_words = ram_words
+        self._pairs = lane_pairs(self._golden, self._faulty)
         self._paths = 2 if "path1_bus" in self._golden.signature.members else 1
         lanes = self._golden.lanes
         fault = self._faulty.injector.signature.members
@@ -206,7 +221,15 @@ class CampaignBench(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         seen, pending, restart, load = self._start(m)
-        m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
+        # The systems run in their own domain, reset at a restart (the cores given as
+        # Verilog instances included: ResetInserter does not reach them).
+        m.domains.sys = sys = ClockDomain("sys")
+        copy = ClockDomain(COPY_DOMAIN, reset_less=True)
+        m.domains += copy
+        m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
+                     copy.clk.eq(ClockSignal())]
+        m.submodules.systems = DomainRenamer("sys")(self._systems(platform, load))
+        load_lane_states(m, self._pairs, load)
         q = self._latch_program(m, pending)
         r = self._record_signals(m)
         cycle = r["cycle"]
@@ -224,14 +247,17 @@ class CampaignBench(wiring.Component):
         # A new ``seq`` is seen at one clock edge and resets the run at the next, so that no
         # logic of the run depends combinationally on a top-level input: the simulator
         # re-evaluates such logic whenever it may have touched an input.
+        # Both last one cycle, or as long as the lane RAMs take to copy (_lane_memories).
         seen = Signal(8)
         pending = Signal()
-        restart = Signal()
-        load = Signal()
+        restart_pulse, load_pulse = Signal(), Signal()
         m.d.comb += pending.eq(self.seq != seen)
         m.d.sync += [seen.eq(self.seq),
-                     restart.eq(pending & self.injection.restart),
-                     load.eq(pending & ~self.injection.restart)]
+                     restart_pulse.eq(pending & self.injection.restart),
+                     load_pulse.eq(pending & ~self.injection.restart)]
+        restoring, copying = copy_lane_memories(m, self._pairs, restart_pulse, load_pulse)
+        restart, load = Signal(), Signal()
+        m.d.comb += [restart.eq(restart_pulse | restoring), load.eq(load_pulse | copying)]
         return seen, pending, restart, load
 
     def _systems(self, platform, load):
@@ -256,7 +282,8 @@ class CampaignBench(wiring.Component):
             bus = getattr(copy, f"path{j}_bus")
             memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
                                     data_width=bus.signature.data_width,
-                                    depth=self._ram_words, flops=True)
+                                    depth=self._ram_words, init=self._ram_init,
+                                    flops=True)
             system.submodules[f"memory{j}"] = memory
             connect(system, bus, memory.bus)
         return system
@@ -312,7 +339,8 @@ class CampaignBench(wiring.Component):
                                         _outputs(f.bus, f.self_error, raw))
             g_state = Cat(*(register for _, register in g.site_registers()))
             f_state = Cat(*(register for _, register in f.site_registers()))
-            run.d.comb += r["state_differs"][i].eq(g_state != f_state)
+            ram_differs_ = ram_differs(run, i, g, f)
+            run.d.comb += r["state_differs"][i].eq((g_state != f_state) | ram_differs_)
         with run.If(differs.any() & (r["diverged_at"] == NEVER)):
             run.d.sync += [r["diverged_at"].eq(cycle), r["diverged"].eq(differs)]
 
@@ -324,7 +352,7 @@ class CampaignBench(wiring.Component):
             g = _Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
             f = _Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
             for kind in ("write", "read"):
-                check = _StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
+                check = StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
                                      getattr(g, kind), getattr(f, f"{kind}_valid"),
                                      getattr(f, kind))
                 wrong.append(check.wrong)

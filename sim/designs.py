@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from ftvoter.hdl.bridge import VotingBridge
-from ftvoter.hdl.campaign import CampaignBench
+from ftvoter.hdl.campaign import COPY_DOMAIN, CampaignBench
 from ftvoter.hdl.compare import LockstepComparator
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.encodings import ADDR_WIDTH
@@ -29,11 +29,12 @@ def make_lane(kind, params):
 
 
 def _words(program, ram_bytes):
-    """The RAM image of a program (an ELF path, or None: an empty RAM) as 32-bit words."""
+    """The RAM image of a program (a C file or an ELF, compiled and cached; or None: an
+    empty RAM) as 32-bit words."""
     if program is None:
         return []
-    from .programs import image
-    data = image(program, ram_bytes)
+    from .programs import build_program, image
+    data = image(build_program(program, ram_bytes=ram_bytes), ram_bytes)
     return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
 
 
@@ -46,7 +47,8 @@ def _cpu_lane(core):
                 raise ValueError(f"Lane kind {p['lane']} has a 32-bit bus: {key} must be 32, "
                                  f"not {p[key]!r}")
         return CpuLane(core(), ram_bytes=p["ram_bytes"],
-                       image=_words(p["program"], p["ram_bytes"]))
+                       image=_words(p["program"], p["ram_bytes"]),
+                       copy_domain=p.get("copy_domain"))
     return lane
 
 
@@ -154,9 +156,29 @@ def _lockstep(p):
 
 
 def _campaign(p):
+    if p["lane"] == "picorv32-rtl":
+        raise ValueError("Lane kind picorv32-rtl has no fault sites and no state port: a "
+                         "campaign needs picorv32, sentinel or workload")
+    ram_words, ram_init = p["ram"], ()
+    if p["program"] is not None:
+        # A CPU lane's I/O path: 1 KiB (the console, exit, request and result areas of
+        # programs/README.md, aliased), holding the example requests, as ftvoter sim
+        # --program gives them.
+        from .program_run import io_image
+        ram_words = CPU_PATH_WORDS
+        words = [0] * ram_words
+        for address, word in io_image().items():
+            words[(address >> 2) % ram_words] = word
+        ram_init = words
+
     def system(faults):
-        return _lockstep({**p, "faults": faults, "ram": 0})
-    return CampaignBench(system, faults=p["faults"], ram_words=p["ram"])
+        # The bench copies the CPU lanes' RAMs through their memory ports.
+        return _lockstep({**p, "faults": faults, "ram": 0, "copy_domain": COPY_DOMAIN})
+    return CampaignBench(system, faults=p["faults"], ram_words=ram_words, ram_init=ram_init)
+
+
+#: Words of the campaign bench's path RAM behind CPU lanes.
+CPU_PATH_WORDS = 256
 
 
 def _board(p):

@@ -26,9 +26,13 @@ MAX_INJECTIONS = 1_000_000
 
 def design_params(spec):
     """Return the ``campaign`` design parameters for a spec."""
-    return {"lane": spec.design["lane"], "lanes": spec.design["lanes"],
-            "offset": spec.design["offset"], "policy": spec.design["policy"],
-            "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
+    params = {"lane": spec.design["lane"], "lanes": spec.design["lanes"],
+              "offset": spec.design["offset"], "policy": spec.design["policy"],
+              "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
+    if spec.workload.get("program") is not None:
+        # A CPU lane: a 32-bit bus, the program in each lane's RAM.
+        params.update(addr_width=32, program=spec.workload["program"])
+    return params
 
 
 def make_bench(spec):
@@ -38,10 +42,13 @@ def make_bench(spec):
     from amaranth.hdl import UnusedElaboratable
 
     from .designs import build
+    from .programs import ProgramError
     # The bench is only asked for its sites and ports, never elaborated.
     warnings.filterwarnings("ignore", category=UnusedElaboratable)
     try:
         return build("campaign", design_params(spec))
+    except ProgramError as error:
+        raise SpecError(f"{spec.source}: workload.program: {error}") from None
     except (TypeError, ValueError) as error:
         key = "faults.sites" if str(error).startswith("Faults must") else "design"
         raise SpecError(f"{spec.source}: {key}: {error}") from None

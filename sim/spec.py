@@ -18,6 +18,9 @@ __all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"
 #: Fault models and policies by name (their one definition is in hdl).
 MODELS = tuple(FAULT_MODELS)
 POLICIES = POLICY_NAMES
+#: Lane kinds a campaign can inject (``picorv32-rtl`` has no fault sites), and the CPUs.
+CPU_LANES = ("picorv32", "sentinel")
+LANES = ("workload", *CPU_LANES)
 
 #: The bench's cycle fields are 32 bits wide and 2**32-1 means "never", so every cycle a
 #: run reaches (a start, a start plus its window, the golden run's length) is at most this.
@@ -114,7 +117,7 @@ def parse_spec(data, source="<spec>"):
 
     d = c.table(data, "design", ("lane", "lanes", "offset", "policy"))
     design = {
-        "lane": c.choice(d, "lane", "design.lane", ("workload",), "workload"),
+        "lane": c.choice(d, "lane", "design.lane", LANES, "workload"),
         "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
         "offset": c.integer(d, "offset", "design.offset", 0, minimum=0, maximum=64),
         "policy": c.choice(d, "policy", "design.policy", POLICIES, "halt"),
@@ -122,12 +125,21 @@ def parse_spec(data, source="<spec>"):
     if design["offset"] and design["lanes"] != 2:
         c.fail("design.offset", "delayed lockstep needs design.lanes = 2")
 
-    w = c.table(data, "workload", ("cycles", "seed"))
+    w = c.table(data, "workload", ("cycles", "seed", "program"))
     workload = {
         "cycles": c.integer(w, "cycles", "workload.cycles", 2000, minimum=10,
                             maximum=MAX_CYCLE, why=" (the bench's 32-bit cycle counter)"),
         "seed": c.integer(w, "seed", "workload.seed", 1, minimum=1, maximum=2**32 - 1),
     }
+    program = w.get("program")
+    if design["lane"] in CPU_LANES:
+        if not isinstance(program, str) or not program:
+            c.fail("workload.program", f"lane {design['lane']} runs a program: give a C file "
+                                       f"or an ELF (programs/crc32.c), not {program!r}")
+        workload["program"] = program
+    elif program is not None:
+        c.fail("workload.program", f"lane {design['lane']} runs no program (a CPU lane: "
+                                   f"{', '.join(CPU_LANES)})")
 
     f = c.table(data, "faults", ("sites", "models", "count", "margin", "confidence",
                                  "start", "duration", "bits", "common"))

@@ -120,6 +120,29 @@ class TestStats:
                                                           "regfile"]
         assert site_group(RECORDS[17]) == "bridge"
 
+    @pytest.mark.parametrize("register, group", [
+        # PicoRV32 (names as the instrumented netlist gives them).
+        ("picorv32_core.cpuregs[10]", "regfile"), ("picorv32_core.cpuregs[0]", "regfile"),
+        ("picorv32_core.reg_pc", "pc"), ("picorv32_core.reg_next_pc", "pc"),
+        ("picorv32_core.count_instr", "csr"), ("picorv32_core.count_cycle", "csr"),
+        ("picorv32_core.mem_wdata", "bus"), ("axi_adapter.ack_awvalid", "bus"),
+        ("picorv32_core.cpu_state", "control"), ("picorv32_core.decoded_rd", "control"),
+        ("picorv32_core.reg_op1", "control"),
+        # Sentinel: x0-x31 in words 0-31 of its register file RAM, the CSRs from 32.
+        ("cpu.datapath.regfile.mem[0]", "regfile"), ("cpu.datapath.regfile.mem[31]", "regfile"),
+        ("cpu.datapath.regfile.mem[32]", "csr"), ("cpu.datapath.regfile.mem[63]", "csr"),
+        ("cpu.datapath.csrfile.pub__mie_r", "csr"), ("cpu.exception_router.out__mcause", "csr"),
+        ("cpu.datapath.pc_mod.dat_r", "pc"), ("adapter.bus__wdata", "bus"),
+        ("cpu.data_adr", "bus"), ("cpu.control.sequencer.next_adr", "control"),
+        ("cpu.decode.imm_gen.imm", "control"),
+    ])
+    def test_cpu_site_group(self, register, group):
+        assert site_group({"lane": 1, "register": register}) == group
+
+    def test_cpu_groups_leave_the_workload_lane_alone(self):
+        for register in ("regfile.r3", "scratch.m1", "lfsr.state", "ctrl.phase", "bus.awaddr"):
+            assert site_group({"lane": 0, "register": register}) == register.split(".")[0]
+
     def test_outcomes_are_the_files_ones(self):
         # One definition of the outcome classes: the results reader's.
         assert OUTCOMES is files.OUTCOMES and "late" in OUTCOMES

@@ -79,11 +79,27 @@ class TestSpec:
         (("min = 100", "min = 5000"), "faults.start.min", r"must be at most 2999, not 5000"),
         (("name = \"demo\"", "name = \"-x\""), "name", r"must be a name of .*, not '-x'"),
         (("name = \"demo\"", "name = \"../x\""), "name", r"must be a name of .*"),
+        # A CPU lane runs a program; the workload lane does not.
+        (("lanes = 3", "lanes = 3\nlane = \"picorv32\""), "workload.program",
+         r"lane picorv32 runs a program: give a C file or an ELF \(programs/crc32.c\), "
+         r"not None"),
+        (("cycles = 3000", "cycles = 3000\nprogram = \"programs/crc32.c\""),
+         "workload.program", r"lane workload runs no program \(a CPU lane: picorv32, "
+                             r"sentinel\)"),
+        (("lanes = 3", "lanes = 3\nlane = \"picorv32-rtl\""), "design.lane",
+         r"must be one of workload, picorv32, sentinel, not 'picorv32-rtl'"),
     ])
     def test_rejected(self, tmp_path, edit, key, reason):
         path = write(tmp_path, GOOD.replace(*edit))
         with pytest.raises(SpecError, match=rf"^{path}: {key}: {reason}$"):
             load_spec(path)
+
+    def test_cpu_lane(self, tmp_path):
+        text = GOOD.replace("lanes = 3", "lanes = 2\nlane = \"sentinel\"").replace(
+            "cycles = 3000", "cycles = 3000\nprogram = \"programs/sort.c\"")
+        spec = load_spec(write(tmp_path, text))
+        assert spec.design["lane"] == "sentinel"
+        assert spec.workload == {"cycles": 3000, "seed": 5, "program": "programs/sort.c"}
 
     def test_digits_make_a_name(self, tmp_path):
         assert load_spec(write(tmp_path, GOOD.replace('name = "demo"', 'name = "2024"'))

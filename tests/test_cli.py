@@ -181,6 +181,21 @@ class TestVerilog:
         assert err.strip() == (f"ftvoter: error: {spec}: design.lanes: must be one of 2, 3, "
                                f"not 5")
 
+    def test_sites_of_a_cpu_campaign(self, tmp_path, capsys):
+        import json
+        code, out, _ = run(["sites", "campaigns/picorv32-dmr.toml"], capsys)
+        assert code == 0
+        names = [site["name"] for site in json.loads(out)["sites"]]
+        for lane in (0, 1):   # every flip-flop of each core: its registers, its PC
+            assert f"lane{lane}.picorv32_core.cpuregs[10]" in names
+            assert f"lane{lane}.picorv32_core.reg_pc" in names
+        spec = tmp_path / "c.toml"
+        spec.write_text('[design]\nlane = "picorv32"\n[workload]\nprogram = "nowhere.c"\n'
+                        '[faults]\ncount = 10\n')
+        code, _, err = run(["sites", str(spec)], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert "nowhere.c" in err
+
     def test_lockstep_faults_ports(self, tmp_path, capsys):
         out = tmp_path / "lf.v"
         assert run(["verilog", "lockstep", "--faults", "*", "-o", str(out)], capsys)[0] == 0

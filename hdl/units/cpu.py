@@ -36,6 +36,9 @@ class CpuLane(wiring.Component):
     image : sequence of int
         The RAM's initial contents, little-endian 32-bit words (the program); at most
         ``ram_bytes // 4`` words, the rest is zero.
+    copy_domain : str or None
+        Give the RAM a memory port in this domain (``ram.copy``, see
+        :class:`~ftvoter.hdl.units.memory.AXI4LiteMemory`): for a campaign bench.
 
     Members
     -------
@@ -51,7 +54,7 @@ class CpuLane(wiring.Component):
         the wrong type or size.
     """
 
-    def __init__(self, core, *, ram_bytes=16384, image=()):
+    def __init__(self, core, *, ram_bytes=16384, image=(), copy_domain=None):
         if not isinstance(core, wiring.Component) or "bus" not in core.signature.members:
             raise TypeError(f"Core must be a component with a bus, not {core!r}")
         expected = AXI4LiteSignature(addr_width=32, data_width=32)
@@ -72,7 +75,8 @@ class CpuLane(wiring.Component):
         super().__init__(LaneSignature(addr_width=32, data_width=32, irq_width=irq_width))
         self._core, self._ram_bytes = core, ram_bytes
         self._split = AXI4LiteSplit(boundary=ram_bytes)
-        self._ram = AXI4LiteMemory(addr_width=32, depth=ram_bytes // 4, init=image)
+        self._ram = AXI4LiteMemory(addr_width=32, depth=ram_bytes // 4, init=image,
+                                   copy_domain=copy_domain)
 
     @property
     def core(self):

@@ -2,12 +2,49 @@
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, wiring
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import In, Out
 
 from ..encodings import ADDR_WIDTH
 from ..signatures import AXI4_RESP_OKAY, AXI4LiteSignature
 
-__all__ = ["AXI4LiteMemory"]
+__all__ = ["AXI4LiteMemory", "MemoryCopySignature"]
+
+
+class MemoryCopySignature(wiring.Signature):
+    """The memory port of a RAM (DESIGN.md §3): its words read and written one by one
+    from outside the bus, and which blocks the bus wrote since a given moment.
+
+    Members (from the RAM's side)
+    -----------------------------
+    raddr : In(abits), rdata : Out(data_width)
+        Read the word at ``raddr``, in the same cycle.
+    waddr : In(abits), wdata : In(data_width), we : In(1)
+        Write the word at ``waddr`` (all bytes) at the clock edge of the copy domain,
+        which no enable or reset of the RAM's own domain holds back.
+    dirty : Out(blocks)
+        Bit ``b``: the bus wrote a word of block ``b`` (words ``b * block_words`` on)
+        since the last ``clear``.
+    clear : In(1)
+        Clear ``dirty`` at the clock edge (a bus write in the same cycle still sets its
+        block's bit).
+    """
+
+    def __init__(self, *, abits, data_width, blocks):
+        self.abits, self.data_width, self.blocks = abits, data_width, blocks
+        super().__init__({
+            "raddr": In(abits), "rdata": Out(data_width),
+            "waddr": In(abits), "wdata": In(data_width), "we": In(1),
+            "dirty": Out(blocks), "clear": In(1),
+        })
+
+    def __eq__(self, other):
+        return (type(other) is type(self) and
+                (self.abits, self.data_width, self.blocks) ==
+                (other.abits, other.data_width, other.blocks))
+
+    def __repr__(self):
+        return (f"MemoryCopySignature(abits={self.abits}, data_width={self.data_width}, "
+                f"blocks={self.blocks})")
 
 
 class AXI4LiteMemory(wiring.Component):
@@ -38,10 +75,18 @@ class AXI4LiteMemory(wiring.Component):
         Build the words from flip-flops instead of a memory block (small depths only):
         a reset restores them, and they are ordinary registers that a campaign bench can
         copy from one system to another.
+    copy_domain : str or None
+        Add the memory port ``copy`` (:class:`MemoryCopySignature`), its writes and its
+        dirty bitmap in this clock domain (one the RAM's own domain's enables and resets
+        do not reach): how a campaign bench copies a lane's RAM from its golden twin.
+        Not with ``flops`` or ``resettable``.
+    block_words : int
+        Words per block of the dirty bitmap (a power of two).
 
     Members
     -------
     bus : In(AXI4LiteSignature(addr_width, data_width))
+    copy : In(MemoryCopySignature), with ``copy_domain`` only
 
     Raises
     ------
@@ -50,23 +95,45 @@ class AXI4LiteMemory(wiring.Component):
     """
 
     def __init__(self, *, addr_width=ADDR_WIDTH, data_width=32, depth=256, init=(),
-                 resettable=False, flops=False):
+                 resettable=False, flops=False, copy_domain=None, block_words=16):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(resettable, bool):
             raise TypeError(f"Resettable must be a bool, not {resettable!r}")
         if not isinstance(flops, bool):
             raise TypeError(f"Flops must be a bool, not {flops!r}")
+        if copy_domain is not None and (not isinstance(copy_domain, str) or flops or
+                                        resettable):
+            raise TypeError(f"Copy domain must be a domain name, on a RAM that is neither "
+                            f"flops nor resettable, not {copy_domain!r}")
+        if (not isinstance(block_words, int) or isinstance(block_words, bool) or
+                block_words < 1 or block_words & (block_words - 1) or
+                copy_domain is not None and depth % block_words):
+            raise TypeError(f"Block words must be a power of two that divides the depth, "
+                            f"not {block_words!r}")
         self._resettable, self._flops = resettable, flops
-        super().__init__({
-            "bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width)),
-        })
+        self._copy_domain, self._block_words = copy_domain, block_words
+        members = {"bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width))}
+        if copy_domain is not None:
+            members["copy"] = In(MemoryCopySignature(
+                abits=max(1, (depth - 1).bit_length()), data_width=data_width,
+                blocks=-(-depth // block_words)))
+        super().__init__(members)
         self._depth = depth
         self._init = list(init)
 
     @property
     def depth(self):
         return self._depth
+
+    @property
+    def init(self):
+        """The initial contents (a list of words; the rest is zero)."""
+        return list(self._init)
+
+    @property
+    def block_words(self):
+        return self._block_words
 
     def elaborate(self, platform):
         m = Module()
@@ -81,7 +148,13 @@ class AXI4LiteMemory(wiring.Component):
             m.submodules.mem = mem = memory.Memory(shape=width, depth=self._depth,
                                                    init=self._init)
             wp = mem.write_port(granularity=8)
-            rp = mem.read_port(domain="sync")
+            if self._copy_domain is None:
+                rp = mem.read_port(domain="sync")
+            else:
+                # The read data in a register of its own, not the read port's: an ordinary
+                # register, which a campaign bench's load copies with the others.
+                rp = self._registered_read_port(m, mem, width)
+                self._copy_port(m, mem, wp, bus)
 
         write = Signal()
         m.d.comb += [
@@ -138,6 +211,29 @@ class AXI4LiteMemory(wiring.Component):
             m.d.sync += bus.rvalid.eq(0)
 
         return m
+
+    @staticmethod
+    def _registered_read_port(m, mem, width):
+        port = mem.read_port(domain="comb")
+        rp = _Port(addr=Signal.like(port.addr), data=Signal(width, name="rdata_q"),
+                   en=Signal())
+        m.d.comb += port.addr.eq(rp.addr)
+        with m.If(rp.en):
+            m.d.sync += rp.data.eq(port.data)
+        return rp
+
+    def _copy_port(self, m, mem, wp, bus):
+        """The memory port: a word read, a word write and the dirty bitmap."""
+        copy, domain = self.copy, self._copy_domain
+        cwp = mem.write_port(domain=domain)
+        crp = mem.read_port(domain="comb")
+        m.d.comb += [crp.addr.eq(copy.raddr), copy.rdata.eq(crp.data),
+                     cwp.addr.eq(copy.waddr), cwp.data.eq(copy.wdata), cwp.en.eq(copy.we)]
+        block = wp.addr[(self._block_words.bit_length() - 1):]
+        with m.If(copy.clear):
+            m.d[domain] += copy.dirty.eq(0)
+        with m.If(bus.awvalid & bus.wvalid & ~bus.bvalid & bus.wstrb.any()):
+            m.d[domain] += copy.dirty.bit_select(block, 1).eq(1)
 
     def _flop_ports(self, m, width):
         """Flip-flop words with the write and read ports of a memory block."""

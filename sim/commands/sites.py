@@ -25,6 +25,7 @@ def run(args):
     import json
 
     from ..designs import DESIGNS, build
+    from ..programs import ProgramError
     params = lockstep_params(args)
     params["faults"] = params["faults"] or ["*"]
     if args.spec is not None:
@@ -34,12 +35,14 @@ def run(args):
         except SpecError as error:
             raise UsageError(str(error)) from None
         # The lanes of the campaign's own design (its bus and I/O window), not the options'.
-        params = {**DESIGNS["campaign"].defaults,
-                  **{key: spec.design[key] for key in ("lane", "lanes", "offset", "policy")},
-                  "seed": spec.workload["seed"], "faults": spec.faults["sites"]}
+        from ..plan import design_params
+        params = {**DESIGNS["campaign"].defaults, **design_params(spec)}
     params["ram"] = 0
     try:
         lockstep = build("lockstep", params)
+    except ProgramError as error:
+        where = f"{args.spec}: workload.program: " if args.spec is not None else ""
+        raise UsageError(f"{where}{error}") from None
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
     sites = [{"index": index, **site.as_dict()}

@@ -1,0 +1,122 @@
+"""The campaign bench's lane copies: state ports, lane RAMs, and the stream check.
+
+At a load the faulty copy's lanes take the golden copy's state: the cores with a state port
+(a :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`) through it, the lane RAMs with a
+memory port (:class:`~ftvoter.hdl.units.memory.MemoryCopySignature`) block by block with
+a :class:`~ftvoter.hdl.mem_copy.MemoryCopier`; at a restart the RAMs are restored from
+their initial contents. Registers written in Amaranth are copied by
+:func:`~ftvoter.hdl.state_load.insert_loads`.
+"""
+
+from amaranth.hdl import Cat, Mux, Signal
+from amaranth.lib import memory
+from amaranth.lib.fifo import SyncFIFOBuffered
+
+from .mem_copy import MemoryCopier
+
+__all__ = ["StreamCheck", "lane_pairs", "load_lane_states", "copy_lane_memories",
+           "ram_differs"]
+
+
+class StreamCheck:
+    """Compare the faulty system's event stream, in order, with the golden one.
+
+    Golden events wait in a FIFO until the faulty system makes its own; the faulty one
+    may lag (it is stalled or halted) but never differ or run ahead.
+    """
+
+    def __init__(self, m, name, golden_valid, golden, faulty_valid, faulty, depth=8):
+        m.submodules[f"{name}_fifo"] = fifo = SyncFIFOBuffered(width=len(golden), depth=depth)
+        self.wrong = Signal(name=f"{name}_wrong")          # this cycle
+        self.overflow = Signal(name=f"{name}_overflow")    # sticky
+        self.lag = Signal(range(depth + 2), name=f"{name}_lag")
+        bypass = ~fifo.r_rdy
+        expected = Mux(bypass, golden, fifo.r_data)
+        have = Mux(bypass, golden_valid, 1)
+        m.d.comb += [
+            fifo.w_data.eq(golden),
+            fifo.w_en.eq(golden_valid & ~(bypass & faulty_valid)),
+            fifo.r_en.eq(faulty_valid & ~bypass),
+            self.wrong.eq(faulty_valid & (~have | (expected != faulty))),
+            self.lag.eq(fifo.level + (golden_valid & ~faulty_valid & bypass)),
+        ]
+        with m.If(fifo.w_en & ~fifo.w_rdy):
+            m.d.sync += self.overflow.eq(1)
+
+
+def lane_pairs(golden, faulty):
+    """The lanes of two copies of a lockstep system, pairwise."""
+    return list(zip(golden.units, faulty.units, strict=True))
+
+
+def load_lane_states(m, pairs, load):
+    """Load the faulty lanes' state ports from the golden ones'; hold the golden ones."""
+    for g, f in pairs:
+        core = getattr(g, "core", None)
+        if core is None or "state_out" not in core.signature.members:
+            continue
+        m.d.comb += [g.core.state_in.eq(g.core.state_out), g.core.state_load.eq(load),
+                     f.core.state_in.eq(g.core.state_out), f.core.state_load.eq(load)]
+
+
+def copy_lane_memories(m, pairs, restart_pulse, load_pulse):
+    """Copy the lane RAMs at a load (golden to faulty) and a restart (image to both);
+    return ``restoring`` and ``copying``: a copy is under way."""
+    restoring, copying = Signal(), Signal()
+    mode = Signal()     # 1: restoring from the image
+    with m.If(restart_pulse):
+        m.d.sync += mode.eq(1)
+    with m.Elif(load_pulse):
+        m.d.sync += mode.eq(0)
+    busy = []
+    for i, (g, f) in enumerate(pairs):
+        ram = getattr(g, "ram", None)
+        if ram is None or "copy" not in ram.signature.members:
+            continue
+        gc, fc = g.ram.copy, f.ram.copy
+        sig = gc.signature
+        copier = MemoryCopier(abits=sig.abits, data_width=sig.data_width,
+                              blocks=sig.blocks, block_words=g.ram.block_words)
+        rom = memory.Memory(shape=sig.data_width, depth=g.ram.depth, init=g.ram.init)
+        m.submodules[f"lane{i}_copier"] = copier
+        m.submodules[f"lane{i}_image"] = rom
+        image = rom.read_port(domain="comb")
+        touched = Signal(sig.blocks, name=f"lane{i}_touched")  # written since restart
+        dirty = gc.dirty | fc.dirty
+        m.d.comb += [
+            copier.start.eq(restart_pulse | load_pulse),
+            copier.blocks.eq(Mux(restart_pulse, touched | dirty, dirty)),
+            image.addr.eq(copier.src_addr),
+            gc.raddr.eq(copier.src_addr),
+            copier.src_data.eq(Mux(mode, image.data, gc.rdata)),
+            gc.clear.eq(copier.start), fc.clear.eq(copier.start),
+            gc.waddr.eq(copier.waddr), gc.wdata.eq(copier.wdata),
+            gc.we.eq(copier.we & mode),
+            fc.waddr.eq(copier.waddr), fc.wdata.eq(copier.wdata), fc.we.eq(copier.we),
+        ]
+        with m.If(restart_pulse):
+            m.d.sync += touched.eq(0)
+        with m.Elif(load_pulse):
+            m.d.sync += touched.eq(touched | dirty)
+        busy.append(copier.busy)
+    if busy:
+        m.d.comb += [restoring.eq(mode & Cat(*busy).any()),
+                     copying.eq(~mode & Cat(*busy).any())]
+    return restoring, copying
+
+
+def ram_differs(run, i, g, f):
+    """Return "lane ``i``'s RAM may differ from its golden twin's": the faulty lane
+    wrote something else, or has not yet made every write the golden lane made."""
+    ram = getattr(g, "ram", None)
+    if ram is None or "copy" not in ram.signature.members:
+        return 0
+    events = []
+    for bus in (g.ram.bus, f.ram.bus):
+        events.append((bus.awvalid & bus.wvalid & ~bus.bvalid,
+                       Cat(bus.awaddr, bus.wdata, bus.wstrb)))
+    check = StreamCheck(run, f"lane{i}_ram", *events[0], *events[1])
+    wrong = Signal(name=f"lane{i}_ram_wrong")
+    with run.If(check.wrong):
+        run.d.sync += wrong.eq(1)
+    return wrong | check.overflow | (check.lag != 0)
