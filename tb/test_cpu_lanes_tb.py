@@ -3,7 +3,9 @@ against the RV32I ISS (``ftvoter.sim.iss``) and the same C compiled natively, an
 injected into the instrumented cores' flip-flops through the fault injector.
 
 Each configuration is one Verilator build (the programs are loaded at run time), shared
-by the tests that use it.
+by the tests that use it: in make test, one, PicoRV32 in TMR (the programs, the flips).
+DMR on PicoRV32 (a PC flip halts) is in tb/test_campaign_cpu_tb.py, on the campaign
+bench's build.
 """
 
 import functools
@@ -48,8 +50,9 @@ def check_against_golden(figures, name):
 @pytest.mark.tb
 @pytest.mark.parametrize("name", ["transactions", "sort", "crc32", "matmul"])
 def test_picorv32_runs_programs(name):
-    # Instrumented, with the injector built in but not armed.
-    figures = run_program(params("picorv32", 2), example(name), cycles=2_000_000)
+    # Instrumented, with the injector built in but not armed; three lanes, on the build of
+    # the TMR flip tests.
+    figures = run_program(params("picorv32", 3), example(name), cycles=2_000_000)
     check_against_golden(figures, name)
     model, _ = golden(name)
     assert figures["retired"] == model.steps           # PicoRV32's count_instr
@@ -102,22 +105,19 @@ def test_tmr_outvotes_a_flip_in_x10():
 
 
 @pytest.mark.tb
-def test_dmr_halts_on_a_pc_flip():
-    # A flip in one DMR lane's fetch address (PicoRV32's reg_next_pc; reg_pc, the current
-    # instruction's address, is often rewritten before it is used) with no self_error to
-    # blame: the lanes' fetches stay inside them, so the divergence shows at their next
-    # differing I/O, and policy halt stops the bridge; nothing the lanes did not agree on
-    # reached the I/O path, so what was written is a prefix of the golden run's writes.
-    site = _site_index(2, "lane1.picorv32_core.reg_next_pc")
-    figures = run_program(params("picorv32", 2), example("sort"), cycles=300_000,
+def test_tmr_isolates_a_pc_flip():
+    # A flip in one lane's fetch address (PicoRV32's reg_next_pc; reg_pc, the current
+    # instruction's address, is often rewritten before it is used): the lane's fetches
+    # stay inside it, so the divergence shows at its next differing I/O, where TMR outvotes
+    # and isolates it (the policy); the survivors finish with the golden output.
+    site = _site_index(3, "lane1.picorv32_core.reg_next_pc")
+    figures = run_program(params("picorv32", 3), example("sort"), cycles=2_000_000,
                           flip=(site, 6, 20_000))
     model, _ = golden("sort")
     assert figures["mismatch_events"] >= 1
-    assert figures["bridge"]["halted"]
-    assert figures["exit_code"] is None
-    writes = [tuple(w) for w in model.io_writes]
-    assert figures["io_writes"] == writes[:len(figures["io_writes"])]
-    assert figures["console"] == model.console[:len(figures["console"])]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "BROKEN", "ONLINE"]
+    assert figures["exit_code"] == 0 and figures["console"] == model.console
+    assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
 
 
 def test_io_image_places_the_requests():
