@@ -161,7 +161,8 @@ def _port_value(port, item, width, direction):
     return item
 
 
-def instrument_verilog(files, top, *, params=None, name=None, memories=True, defines=None):
+def instrument_verilog(files, top, *, params=None, name=None, memories=True, defines=None,
+                       parity=None):
     """Instrument the Verilog core ``top`` read from ``files``; return :class:`Instrumented`.
 
     Parameters
@@ -181,6 +182,13 @@ def instrument_verilog(files, top, *, params=None, name=None, memories=True, def
         (nor is a synchronous read port's data register, which stays in the memory).
     defines : dict, optional
         ``{macro: str, int or None}``, as ``-D`` for every file.
+    parity : list of str, optional
+        Site patterns (``fnmatch``, e.g. ``["picorv32_core.cpuregs[*]"]``) of registers
+        to protect with a parity bit each (a register file's words): the module gets an
+        output port ``ftv_parity_error``, high in the cycle after an upset of a protected
+        register's bit (and while a stuck-at bit differs from its value), for the lane's
+        ``self_error``; each parity bit is a flip-flop of its own (site
+        ``<register>.parity``). A pattern that matches no register is an error.
 
     Raises
     ------
@@ -207,6 +215,7 @@ def instrument_verilog(files, top, *, params=None, name=None, memories=True, def
     _check_identifier("Module name", name)
     if not isinstance(memories, bool):
         raise TypeError(f"Memories must be True or False, not {memories!r}")
+    parity = _check_patterns(parity)
     key = {"sources": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths],
            "top": top, "params": params, "defines": defines}
 
@@ -220,16 +229,16 @@ def instrument_verilog(files, top, *, params=None, name=None, memories=True, def
             lines.append("chparam" + "".join(f" -set {param} {_quote(value)}"
                                              for param, value in params.items()) + f" {top}")
         return lines, sources
-    return _instrument(name, memories, key, top, frontend)
+    return _instrument(name, memories, key, top, frontend, parity)
 
 
-def instrument_amaranth(component, *, name, memories=True):
+def instrument_amaranth(component, *, name, memories=True, parity=None):
     """Instrument an Amaranth component; return :class:`Instrumented`.
 
     The component is converted with ``amaranth.back.rtlil.convert``, so its ports are
     named as in Amaranth's Verilog (``bus__awaddr``, ``clk``, ``rst``) and its registers
-    by their hierarchical names (``sub.count``). ``name`` and ``memories`` are as for
-    :func:`instrument_verilog`.
+    by their hierarchical names (``sub.count``). ``name``, ``memories`` and ``parity`` are
+    as for :func:`instrument_verilog`.
 
     Raises
     ------
@@ -244,6 +253,7 @@ def instrument_amaranth(component, *, name, memories=True):
     _check_identifier("Module name", name)
     if not isinstance(memories, bool):
         raise TypeError(f"Memories must be True or False, not {memories!r}")
+    parity = _check_patterns(parity)
     from amaranth.back import rtlil
     text = rtlil.convert(component, name=name, emit_src=False)
     key = {"rtlil": hashlib.sha256(text.encode()).hexdigest()}
@@ -251,7 +261,7 @@ def instrument_amaranth(component, *, name, memories=True):
     def frontend(work):
         (work / "component.il").write_text(text)
         return ["read_rtlil component.il"], {"component.il": f"component {component!r}"}
-    return _instrument(name, memories, key, name, frontend)
+    return _instrument(name, memories, key, name, frontend, parity)
 
 
 def append_netlists(verilog):
@@ -294,12 +304,22 @@ def _check_mapping(what, mapping, types):
     return dict(mapping)
 
 
+def _check_patterns(patterns):
+    if patterns is None:
+        return ()
+    if (not isinstance(patterns, (list, tuple)) or not patterns or
+            not all(isinstance(p, str) and p for p in patterns)):
+        raise TypeError(f"Parity must be a non-empty list of site patterns, not "
+                        f"{patterns!r}")
+    return tuple(patterns)
+
+
 def _quote(value):
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
-def _instrument(name, memories, key, top, frontend):
+def _instrument(name, memories, key, top, frontend, parity=()):
     verilog, ports, clock, sites = instrument_yosys.instrument(name, memories, key, top,
-                                                               frontend)
+                                                               frontend, parity)
     NETLISTS[name] = verilog
     return Instrumented(name, verilog, ports, clock, sites)

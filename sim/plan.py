@@ -29,6 +29,8 @@ def design_params(spec):
     params = {"lane": spec.design["lane"], "lanes": spec.design["lanes"],
               "offset": spec.design["offset"], "policy": spec.design["policy"],
               "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
+    if spec.design.get("parity"):
+        params["parity"] = True
     if spec.workload.get("program") is not None:
         # A CPU lane: a 32-bit bus, the program in each lane's RAM.
         params.update(addr_width=32, program=spec.workload["program"])

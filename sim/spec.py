@@ -115,7 +115,7 @@ def parse_spec(data, source="<spec>"):
                        f"'-'), not {name!r}")
     seed = c.integer(data, "seed", "seed", 1, minimum=0)
 
-    d = c.table(data, "design", ("lane", "lanes", "offset", "policy"))
+    d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity"))
     design = {
         "lane": c.choice(d, "lane", "design.lane", LANES, "workload"),
         "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
@@ -124,6 +124,14 @@ def parse_spec(data, source="<spec>"):
     }
     if design["offset"] and design["lanes"] != 2:
         c.fail("design.offset", "delayed lockstep needs design.lanes = 2")
+    if "parity" in d:
+        if not isinstance(d["parity"], bool):
+            c.fail("design.parity", f"must be true or false, not {d['parity']!r}")
+        if d["parity"] and design["lane"] not in CPU_LANES:
+            c.fail("design.parity", f"is for CPU lanes ({', '.join(CPU_LANES)}); the "
+                                    f"workload lane has its own")
+        if d["parity"]:
+            design["parity"] = True
 
     w = c.table(data, "workload", ("cycles", "seed", "program"))
     workload = {

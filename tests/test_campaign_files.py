@@ -86,6 +86,10 @@ class TestSpec:
         (("cycles = 3000", "cycles = 3000\nprogram = \"programs/crc32.c\""),
          "workload.program", r"lane workload runs no program \(a CPU lane: picorv32, "
                              r"sentinel\)"),
+        (("lanes = 3", "lanes = 3\nparity = true"), "design.parity",
+         r"is for CPU lanes \(picorv32, sentinel\); the workload lane has its own"),
+        (("lanes = 3", "lanes = 3\nparity = 1"), "design.parity",
+         r"must be true or false, not 1"),
         (("lanes = 3", "lanes = 3\nlane = \"picorv32-rtl\""), "design.lane",
          r"must be one of workload, picorv32, sentinel, not 'picorv32-rtl'"),
     ])

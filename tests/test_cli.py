@@ -189,6 +189,16 @@ class TestVerilog:
         for lane in (0, 1):   # every flip-flop of each core: its registers, its PC
             assert f"lane{lane}.picorv32_core.cpuregs[10]" in names
             assert f"lane{lane}.picorv32_core.reg_pc" in names
+        code, out, _ = run(["sites", "campaigns/picorv32-dmr-parity.toml"], capsys)
+        assert code == 0
+        parity = [site["name"] for site in json.loads(out)["sites"]
+                  if site["name"].endswith(".parity")]
+        assert parity == [f"lane{lane}.picorv32_core.cpuregs[{k}].parity"
+                          for lane in (0, 1) for k in range(32)]
+        code, _, err = run(["sites", "--parity"], capsys)
+        assert code == 2
+        assert err.strip() == ("ftvoter: error: Lane kind workload has parity on its "
+                               "register file already; parity is for CPU lanes")
         spec = tmp_path / "c.toml"
         spec.write_text('[design]\nlane = "picorv32"\n[workload]\nprogram = "nowhere.c"\n'
                         '[faults]\ncount = 10\n')

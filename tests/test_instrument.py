@@ -518,6 +518,69 @@ class TestVerilogBehaviour:
         self.check(small, run_netlist(small, rows), small_model(rows, flip))
 
 
+class TestParity:
+    """Parity on the memory words of SMALL_V (``parity=["mem*"]``): the netlist raises
+    ``ftv_parity_error`` in the cycle after an upset of a protected word, and only then;
+    otherwise it behaves as SMALL_V does (checked against the Python model)."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def guarded(cls, small_file):
+        return instrument_verilog([small_file], "small", name="ftv_small_parity",
+                                  parity=["mem*"])
+
+    def check(self, inst, netlist, model):
+        """Outputs and the original sites' state equal the model's; return the cycles
+        with a parity error."""
+        original = sum(((1 << site.width) - 1) << site.offset for site in inst.sites
+                       if not site.name.endswith(".parity"))
+        errors = []
+        for cycle, (got, (outputs, registers)) in enumerate(zip(netlist, model,
+                                                                strict=True)):
+            if cycle:
+                assert {port: got[port] for port in outputs} == outputs, f"cycle {cycle}"
+                assert got["ftv_state_out"] & original == \
+                    state_vector(inst, registers), f"cycle {cycle}"
+                if got["ftv_parity_error"]:
+                    errors.append(cycle)
+        return errors
+
+    def test_sites(self, guarded, small):
+        names = [site.name for site in guarded.sites]
+        assert [n for n in names if n.endswith(".parity")] == \
+            [f"mem[{k}].parity" for k in range(4)]
+        assert guarded.state_width == small.state_width + 4
+        assert guarded.ports["ftv_parity_error"] == ("o", 1)
+
+    def test_no_fault_no_error(self, guarded):
+        rows = TestVerilogBehaviour().rows(7)
+        assert self.check(guarded, run_netlist(guarded, rows), small_model(rows)) == []
+
+    @pytest.mark.parametrize("site, bit, error", [
+        ("mem[2]", 5, True), ("mem[0]", 0, True), ("mem[3].parity", 0, True),
+        ("acc", 7, False),      # not protected
+    ])
+    def test_flip(self, guarded, site, bit, error):
+        rows = TestVerilogBehaviour().rows(8)
+        for row in rows[85:95]:
+            row["we"] = 0       # the flipped word is not rewritten meanwhile
+        rows[90]["ftv_flip"] = bit_of(guarded, site, bit)
+
+        def flip(cycle, registers):
+            if cycle == 90 and site in registers:
+                registers[site] ^= 1 << bit
+        assert self.check(guarded, run_netlist(guarded, rows), small_model(rows, flip)) == \
+            ([91] if error else [])
+
+    def test_errors(self, small_file):
+        with pytest.raises(ValueError, match=r"^Parity pattern 'regs\*' matches no register "
+                                             r"of small$"):
+            instrument_verilog([small_file], "small", name="ftv_small_p2", parity=["regs*"])
+        with pytest.raises(TypeError, match=r"^Parity must be a non-empty list of site "
+                                            r"patterns, not 'mem\*'$"):
+            instrument_verilog([small_file], "small", parity="mem*")
+
+
 # -- 3. PicoRV32 -----------------------------------------------------------------------
 
 class TestPicoRV32:

@@ -38,6 +38,10 @@ def picorv32_source():
     return Path(pythondata_cpu_picorv32.data_location) / "picorv32.v"
 
 
+#: PicoRV32's register file words, as sites (``picorv32_core.cpuregs[10]``).
+REGFILE_SITES = "picorv32_core.cpuregs*"
+
+
 class PicoRV32Core(NetlistCore):
     """PicoRV32 (``picorv32_axi``) through the instrumentation of
     :mod:`ftvoter.hdl.instrument`: every flip-flop (the register file included) is a
@@ -49,6 +53,10 @@ class PicoRV32Core(NetlistCore):
     ----------
     parameters : dict, optional
         PicoRV32 parameters over :data:`PICORV32_PARAMETERS`.
+    parity : bool
+        Protect the register file with a parity bit per register (sites
+        ``picorv32_core.cpuregs[k].parity``): an upset of a register's bit raises
+        ``self_error`` in the next cycle, so DMR knows which lane to blame.
 
     Members
     -------
@@ -56,20 +64,28 @@ class PicoRV32Core(NetlistCore):
         ``mem_axi_*`` (``bresp`` and ``rresp`` are ignored: PicoRV32 has none).
     trap : Out(1)
         The core has stopped on an illegal instruction, a misaligned access or EBREAK.
+    self_error : Out(1), with ``parity`` only
+        A register file parity error (``ftv_parity_error`` of the netlist).
     state_out, state_in, state_load
         The state port.
     """
 
-    def __init__(self, *, parameters=None):
+    def __init__(self, *, parameters=None, parity=False):
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError(f"Parameters must be a dict, not {parameters!r}")
+        if not isinstance(parity, bool):
+            raise TypeError(f"Parity must be True or False, not {parity!r}")
         params = {**PICORV32_PARAMETERS, **(parameters or {})}
-        netlist = instrument_verilog(files=[picorv32_source()], top="picorv32_axi",
-                                     params=params, name="ftvoter_picorv32")
-        super().__init__(netlist, {
-            "bus":  Out(AXI4LiteSignature(addr_width=32, data_width=32)),
-            "trap": Out(1),
-        })
+        self._parity = parity
+        netlist = instrument_verilog(
+            files=[picorv32_source()], top="picorv32_axi", params=params,
+            name="ftvoter_picorv32_parity" if parity else "ftvoter_picorv32",
+            parity=[REGFILE_SITES] if parity else None)
+        members = {"bus":  Out(AXI4LiteSignature(addr_width=32, data_width=32)),
+                   "trap": Out(1)}
+        if parity:
+            members["self_error"] = Out(1)
+        super().__init__(netlist, members)
 
     def ports(self):
         ports = {"clk": ClockSignal(), "resetn": ~ResetSignal(), "trap": self.trap,
@@ -77,6 +93,8 @@ class PicoRV32Core(NetlistCore):
                  "pcpi_ready": C(0, 1), "irq": C(0, 32)}
         for name in _AXI:
             ports[f"mem_axi_{name}"] = getattr(self.bus, name)
+        if self._parity:
+            ports["ftv_parity_error"] = self.self_error
         return ports
 
 

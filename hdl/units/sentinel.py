@@ -99,31 +99,52 @@ class SentinelCore(wiring.Component):
         return m
 
 
+#: Sentinel's register file words, as sites (``cpu.datapath.regfile.mem[5]``).
+REGFILE_SITES = "cpu.datapath.regfile.mem*"
+
+
 class InstrumentedSentinel(NetlistCore):
     """:class:`SentinelCore` through :func:`~ftvoter.hdl.instrument.instrument_amaranth`:
     every flip-flop (Sentinel's register-file RAM included, as flip-flops) is a fault
     site named below the core (``cpu.…``), and the state can be read and loaded.
 
+    Parameters
+    ----------
+    parity : bool
+        Protect the register file (the x registers and the machine CSRs it holds) with a
+        parity bit per word (sites ``cpu.datapath.regfile.mem[k].parity``): an upset of
+        a word's bit raises ``self_error`` in the next cycle.
+
     Members
     -------
     bus : Out(AXI4LiteSignature(32, 32)), irq : In(1), retired : Out(1)
         As :class:`SentinelCore`'s.
+    self_error : Out(1), with ``parity`` only
+        A register file parity error.
     state_out, state_in, state_load
         The state port (:class:`~ftvoter.hdl.units.netlist_core.NetlistCore`).
     """
 
-    def __init__(self):
+    def __init__(self, *, parity=False):
+        if not isinstance(parity, bool):
+            raise TypeError(f"Parity must be True or False, not {parity!r}")
+        self._parity = parity
         core = SentinelCore()
-        netlist = instrument_amaranth(core, name="ftvoter_sentinel")
-        super().__init__(netlist, {
-            "bus":     Out(AXI4LiteSignature(addr_width=32, data_width=32)),
-            "irq":     In(1),
-            "retired": Out(1),
-        })
+        netlist = instrument_amaranth(
+            core, name="ftvoter_sentinel_parity" if parity else "ftvoter_sentinel",
+            parity=[REGFILE_SITES] if parity else None)
+        members = {"bus":     Out(AXI4LiteSignature(addr_width=32, data_width=32)),
+                   "irq":     In(1),
+                   "retired": Out(1)}
+        if parity:
+            members["self_error"] = Out(1)
+        super().__init__(netlist, members)
 
     def ports(self):
         ports = {"clk": ClockSignal(), "rst": ResetSignal(), "irq": self.irq,
                  "retired": self.retired}
         for name in self.bus.signature.members:
             ports[f"bus__{name}"] = getattr(self.bus, name)
+        if self._parity:
+            ports["ftv_parity_error"] = self.self_error
         return ports

@@ -115,6 +115,10 @@ def add_lockstep_options(parser, *, ram_default=0):
                              "matching PATTERN (shell-style, on 'lane1.regfile.r3' or "
                              "'regfile.r3'; repeat for more; '*' for all), exposed as the "
                              "fault__* ports (default: no injector)")
+    parser.add_argument("--parity", action="store_true",
+                        help="CPU lanes: a parity bit on every register of the core's "
+                             "register file, raising the lane's self_error on an upset (so "
+                             "DMR knows which lane to blame)")
     parser.add_argument("--ram", type=integer(0, 2**16), default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
@@ -147,7 +151,7 @@ def lockstep_params(args):
             "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
             "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
             "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
-            "faults": args.faults}
+            "faults": args.faults, "parity": args.parity}
 
 
 def check_flip(flip, params):
