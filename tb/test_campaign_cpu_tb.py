@@ -1,6 +1,7 @@
-"""The campaign engine on CPU lanes under Verilator: PicoRV32 in DMR running
-programs/transactions.c (the example requests in the path RAM), every flip-flop of both
-cores a site.
+"""The campaign engine on CPU lanes under Verilator: PicoRV32 in DMR with register-file
+parity, running programs/transactions.c (the example requests in the path RAM), every
+flip-flop of both cores a site (campaigns/picorv32-dmr.toml without parity runs in make
+campaign).
 
 One bench build (made once by the ``built`` fixture). The load of the faulty copy from the
 golden one goes through the cores' state ports and the lane RAMs' memory ports; every
@@ -21,6 +22,7 @@ seed = 3
 lane = "picorv32"
 lanes = 2
 policy = "halt"
+parity = true
 
 [workload]
 program = "programs/transactions.c"
@@ -73,6 +75,21 @@ class TestCpuCampaign:
         # starts from reset and the program's image.
         run_campaign(load_spec(built), tmp_path, workers=1, progress=False, reuse=False)
         assert by_id(tmp_path) == reference
+
+    def test_parity_isolates_a_register_flip(self, built, tmp_path):
+        # x10 (a0) of lane 1, bit 3, flipped: its parity bit no longer matches, the core's
+        # self_error rises in the next cycle and the bridge takes lane 1 out; lane 0 goes
+        # on, and the I/O equals the golden run's (the fault may even be masked later:
+        # the lane is out either way). Without parity the same flip halts DMR or stays
+        # latent, as the campaigns show.
+        run_campaign(load_spec(built), tmp_path, workers=1, progress=False, injections=[
+            {"site": "lane1.picorv32_core.cpuregs[10][3]", "model": "flip", "start": start}
+            for start in (2000, 6000)])
+        for record in by_id(tmp_path).values():
+            assert record["outcome"] == "isolated", record
+            assert record["detected_by"] == "self_error"
+            assert record["detection_latency"] == 1
+            assert record["offline"] == [1] and record["escaped"] is False
 
     def test_pc_flips(self, built, tmp_path):
         # A flip in lane 1's fetch address (reg_next_pc) at cycles 5,000 and 8,500 of
