@@ -54,6 +54,8 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/ftvoter bench
 	$(BIN)/ftvoter bench-campaign campaigns/dmr.toml
+	$(BIN)/ftvoter bench --program programs/matmul.c --cycles 2000000
+	$(BIN)/ftvoter bench-campaign campaigns/picorv32-dmr.toml --naive 20
 
 synth: $(STAMP)
 	$(BIN)/ftvoter synth --board $(BOARD) --lanes $(LANES)

@@ -40,7 +40,33 @@ def component_areas(family, build_dir):
         areas[name] = module_area(path, name, family, build_dir=build_dir)
     areas["bridge_dmr"]["cells_per_compared_bit"] = round(
         areas["bridge_dmr"]["cells"] / (2 * COMPARED_BITS), 2)
+    areas.update(picorv32_areas(family, build_dir))
     return areas
+
+
+def picorv32_areas(family, build_dir):
+    """Area of PicoRV32 (``picorv32_axi``, ftvoter's parameters) from its own RTL, and of
+    its instrumented netlist (a saboteur and the state port on every flip-flop, the
+    register file as flip-flops), its fault and state inputs free: what the
+    instrumentation costs when it is synthesised (a board campaign)."""
+    from ftvoter.hdl.units.picorv32 import PICORV32_PARAMETERS, PicoRV32Core, picorv32_source
+    netlist = PicoRV32Core().netlist
+    declarations = "".join(
+        f"  {'input' if direction == 'i' else 'output'} wire "
+        f"{f'[{width - 1}:0] ' if width > 1 else ''}{port};\n"
+        for port, (direction, width) in netlist.ports.items())
+    parameters = ", ".join(f".{name}({value})" for name, value in PICORV32_PARAMETERS.items())
+    connections = ", ".join(f".{port}({port})" for port in netlist.ports)
+    wrapper = (f"module picorv32_plain({', '.join(netlist.ports)});\n{declarations}"
+               f"  picorv32_axi #({parameters}) core ({connections});\nendmodule\n")
+    build_dir = Path(build_dir)
+    plain = build_dir / "picorv32_plain.v"
+    plain.write_text(picorv32_source().read_text() + "\n" + wrapper)
+    instrumented = build_dir / f"{netlist.name}.v"
+    instrumented.write_text(netlist.verilog)
+    return {"picorv32": module_area(plain, "picorv32_plain", family, build_dir=build_dir),
+            "picorv32_instrumented": module_area(instrumented, netlist.name, family,
+                                                 build_dir=build_dir)}
 
 
 def _build(board, lanes, seed, build_dir, freq_mhz):
@@ -107,12 +133,19 @@ def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None):
                      f"[{min(by_seed):.1f}, {max(by_seed):.1f}] | "
                      f"{100 * fmax / simplex_fmax:.1f}% |")
     lines += ["", "Components synthesised alone (yosys, no placement; cells = max(LUT4, "
-              "flip-flops)):", "", "| component | LUT4 | flip-flops | cells |", "|---|---|---|---|"]
+              "flip-flops)):", "", "| component | LUT4 | flip-flops | RAM blocks | cells |",
+              "|---|---|---|---|---|"]
     for name, label in (("lane", "one WorkloadLane (4 registers, 4 scratch words)"),
                         ("bridge_dmr", "voting bridge + comparator + registers, 2 lanes"),
-                        ("bridge_tmr", "voting bridge + comparator + registers, 3 lanes")):
+                        ("bridge_tmr", "voting bridge + comparator + registers, 3 lanes"),
+                        ("picorv32", "PicoRV32 (picorv32_axi), its own RTL"),
+                        ("picorv32_instrumented", "PicoRV32 instrumented (saboteurs, "
+                                                  "state port)")):
+        if name not in areas:
+            continue
         a = areas[name]
-        lines.append(f"| {label} | {a['luts']} | {a['flip_flops']} | {a['cells']} |")
+        lines.append(f"| {label} | {a['luts']} | {a['flip_flops']} | {a['rams']} | "
+                     f"{a['cells']} |")
     lines.append("")
     lines.append(f"The DMR bridge compares {2 * COMPARED_BITS} bits per cycle (two lanes x "
                  f"five 40-bit channel vectors): {areas['bridge_dmr']['cells_per_compared_bit']} "

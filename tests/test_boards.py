@@ -72,7 +72,7 @@ def test_compare_takes_median_over_seeds(tmp_path, monkeypatch):
         return {"board": board, "lanes": lanes, "fmax_mhz": {"clk": fmax[lanes][seed - 1]},
                 "utilisation": {"ICESTORM_LC": {"used": 100 * lanes, "available": 5280}}}
 
-    area = {"luts": 10, "flip_flops": 5, "cells": 10, "cells_per_compared_bit": 1.0}
+    area = {"luts": 10, "flip_flops": 5, "rams": 0, "cells": 10, "cells_per_compared_bit": 1.0}
     monkeypatch.setattr(cmp, "build_board", build_board)
     monkeypatch.setattr(cmp, "component_areas", lambda family, folder: {
         name: area for name in ("lane", "bridge_dmr", "bridge_tmr")})

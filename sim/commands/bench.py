@@ -23,11 +23,53 @@ def add_parser(commands):
                        help="cycles per measurement (default: %(default)s)")
     bench.add_argument("--json", metavar="FILE", type=path,
                        help="also write the figures to FILE as JSON")
+    bench.add_argument("--program", metavar="FILE", type=path,
+                       help="instead: the speed of CPU lanes running FILE (a C file or an "
+                            "ELF) in lockstep (--lanes), PicoRV32 plain (its own RTL) "
+                            "against instrumented, without and with the fault injector")
     add_lockstep_options(bench, ram_default=256)
     return bench
 
 
+#: The configurations of ``bench --program``: (name, lane kind, faults).
+CPU_CONFIGS = (("plain", "picorv32-rtl", None), ("instrumented", "picorv32", None),
+               ("injector", "picorv32", ["*"]))
+
+
+def run_program_bench(args):
+    """``bench --program``: cycles/s of PicoRV32 lanes, plain and instrumented."""
+    from ..program_run import run_program
+    from ..programs import ProgramError
+    rows = []
+    for name, lane, faults in CPU_CONFIGS:
+        try:
+            figures = run_program({"lane": lane, "lanes": args.lanes, "faults": faults},
+                                  args.program, cycles=args.cycles)
+        except ProgramError as error:
+            raise UsageError(str(error)) from None
+        rows.append({"config": name, "lane": lane, "faults": faults,
+                     "cycles": figures["cycles"], "wall_seconds": figures["wall_seconds"],
+                     "cycles_per_second": figures["cycles"] / figures["wall_seconds"],
+                     "exit_code": figures["exit_code"]})
+    kind = {2: "DMR", 3: "TMR"}[args.lanes]
+    print(f"ftvoter bench: {kind} lockstep of PicoRV32 lanes running {args.program} "
+          f"(cocotb serving the I/O path), Verilator -O2")
+    print(f"  {'config':<13} {'cycles':>10} {'seconds':>8} {'cycles/s':>12}  of plain")
+    plain = rows[0]["cycles_per_second"]
+    for row in rows:
+        row["of_plain"] = row["cycles_per_second"] / plain
+        print(f"  {row['config']:<13} {row['cycles']:>10,} {row['wall_seconds']:>8.2f} "
+              f"{row['cycles_per_second']:>12,.0f}  {row['of_plain']:>7.0%}")
+    if args.json:
+        write_atomic(Path(args.json), json.dumps({"program": str(args.program),
+                                                  "lanes": args.lanes, "rows": rows},
+                                                 indent=2))
+    return 0
+
+
 def run(args):
+    if args.program is not None:
+        return run_program_bench(args)
     params = lockstep_params(args)
     if not params["ram"]:
         raise UsageError("bench needs the on-chip RAM (--ram WORDS, at least 1)")
