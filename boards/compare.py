@@ -60,6 +60,7 @@ def picorv32_areas(family, build_dir):
     wrapper = (f"module picorv32_plain({', '.join(netlist.ports)});\n{declarations}"
                f"  picorv32_axi #({parameters}) core ({connections});\nendmodule\n")
     build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
     plain = build_dir / "picorv32_plain.v"
     plain.write_text(picorv32_source().read_text() + "\n" + wrapper)
     instrumented = build_dir / f"{netlist.name}.v"

@@ -283,6 +283,13 @@ class TestProgram:
             assert line == f"ftvoter: error: {message}"
 
 
+    def test_bench_program_missing(self, capsys):
+        code, _, err = run(["bench", "--program", "no/such/file.c"], capsys)
+        assert code == 2
+        line = one_line(err)
+        assert line.startswith("ftvoter: error: ") and "no/such/file.c" in line, line
+
+
 class TestWorkers:
     def test_too_many_workers(self, tmp_path, capsys):
         code, _, err = run(["campaign", spec_file(tmp_path), "--workers", "99999"], capsys)

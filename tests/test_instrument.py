@@ -581,6 +581,37 @@ class TestParity:
             instrument_verilog([small_file], "small", parity="mem*")
 
 
+class TestWorkloadLane:
+    """WorkloadLane keeps its own sites (StateRegisters); the instrumentation of the same
+    lane finds the same flip-flops, bit for bit, but for the bits Yosys proves constant
+    (those of the bus address registers above the I/O window), which no synthesised lane
+    has either."""
+
+    def test_same_sites(self):
+        from amaranth.hdl import Value
+
+        from ftvoter.hdl.units.workload import WorkloadLane
+        native = {name: len(Value.cast(register)) for name, register in
+                  WorkloadLane(seed=1, addr_width=16, io_words=16).site_registers()}
+        netlist = instrument_amaranth(WorkloadLane(seed=1, addr_width=16, io_words=16),
+                                      name="ftv_workload")
+        # The netlist names registers as Amaranth's hierarchy does: the lane's own
+        # control registers at the top, its bus registers as the port names.
+        renamed = {}
+        for site in netlist.sites:
+            name = site.name.replace("bus__", "bus.")
+            if "." not in name:
+                name = f"ctrl.{name}"
+            renamed[name] = site
+        assert set(renamed) == set(native)
+        for name, site in renamed.items():
+            if name in ("bus.awaddr", "bus.araddr"):
+                # Word addresses of a 16-word window: bits 2-5 vary, the rest are 0.
+                assert (site.lsb, site.width) == (2, 4), name
+            else:
+                assert (site.lsb, site.width) == (0, native[name]), name
+
+
 # -- 3. PicoRV32 -----------------------------------------------------------------------
 
 class TestPicoRV32:
