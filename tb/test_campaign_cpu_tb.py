@@ -30,7 +30,7 @@ cycles = 12000
 
 [faults]
 sites = ["*"]
-count = 40
+count = 24
 start = { min = 0, max = 11999 }
 duration = 0
 
@@ -64,7 +64,7 @@ def reference(built, tmp_path_factory):
 class TestCpuCampaign:
     def test_contains_every_fault(self, reference):
         outcomes = [record["outcome"] for record in reference.values()]
-        assert len(outcomes) == 40
+        assert len(outcomes) == 24
         assert "sdc" not in outcomes and "late" not in outcomes and "sim_error" not in outcomes
         # A CPU's flip-flops: some upsets are overwritten, some stay in state.
         assert {"masked", "latent"} <= set(outcomes)

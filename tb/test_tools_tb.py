@@ -85,6 +85,7 @@ def test_sim_fault_free_no_mismatch():
 
 
 @pytest.mark.tb
+@pytest.mark.long     # a model of its own (the demo with its RAM): make test-long
 def test_bench(tmp_path):
     figures = tmp_path / "bench.json"
     result = ftvoter("bench", "--cycles", "5000", "--json", str(figures))
