@@ -221,14 +221,22 @@ class CampaignBench(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         seen, pending, restart, load = self._start(m)
-        # The systems run in their own domain, reset at a restart (the cores given as
-        # Verilog instances included: ResetInserter does not reach them).
-        m.domains.sys = sys = ClockDomain("sys")
-        copy = ClockDomain(COPY_DOMAIN, reset_less=True)
-        m.domains += copy
-        m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
-                     copy.clk.eq(ClockSignal())]
-        m.submodules.systems = DomainRenamer("sys")(self._systems(platform, load))
+        if any(getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
+               for g, _ in self._pairs):
+            # CPU lanes: the systems run in their own domain, reset at a restart (the cores
+            # given as Verilog instances included: ResetInserter does not reach them), and
+            # the lane RAMs' memory ports in one that neither a load nor a restart holds.
+            m.domains.sys = sys = ClockDomain("sys")
+            copy = ClockDomain(COPY_DOMAIN, reset_less=True)
+            m.domains += copy
+            m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
+                         copy.clk.eq(ClockSignal())]
+            m.submodules.systems = DomainRenamer("sys")(self._systems(platform, load))
+        else:
+            # Amaranth lanes only: the same, with the restart inserted into every register's
+            # own reset (a model about 40% faster under Verilator than one clocked through
+            # a derived domain's clock).
+            m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
         load_lane_states(m, self._pairs, load)
         q = self._latch_program(m, pending)
         r = self._record_signals(m)
