@@ -25,6 +25,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .campaign_lanes import (
+    Events,
     StreamCheck,
     copy_lane_memories,
     lane_pairs,
@@ -59,23 +60,6 @@ def _outputs(bus, self_error, raw):
         Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
         Mux(bus.arvalid, Cat(bus.araddr, bus.arprot), 0), bus.arvalid, bus.rready,
         self_error)
-
-
-class _Events:
-    """The requests a system sends down one path: completed writes, accepted reads."""
-
-    def __init__(self, m, bus, name):
-        aw_addr = Signal.like(bus.awaddr, name=f"{name}_aw_addr")
-        w_data = Signal(len(bus.wdata) + len(bus.wstrb), name=f"{name}_w_data")
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += aw_addr.eq(bus.awaddr)
-        with m.If(bus.wvalid & bus.wready):
-            m.d.sync += w_data.eq(Cat(bus.wdata, bus.wstrb))
-        # A write is complete at its B handshake, a read is accepted at its AR handshake.
-        self.write_valid = bus.bvalid & bus.bready
-        self.write = Cat(aw_addr, w_data)
-        self.read_valid = bus.arvalid & bus.arready
-        self.read = bus.araddr
 
 
 class CampaignBench(wiring.Component):
@@ -357,8 +341,8 @@ class CampaignBench(wiring.Component):
         golden, faulty = self._golden, self._faulty
         wrong, overflow, lag = [], [], []
         for j in range(self._paths):
-            g = _Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
-            f = _Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
+            g = Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
+            f = Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
             for kind in ("write", "read"):
                 check = StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
                                      getattr(g, kind), getattr(f, f"{kind}_valid"),

@@ -1,4 +1,4 @@
-"""The campaign bench's lane copies: state ports, lane RAMs, and the stream check.
+"""The campaign bench's lane copies (state ports, lane RAMs) and its event stream checks.
 
 At a load the faulty copy's lanes take the golden copy's state: the cores with a state port
 (a :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`) through it, the lane RAMs with a
@@ -14,8 +14,25 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 
 from .mem_copy import MemoryCopier
 
-__all__ = ["StreamCheck", "lane_pairs", "load_lane_states", "copy_lane_memories",
+__all__ = ["Events", "StreamCheck", "lane_pairs", "load_lane_states", "copy_lane_memories",
            "ram_differs"]
+
+
+class Events:
+    """The requests a system sends down one path: completed writes, accepted reads."""
+
+    def __init__(self, m, bus, name):
+        aw_addr = Signal.like(bus.awaddr, name=f"{name}_aw_addr")
+        w_data = Signal(len(bus.wdata) + len(bus.wstrb), name=f"{name}_w_data")
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += aw_addr.eq(bus.awaddr)
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += w_data.eq(Cat(bus.wdata, bus.wstrb))
+        # A write is complete at its B handshake, a read is accepted at its AR handshake.
+        self.write_valid = bus.bvalid & bus.bready
+        self.write = Cat(aw_addr, w_data)
+        self.read_valid = bus.arvalid & bus.arready
+        self.read = bus.araddr
 
 
 class StreamCheck:

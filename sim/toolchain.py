@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,7 +231,8 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                 except LZ4Error as error:
                     raise ToolchainError(str(error)) from None
                 args += ["--trace-fst", "-CFLAGS", f"-I{lz4}", "-LDFLAGS", f"-L{lz4}"]
-            _share_runtime(runner, build_dir)
+            runtime_cache.share(runner, build_dir, build_root() / "sim" / "runtime",
+                                _private(runner, "_build_command"))
             log = build_dir.with_suffix(".log")
             makeflags = os.environ.get("MAKEFLAGS")
             os.environ["MAKEFLAGS"] = f"{makeflags or ''} {MAKE_OVERRIDES}".strip()
@@ -240,7 +240,7 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                 runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=args, waves=bool(waves), always=True, log_file=log)
                 # With MAKEFLAGS as the build had them: they are part of the key.
-                runtime_cache.store(build_dir, _RUNTIME_DIR())
+                runtime_cache.store(build_dir, build_root() / "sim" / "runtime")
             except (SystemExit, Exception) as error:
                 raise ToolchainError(f"Verilator build of {design} failed ({error}); "
                                      f"see {log}") from None
@@ -251,25 +251,6 @@ def build_simulator(design, params=None, *, waves=None, build_args=(), wrapper=N
                     os.environ["MAKEFLAGS"] = makeflags
             stamp.write_text(json.dumps({"design": design, "params": params}))
     return Simulation(design, params, toplevel, build_dir, waves)
-
-
-def _RUNTIME_DIR():
-    """Where Verilator's run-time objects are kept (:mod:`ftvoter.sim.runtime_cache`)."""
-    return build_root() / "sim" / "runtime"
-
-
-def _share_runtime(runner, build_dir):
-    """Make ``runner``'s build take Verilator's run-time objects from the cache of
-    :mod:`ftvoter.sim.runtime_cache` (copied in between verilating and make)."""
-    command = _private(runner, "_build_command")
-
-    def build_command():
-        commands = command()
-        restore = [sys.executable, "-m", "ftvoter.sim.runtime_cache", "restore",
-                   str(build_dir), str(_RUNTIME_DIR())]
-        return [commands[0], restore, *commands[1:]]
-
-    runner._build_command = build_command
 
 
 def _private(runner, name):
