@@ -17,8 +17,8 @@ from pathlib import Path
 __all__ = ["OUTCOMES", "OutputError", "Results", "read_results", "write_atomic"]
 
 #: The outcome classes (DESIGN.md §4), in report order (names are a contract).
-OUTCOMES = ("masked", "latent", "corrected", "isolated", "wrong_lane", "halted", "late",
-            "false_alarm", "sdc", "hang", "sim_error")
+OUTCOMES = ("masked", "latent", "corrected", "isolated", "wrong_lane", "recovered", "halted",
+            "late", "false_alarm", "sdc", "hang", "sim_error")
 
 
 class OutputError(OSError):

@@ -21,7 +21,8 @@ __all__ = ["latency_plot", "outcome_plot", "sweep", "coverage_plot", "mttr_plot"
            "downtime_plot"]
 
 COLOURS = {"masked": "#9e9e9e", "latent": "#c7b29b", "corrected": "#2e7d32",
-           "isolated": "#66bb6a", "wrong_lane": "#ff9800", "halted": "#42a5f5",
+           "isolated": "#66bb6a", "wrong_lane": "#ff9800", "recovered": "#26a69a",
+           "halted": "#42a5f5",
            "late": "#f06292", "false_alarm": "#ab47bc", "sdc": "#d32f2f", "hang": "#6d4c41",
            "sim_error": "#000000"}
 ARCH_LABELS = {"simplex": "simplex", "ha_cluster": "HA cluster (active/standby)",

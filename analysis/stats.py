@@ -23,7 +23,8 @@ __all__ = ["OUTCOMES", "DETECTED", "COVERED", "Campaign", "load", "load_campaign
 #: in time or not: ``late`` is detected, but only after a wrong request had reached a
 #: path. Their detection latencies are real detection latencies, so the report's latency
 #: figures take all of them.
-DETECTED = ("corrected", "isolated", "wrong_lane", "halted", "late", "false_alarm")
+DETECTED = ("corrected", "isolated", "wrong_lane", "recovered", "halted", "late",
+            "false_alarm")
 #: Outcomes detected in time, before any wrong request reached a path: the detections
 #: that count for diagnostic coverage and the availability models' ``coverage``
 #: (``late`` is not among them: a detection after the wrong output is not a safe one).
@@ -258,7 +259,7 @@ def campaign_parameters(records):
 
     ``masked``: masked and latent (no effect in the window); ``coverage``: covered
     (detected in time, :data:`COVERED`) / effective; ``isolation``: of the covered, those
-    after which the system went on (corrected or isolated). A ``late`` injection is an
+    after which the system went on (corrected, isolated or recovered). A ``late`` injection is an
     effective fault that was not covered in time: it lowers ``coverage`` (in the models
     it leads to a stop, and its wrong output counts as silent corruption), not
     ``isolation``. Returned as a dict for
@@ -271,7 +272,7 @@ def campaign_parameters(records):
     count = {outcome: sum(r["outcome"] == outcome for r in ran) for outcome in OUTCOMES}
     quiet = count["masked"] + count["latent"]
     covered = sum(count[outcome] for outcome in COVERED)
-    went_on = count["corrected"] + count["isolated"]
+    went_on = count["corrected"] + count["isolated"] + count["recovered"]
     return {"masked": quiet / n,
             "coverage": covered / (n - quiet) if n > quiet else 1.0,
             "isolation": went_on / covered if covered else 0.0}

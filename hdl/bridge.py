@@ -10,6 +10,7 @@ from .bridge_fanout import ResponseFanout
 from .bridge_path import join_channels
 from .bridge_policy import POLICIES, BlamePolicy, Causes
 from .bridge_read import ReadEngine
+from .bridge_rollback import connect_rollback, rollback_members
 from .bridge_window import RegisterWindow
 from .bridge_write import WriteEngine
 from .compare import _check_lanes
@@ -64,26 +65,7 @@ class VotingBridge(wiring.Component):
     from the path (the one exception to AXI's rule that valid is held until ready) and
     drains stray responses from failed paths. Writes are assumed idempotent when retried.
 
-    A path may still answer after the timeout (a slow target). For each path and channel
-    the bridge remembers the answer still owed for a timed-out request whose beats the
-    path had all taken, and discards it when it comes; until then the path gets no new
-    request on that channel (AXI4-Lite answers in order), so a late answer is never taken
-    for another request's, even after software has returned the path to service. A
-    request waits at most ``timeout`` cycles for that answer, then has ``timeout`` cycles
-    for its own. With one path, the path stays marked failed and is still used: the lanes
-    get SLVERR for the operation that timed out, and the next operations go to the path
-    as soon as it has given its late answer; one that would wait longer than ``timeout``
-    cycles for it gets SLVERR without being sent.
-
-    A write that timed out with only one of its two beats (AW, W) taken by the path is
-    never completed with another write's beat. With one path, the bridge goes on offering
-    the other beat for up to ``timeout`` more cycles after the lanes have their SLVERR
-    (their next write waits meanwhile); once the path takes it, the write's answer is
-    owed as above. If it does not take it, or with two paths (the write is retried on the
-    other one at once), the path holds half a write and gets no more writes until software
-    returns it to service (writing 1 to its PATH_STATUS.FAILED bit), which tells the bridge
-    that the target has been reset; with one path, the lanes get SLVERR at once for every
-    write until then (reads still go to the path).
+    How late answers and half-written paths are handled: :mod:`ftvoter.hdl.bridge_write`.
 
     **Registers.** Agreed transactions to ``[csr_base, csr_base + 256)`` go to the
     :class:`~ftvoter.hdl.registers.ErrorRegisters` instead of a path; ``mgmt`` reaches
@@ -120,6 +102,9 @@ class VotingBridge(wiring.Component):
     csr_base : int or None
         Byte address of the register window (256 bytes, aligned); by default the top
         256 bytes of the address space.
+    rollback : bool
+        Divergences without blame roll back instead (:mod:`ftvoter.hdl.rollback`; the
+        members of :func:`~ftvoter.hdl.bridge_rollback.rollback_members`).
 
     Members
     -------
@@ -158,7 +143,7 @@ class VotingBridge(wiring.Component):
     """
 
     def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, addr_width=ADDR_WIDTH,
-                 irq_width=1, csr_base=None):
+                 irq_width=1, csr_base=None, rollback=False):
         _check_lanes(lanes)
         _check_paths(paths)
         if policy not in POLICIES:
@@ -173,7 +158,10 @@ class VotingBridge(wiring.Component):
         if csr_base % 256 or not 0 <= csr_base <= 2**addr_width - 256:
             raise ValueError(f"CSR base must be a multiple of 256 within the "
                              f"{addr_width}-bit address space, not {csr_base:#x}")
+        if not isinstance(rollback, bool):
+            raise TypeError(f"Rollback must be a bool, not {rollback!r}")
         self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
+        self._rollback = rollback
         self._addr_width, self._irq_width, self._csr_base = addr_width, irq_width, csr_base
         bus = AXI4LiteSignature(addr_width=addr_width, data_width=32)
         members = {}
@@ -199,6 +187,8 @@ class VotingBridge(wiring.Component):
             for i in range(lanes):
                 members[f"lane{i}_diag_done"] = In(1)
                 members[f"lane{i}_diag_pass"] = In(1)
+        if rollback:
+            members.update(rollback_members())
         super().__init__(members)
         self._regs = ErrorRegisters(lanes=lanes, paths=paths, policy=policy, timeout=timeout)
         self._manager = LaneManager(lanes)
@@ -253,7 +243,8 @@ class VotingBridge(wiring.Component):
         m.submodules.manager = manager = self._manager
         m.submodules.compare = compare = BusCompare(lanes=n, addr_width=a)
         m.submodules.policy = policy = BlamePolicy(lanes=n, policy=self._policy,
-                                                   timeout=self._timeout)
+                                                   timeout=self._timeout,
+                                                   rollback=self._rollback)
         m.submodules.window = window = RegisterWindow()
         m.submodules.write = write = self._write
         m.submodules.read = read = ReadEngine(paths=p, timeout=self._timeout, addr_width=a)
@@ -296,13 +287,17 @@ class VotingBridge(wiring.Component):
         self._engines(m, write, read, compare, policy, regs, manager)
         self._window(m, window, write, read, regs)
         for engine, fanout, kind in ((write, b_fanout, "b"), (read, r_fanout, "r")):
-            m.d.comb += [fanout.valid.eq(engine.resp_valid), fanout.online.eq(online),
+            held = self.hold if self._rollback else 0     # no response while rolling back
+            m.d.comb += [fanout.valid.eq(engine.resp_valid & ~held), fanout.online.eq(online),
                          fanout.ready.eq(Cat(*(getattr(bus, f"{kind}ready") for bus in lanes))),
                          engine.complete.eq(fanout.complete)]
             m.d.comb += [getattr(bus, f"{kind}valid").eq(fanout.lane_valid[i])
                          for i, bus in enumerate(lanes)]
             m.d.comb += [getattr(bus, f"{kind}resp").eq(engine.resp) for bus in lanes]
         m.d.comb += [bus.rdata.eq(read.data) for bus in lanes]
+        if self._rollback:
+            connect_rollback(m, self, policy=policy, fanouts=(b_fanout, r_fanout), regs=regs,
+                             manager=manager)
 
         cause = Causes()
         m.d.comb += [
@@ -325,7 +320,7 @@ class VotingBridge(wiring.Component):
             policy.online.eq(manager.online),
             policy.self_error.eq(Cat(*(getattr(self, f"lane{i}_self_error")
                                        for i in range(n)))),
-            policy.lanes_reset.eq(manager.lanes_reset),
+            policy.lanes_reset.eq(manager.lanes_reset | (self.hold if self._rollback else 0)),
             policy.resume.eq(regs.resume),
             manager.isolate.eq(policy.isolate),
             regs.divergence.eq(policy.diverged),

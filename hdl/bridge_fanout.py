@@ -37,6 +37,8 @@ class ResponseFanout(wiring.Component):
         Each lane's ``bvalid`` or ``rvalid``.
     complete : Out(1)
         Every online lane has taken the response (this cycle's handshakes included).
+    partial : Out(1)
+        Some online lanes have taken the response, not all.
 
     Raises
     ------
@@ -53,6 +55,7 @@ class ResponseFanout(wiring.Component):
             "ready":      In(lanes),
             "lane_valid": Out(lanes),
             "complete":   Out(1),
+            "partial":    Out(1),
         })
 
     @property
@@ -68,6 +71,7 @@ class ResponseFanout(wiring.Component):
             self.lane_valid.eq(self.online & ~done & self.valid.replicate(n)),
             take.eq(self.lane_valid & self.ready),
             self.complete.eq(self.valid & ((~self.online | done | take) == (1 << n) - 1)),
+            self.partial.eq((done & self.online).any()),
         ]
         with m.If(self.complete):
             m.d.sync += done.eq(0)

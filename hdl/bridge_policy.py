@@ -96,6 +96,11 @@ class BlamePolicy(wiring.Component):
         DIAG_FAIL.
     diag_request : Out(1); diag_done, diag_pass : In(lanes)
         Only with ``policy="diagnose"``.
+    rollback_ok, state_diverged : In(1); rollback : Out(1)
+        Only with ``rollback``: a divergence that no lane's ``self_error`` explains rolls
+        the lanes back (``rollback``, cause ROLLBACK) instead of going to ``policy``
+        while ``rollback_ok``; ``state_diverged`` (the lanes' states differ while they
+        present a request) counts as a divergence (cause STATE).
 
     Raises
     ------
@@ -103,12 +108,15 @@ class BlamePolicy(wiring.Component):
         If ``lanes``, ``policy`` or ``timeout`` are of the wrong type or out of range.
     """
 
-    def __init__(self, *, lanes, policy="halt", timeout=64):
+    def __init__(self, *, lanes, policy="halt", timeout=64, rollback=False):
         _check_lanes(lanes)
         if policy not in POLICIES:
             raise TypeError(f"Policy must be 'halt' or 'diagnose', not {policy!r}")
         _check_timeout(timeout)
+        if not isinstance(rollback, bool):
+            raise TypeError(f"Rollback must be a bool, not {rollback!r}")
         self._lanes, self._policy, self._timeout = lanes, policy, timeout
+        self._rollback = rollback
         members = {
             "differs":     In(len(CHANNELS)),
             "odd":         In(lanes),
@@ -131,6 +139,9 @@ class BlamePolicy(wiring.Component):
         if policy == "diagnose":
             members.update({"diag_request": Out(1), "diag_done": In(lanes),
                             "diag_pass": In(lanes)})
+        if rollback:
+            members.update({"rollback_ok": In(1), "state_diverged": In(1),
+                            "rollback": Out(1)})
         super().__init__(members)
 
     @property
@@ -159,7 +170,9 @@ class BlamePolicy(wiring.Component):
         m.d.comb += single_suspect.eq((_popcount(suspects) == 1) & (n_online >= 2))
 
         frozen, diverged = self.frozen, self.diverged
-        m.d.comb += diverged.eq(~frozen & self.differs.any())
+        state_diverged = self.state_diverged if self._rollback else 0
+        rollback_ok = self.rollback_ok if self._rollback else 0
+        m.d.comb += diverged.eq(~frozen & (self.differs.any() | state_diverged))
         with m.If(diverged):
             for name, bit in CHANNELS.items():
                 m.d.comb += cause[name if name in ("AW", "W", "AR") else
@@ -171,6 +184,10 @@ class BlamePolicy(wiring.Component):
                 m.d.comb += self.blamed.eq(online)
                 with m.If(single_suspect):
                     m.d.comb += [self.isolate.eq(suspects), cause["SELF_ERROR"].eq(1)]
+                with m.Elif(rollback_ok):
+                    if self._rollback:
+                        m.d.comb += [self.rollback.eq(1), cause["ROLLBACK"].eq(1),
+                                     cause["STATE"].eq(~self.differs.any())]
                 with m.Else():
                     m.d.comb += cause["NO_MAJORITY"].eq(1)
                     if self._policy == "halt":

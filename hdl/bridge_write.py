@@ -1,4 +1,28 @@
-"""The voting bridge's write engine: one agreed write at a time, on the paths."""
+"""The voting bridge's write engine: one agreed write at a time, on the paths.
+
+Late answers and half writes (the voting bridge's behaviour on its paths):
+
+A path may still answer after the timeout (a slow target). For each path and channel
+the bridge remembers the answer still owed for a timed-out request whose beats the
+path had all taken, and discards it when it comes; until then the path gets no new
+request on that channel (AXI4-Lite answers in order), so a late answer is never taken
+for another request's, even after software has returned the path to service. A
+request waits at most ``timeout`` cycles for that answer, then has ``timeout`` cycles
+for its own. With one path, the path stays marked failed and is still used: the lanes
+get SLVERR for the operation that timed out, and the next operations go to the path
+as soon as it has given its late answer; one that would wait longer than ``timeout``
+cycles for it gets SLVERR without being sent.
+
+A write that timed out with only one of its two beats (AW, W) taken by the path is
+never completed with another write's beat. With one path, the bridge goes on offering
+the other beat for up to ``timeout`` more cycles after the lanes have their SLVERR
+(their next write waits meanwhile); once the path takes it, the write's answer is
+owed as above. If it does not take it, or with two paths (the write is retried on the
+other one at once), the path holds half a write and gets no more writes until software
+returns it to service (writing 1 to its PATH_STATUS.FAILED bit), which tells the bridge
+that the target has been reset; with one path, the lanes get SLVERR at once for every
+write until then (reads still go to the path).
+"""
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In, Out

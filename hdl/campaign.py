@@ -130,7 +130,8 @@ class CampaignBench(wiring.Component):
         - ``online``, ``halted``: the faulty copy's lanes in the vote; its bridge halted;
         - ``lag``: requests the faulty copy owes the golden copy (stalled or stopped);
           ``lag_overflow``: it fell more behind than the monitors hold;
-        - ``golden_requests``: requests made by the golden copy (a measure of progress).
+        - ``golden_requests``: requests made by the golden copy (a measure of progress);
+        - ``rollbacks``: rollbacks of the faulty copy (systems built with rollback).
     """
 
     def __init__(self, system, *, faults, ram_words=256, ram_init=()):
@@ -166,6 +167,7 @@ class CampaignBench(wiring.Component):
             "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
             "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
             "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
+            "rollbacks": 8,
         })
         super().__init__({
             "seq":       In(8),
@@ -221,7 +223,7 @@ class CampaignBench(wiring.Component):
             # own reset (a model about 40% faster under Verilator than one clocked through
             # a derived domain's clock).
             m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
-        load_lane_states(m, self._pairs, load)
+        load_lane_states(m, self._pairs, load, self._golden, self._faulty)
         q = self._latch_program(m, pending)
         r = self._record_signals(m)
         cycle = r["cycle"]
@@ -317,6 +319,9 @@ class CampaignBench(wiring.Component):
         m_any = faulty.mismatch
         self_error = faulty.self_error.any()
         _first(run, r["mismatch_at"], m_any, cycle)
+        if "rollback" in faulty.signature.members:
+            with run.If(faulty.rollback & ~r["rollbacks"].all()):
+                run.d.sync += r["rollbacks"].eq(r["rollbacks"] + 1)
         _first(run, r["self_error_at"], self_error, cycle)
         m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER))
         return detected
@@ -339,14 +344,16 @@ class CampaignBench(wiring.Component):
     def _monitor_paths(self, m, run, r, cycle):
         """Compare the requests on the paths with the golden copy's, in order; report status."""
         golden, faulty = self._golden, self._faulty
+        rollback = "rollback" in faulty.signature.members
         wrong, overflow, lag = [], [], []
         for j in range(self._paths):
             g = Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
             f = Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
             for kind in ("write", "read"):
+                # A system that rolls back re-executes: it falls behind by what it redid.
                 check = StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
                                      getattr(g, kind), getattr(f, f"{kind}_valid"),
-                                     getattr(f, kind))
+                                     getattr(f, kind), depth=64 if rollback else 8)
                 wrong.append(check.wrong)
                 overflow.append(check.overflow)
                 lag.append(check.lag)

@@ -66,8 +66,16 @@ def lane_pairs(golden, faulty):
     return list(zip(golden.units, faulty.units, strict=True))
 
 
-def load_lane_states(m, pairs, load):
-    """Load the faulty lanes' state ports from the golden ones'; hold the golden ones."""
+def load_lane_states(m, pairs, load, golden=None, faulty=None):
+    """Load the faulty lanes' state ports from the golden ones'; hold the golden ones.
+
+    Systems built with rollback own their lanes' state ports (``lane_states``, known
+    once elaborated): the load goes through their second input (``ext_in``)."""
+    if golden is not None and golden.lane_states is not None:
+        for g, f in zip(golden.lane_states, faulty.lane_states, strict=True):
+            m.d.comb += [g.ext_in.eq(g.state_out), g.ext_load.eq(load),
+                         f.ext_in.eq(g.state_out), f.ext_load.eq(load)]
+        return
     for g, f in pairs:
         core = getattr(g, "core", None)
         if core is None or "state_out" not in core.signature.members:

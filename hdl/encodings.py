@@ -21,7 +21,7 @@ LANE_STATES = {"ONLINE": 0, "BROKEN": 1, "REMOVED": 2, "SYNCING": 3}
 #: LANE_CMD.OP encoding.
 LANE_OPS = {"NONE": 0, "REMOVE": 1, "INSERT": 2, "FREEZE": 3}
 #: EVENT.KIND encoding.
-EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3}
+EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3, "ROLLBACK": 4}
 #: SYNDROME.CHANNEL encoding.
 CHANNELS = {"AW": 0, "W": 1, "AR": 2, "B": 3, "R": 4}
 #: FEATURES.POLICY encoding (the bridge's ``policy`` names, upper case).
@@ -52,4 +52,6 @@ CAUSES = [
     ("NO_PATH", "no working path was left; the lanes got SLVERR"),
     ("REJECTED", "a write to a protected register was ignored (locked, or no unlock)"),
     ("DIAG_FAIL", "a lane failed its self-test under the diagnose policy"),
+    ("ROLLBACK", "a divergence without blame was rolled back to the last checkpoint"),
+    ("STATE", "the lanes' states differed when they presented a request (rolled back)"),
 ]

@@ -105,7 +105,9 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     Register("EVENT", 0x54, [
         Field("CYCLE", 0, 26, RO, doc="Low bits of CYCLE when it happened."),
         Field("LANE", 26, 2, RO, doc="Lane."),
-        Field("KIND", 28, 2, RO, enum=EVENT_KINDS, doc="What happened."),
+        Field("KIND", 28, 3, RO, enum=EVENT_KINDS, doc="What happened (ROLLBACK: the "
+              "online lanes were rolled back to their last checkpoint; LANE is then the "
+              "first online lane)."),
         Field("VALID", 31, 1, RO, doc="1: an event was popped; 0: the log is empty."),
     ], doc="Event log of lane state changes (FIFO of 16); each read pops one event. An "
            "event is in the log from the cycle after it happened.",
@@ -126,6 +128,8 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     ], doc="The interrupt line is high while any IRQ_STATUS bit is set with its enable."),
     Register("SCRATCH", 0x64, [Field("VALUE", 0, 32, RW, doc="Free for software.")],
              doc="Scratch register (no effect on the hardware)."),
+    _count("ROLLBACKS", 0x68, "Divergences without blame rolled back to the last "
+                              "checkpoint and re-executed (bridges built with rollback)."),
 ], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "
                  "(agreed transactions at the bridge's csr_base) and by the out-of-band "
                  "management port (mgmt).")

@@ -109,7 +109,8 @@ class ErrorRegisters(wiring.Component):
             "lane_state":    In(6),
             "event_valid":   In(1),
             "event_lane":    In(2),
-            "event_kind":    In(2),
+            "event_kind":    In(3),
+            "rollback":      In(1),
             # Outputs to the bridge and lane manager.
             "irq":           Out(1),
             "lock":          Out(1),
@@ -189,7 +190,8 @@ class ErrorRegisters(wiring.Component):
     def _counters(self, m, port, rejected):
         """The saturating counters."""
         counters = {}
-        for name in ("CORRECTED", "RETRIES", "REJECTED", "ERRORS0", "ERRORS1", "ERRORS2"):
+        for name in ("CORRECTED", "RETRIES", "REJECTED", "ERRORS0", "ERRORS1", "ERRORS2",
+                     "ROLLBACKS"):
             counters[name] = Signal(32, name=f"count_{name.lower()}")
             m.d.comb += port(name, "COUNT").eq(counters[name])
 
@@ -204,6 +206,7 @@ class ErrorRegisters(wiring.Component):
             m.d.sync += retries.eq(Mux(retries >= 2**32 - 2, 2**32 - 1,
                                        retries + self.retry[0] + self.retry[1]))
         count("REJECTED", rejected)
+        count("ROLLBACKS", self.rollback)
         for lane in range(3):
             count(f"ERRORS{lane}", self.lane_errors[lane])
 
@@ -267,9 +270,9 @@ class ErrorRegisters(wiring.Component):
         # An event enters the log one cycle after it happened, with the cycle it happened
         # in: the register keeps the path from the lanes' outputs (compare, vote,
         # isolation) to the log's write enable out of one clock cycle.
-        m.submodules.events = events = fifo.SyncFIFOBuffered(width=30, depth=16)
+        m.submodules.events = events = fifo.SyncFIFOBuffered(width=31, depth=16)
         logged = Signal()
-        logged_data = Signal(30)
+        logged_data = Signal(31)
         m.d.sync += [logged.eq(self.event_valid),
                      logged_data.eq(Cat(cycle[:26], self.event_lane, self.event_kind))]
         m.d.comb += [
@@ -279,7 +282,7 @@ class ErrorRegisters(wiring.Component):
             port("EVENT_STATUS", "COUNT").eq(events.level),
             port("EVENT", "CYCLE").eq(events.r_data[:26]),
             port("EVENT", "LANE").eq(events.r_data[26:28]),
-            port("EVENT", "KIND").eq(events.r_data[28:30]),
+            port("EVENT", "KIND").eq(events.r_data[28:31]),
             port("EVENT", "VALID").eq(events.r_rdy),
             events.r_en.eq(bank.event_read),
         ]

@@ -30,7 +30,12 @@ def classify(record, injection, *, lanes, detection_only=False):
 
     - detected (``mismatch`` or a lane's ``self_error``): a wrong request had already
       reached a path before the detection → ``late`` (decided first: whatever the
-      bridge did next, the wrong output is out); no lane output diverged from the
+      bridge did next, the wrong output is out); the system rolled back (a design built
+      with rollback), kept every lane online and did not halt, no wrong request reached
+      a path and it is not hung (it may lag behind the golden run by what it
+      re-executed, but not by more than the bench's monitors hold) → ``recovered`` (its
+      detection may be a state comparison, with no lane output diverged); no lane
+      output diverged from the
       golden run → ``false_alarm``; a lane was taken out that the fault did not hit →
       ``wrong_lane``; the faulty lane was taken out →
       ``corrected`` (three lanes, outvoted) or ``isolated``; the bridge halted, or the
@@ -65,6 +70,9 @@ def classify(record, injection, *, lanes, detection_only=False):
     if detected_at is not None:
         if escaped:
             outcome = "late"
+        elif (record.get("rollbacks") and not record["halted"] and not offline and
+              io_wrong_at is None and not record["lag_overflow"]):
+            outcome = "recovered"
         elif diverged_at is None:
             outcome = "false_alarm"
         elif offline & ~hit:
@@ -96,4 +104,5 @@ def classify(record, injection, *, lanes, detection_only=False):
                         "mismatch" if detected_at == mismatch else "self_error"),
         "offline": [i for i in range(lanes) if offline >> i & 1],
         "end_cycle": record["cycle"],
+        "rollbacks": record.get("rollbacks", 0),
     }

@@ -31,6 +31,8 @@ def design_params(spec):
               "seed": spec.workload["seed"], "faults": list(spec.faults["sites"])}
     if spec.design.get("parity"):
         params["parity"] = True
+    if spec.design.get("rollback"):
+        params["rollback"] = True
     if spec.workload.get("program") is not None:
         # A CPU lane: a 32-bit bus, the program in each lane's RAM.
         params.update(addr_width=32, program=spec.workload["program"])

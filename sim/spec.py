@@ -115,7 +115,7 @@ def parse_spec(data, source="<spec>"):
                        f"'-'), not {name!r}")
     seed = c.integer(data, "seed", "seed", 1, minimum=0)
 
-    d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity"))
+    d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity", "rollback"))
     design = {
         "lane": c.choice(d, "lane", "design.lane", LANES, "workload"),
         "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
@@ -132,6 +132,13 @@ def parse_spec(data, source="<spec>"):
                                     f"workload lane has its own")
         if d["parity"]:
             design["parity"] = True
+    if "rollback" in d:
+        if not isinstance(d["rollback"], bool):
+            c.fail("design.rollback", f"must be true or false, not {d['rollback']!r}")
+        if d["rollback"] and design["offset"]:
+            c.fail("design.rollback", "needs the voting bridge: not with design.offset")
+        if d["rollback"]:
+            design["rollback"] = True
 
     w = c.table(data, "workload", ("cycles", "seed", "program"))
     workload = {

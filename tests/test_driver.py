@@ -20,12 +20,12 @@ KEY = 0x554E4C4B
 
 class TestEncodeDecode:
     def test_event_layout(self):
-        # VALID bit 31, KIND bits 29:28 (2 = REMOVED), LANE bits 27:26, CYCLE bits 25:0.
+        # VALID bit 31, KIND bits 30:28 (2 = REMOVED), LANE bits 27:26, CYCLE bits 25:0.
         assert ERROR_REGISTERS.decode("EVENT", 0xA4000005) == {
             "CYCLE": 5, "LANE": 1, "KIND": "REMOVED", "VALID": 1}
         assert ERROR_REGISTERS.decode("EVENT", 0x93FFFFFF) == {
             "CYCLE": 0x3FFFFFF, "LANE": 0, "KIND": "FIXED", "VALID": 1}
-        assert ERROR_REGISTERS.decode("EVENT", 0x4C000000)["KIND"] == "BROKEN"  # bit 30
+        assert ERROR_REGISTERS.decode("EVENT", 0x4C000000)["KIND"] == "ROLLBACK"  # bit 30
         assert ERROR_REGISTERS.encode("EVENT", CYCLE=7, LANE=2, KIND="INSERTED",
                                       VALID=1) == 0xB8000007
 
@@ -43,7 +43,8 @@ class TestEncodeDecode:
         assert ERROR_REGISTERS.decode("ERROR_CAUSE", 0x1020) == {
             name: int(name in ("SELF_ERROR", "DIAG_FAIL")) for name in (
                 "AW", "W", "AR", "B_READY", "R_READY", "SELF_ERROR", "NO_MAJORITY",
-                "HALTED", "PATH_ERROR", "PATH_TIMEOUT", "NO_PATH", "REJECTED", "DIAG_FAIL")}
+                "HALTED", "PATH_ERROR", "PATH_TIMEOUT", "NO_PATH", "REJECTED", "DIAG_FAIL",
+                "ROLLBACK", "STATE")}
         assert ERROR_REGISTERS.decode("SYNDROME", 0x80000321) == {
             "CHANNEL": "W", "LANES": 2, "CTRL": 3, "VALID": 1}
         assert ERROR_REGISTERS.decode("SYNDROME", 0x7)["CHANNEL"] == 7      # no name: int
@@ -187,7 +188,7 @@ class TestRegisterDriver:
         run(driver.clear_errors())
         run(driver.clear("PATH_STATUS"))
         run(driver.clear("IRQ_STATUS", "HALT"))
-        assert regs.writes() == [(ERROR_CAUSE, 0x1FFF), (PATH_STATUS, 0b11), (0x5C, 0b100)]
+        assert regs.writes() == [(ERROR_CAUSE, 0x7FFF), (PATH_STATUS, 0b11), (0x5C, 0b100)]
         with pytest.raises(ValueError, match=r"^Register IRQ_STATUS has no RW1C field "
                                              r"'LOUD'$"):
             run(driver.clear("IRQ_STATUS", "LOUD"))

@@ -126,7 +126,7 @@ def with_counters(monkeypatch, **kwargs):
     sim = Simulator(dut)
     monkeypatch.setattr(registers, "Signal", real)
     assert set(made) == {"CORRECTED", "RETRIES", "REJECTED", "ERRORS0", "ERRORS1",
-                         "ERRORS2"}
+                         "ERRORS2", "ROLLBACKS"}
     return dut, sim, made
 
 

@@ -21,7 +21,8 @@ LANE0 = {"start": 100, "lane": 0, "common": False}
 class TestClassify:
     def test_outcome_names(self):
         assert OUTCOMES == ("masked", "latent", "corrected", "isolated", "wrong_lane",
-                            "halted", "late", "false_alarm", "sdc", "hang", "sim_error")
+                            "recovered", "halted", "late", "false_alarm", "sdc", "hang",
+                            "sim_error")
 
     @pytest.mark.parametrize("lanes, fields, injection, outcome", [
         (2, {}, LANE0, "masked"),
@@ -33,6 +34,19 @@ class TestClassify:
         (2, {"diverged_at": 101, "mismatch_at": 102, "online": 0b01}, LANE0, "wrong_lane"),
         (2, {"diverged_at": 101, "mismatch_at": 102, "halted": 1}, LANE0, "halted"),
         (2, {"mismatch_at": 102, "halted": 1}, LANE0, "false_alarm"),
+        # Rolled back, all online, not halted: recovered, also when the detection was a
+        # state comparison (no output diverged) and the system lags by what it redid.
+        (2, {"diverged_at": 101, "mismatch_at": 102, "rollbacks": 1}, LANE0, "recovered"),
+        (2, {"mismatch_at": 102, "rollbacks": 1}, LANE0, "recovered"),
+        (2, {"diverged_at": 101, "mismatch_at": 102, "rollbacks": 1, "lag": 5}, LANE0,
+         "recovered"),
+        # A recurrence after the rollback halts; one that stalls the system is a hang.
+        (2, {"diverged_at": 101, "mismatch_at": 102, "rollbacks": 1, "halted": 1}, LANE0,
+         "halted"),
+        (2, {"diverged_at": 101, "mismatch_at": 102, "rollbacks": 1, "lag_overflow": 1},
+         LANE0, "hang"),
+        (2, {"diverged_at": 101, "mismatch_at": 102, "rollbacks": 1, "io_wrong_at": 150},
+         LANE0, "sdc"),
         (2, {"io_wrong_at": 105}, {"start": 100, "lane": None}, "sdc"),
         (2, {"diverged_at": 101, "io_wrong_at": 103},
          {"start": 100, "lane": 0, "common": True}, "sdc"),
@@ -75,7 +89,8 @@ class TestClassify:
                           LANE0, lanes=2)
         assert result == {"outcome": "halted", "detection_latency": 2,
                           "propagation_latency": 1, "io_latency": None, "escaped": False,
-                          "detected_by": "mismatch", "offline": [], "end_cycle": 103}
+                          "detected_by": "mismatch", "offline": [], "end_cycle": 103,
+                          "rollbacks": 0}
 
     def test_not_applicable_is_null(self):
         result = classify(record(), LANE0, lanes=2)

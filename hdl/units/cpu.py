@@ -39,6 +39,9 @@ class CpuLane(wiring.Component):
     copy_domain : str or None
         Give the RAM a memory port in this domain (``ram.copy``, see
         :class:`~ftvoter.hdl.units.memory.AXI4LiteMemory`): for a campaign bench.
+    undo : bool
+        Give the RAM an undo port (``ram.undo``): for rollback
+        (:class:`~ftvoter.hdl.lockstep.Lockstep` ``rollback=True``).
 
     Members
     -------
@@ -54,7 +57,7 @@ class CpuLane(wiring.Component):
         the wrong type or size.
     """
 
-    def __init__(self, core, *, ram_bytes=16384, image=(), copy_domain=None):
+    def __init__(self, core, *, ram_bytes=16384, image=(), copy_domain=None, undo=False):
         if not isinstance(core, wiring.Component) or "bus" not in core.signature.members:
             raise TypeError(f"Core must be a component with a bus, not {core!r}")
         expected = AXI4LiteSignature(addr_width=32, data_width=32)
@@ -76,7 +79,7 @@ class CpuLane(wiring.Component):
         self._core, self._ram_bytes = core, ram_bytes
         self._split = AXI4LiteSplit(boundary=ram_bytes)
         self._ram = AXI4LiteMemory(addr_width=32, depth=ram_bytes // 4, init=image,
-                                   copy_domain=copy_domain)
+                                   copy_domain=copy_domain, undo=undo)
 
     @property
     def core(self):

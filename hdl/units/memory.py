@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..encodings import ADDR_WIDTH
 from ..signatures import AXI4_RESP_OKAY, AXI4LiteSignature
 
-__all__ = ["AXI4LiteMemory", "MemoryCopySignature"]
+__all__ = ["AXI4LiteMemory", "MemoryCopySignature", "MemoryUndoSignature"]
 
 
 class MemoryCopySignature(wiring.Signature):
@@ -47,6 +47,38 @@ class MemoryCopySignature(wiring.Signature):
                 f"blocks={self.blocks})")
 
 
+class MemoryUndoSignature(wiring.Signature):
+    """The undo port of a RAM, from the side of its user (a rollback's undo log): every
+    write the bus makes, with the word it overwrites, and writes that put words back.
+
+    Members
+    -------
+    wr : In(1), wr_addr : In(abits), wr_old : In(data_width), wr_data : In(data_width),
+    wr_strb : In(data_width // 8)
+        The bus writes word ``wr_addr`` at this clock edge (``wr_old`` is its value
+        before; ``wr_data`` and ``wr_strb`` what the bus writes).
+    hold : Out(1)
+        The bus writes nothing (its handshake goes on).
+    waddr : Out(abits), wdata : Out(data_width), we : Out(1)
+        Write word ``waddr`` (all bytes) at the clock edge, in the RAM's own domain.
+    """
+
+    def __init__(self, *, abits, data_width):
+        self.abits, self.data_width = abits, data_width
+        super().__init__({
+            "wr": In(1), "wr_addr": In(abits), "wr_old": In(data_width),
+            "wr_data": In(data_width), "wr_strb": In(data_width // 8),
+            "hold": Out(1), "waddr": Out(abits), "wdata": Out(data_width), "we": Out(1),
+        })
+
+    def __eq__(self, other):
+        return (type(other) is type(self) and
+                (self.abits, self.data_width) == (other.abits, other.data_width))
+
+    def __repr__(self):
+        return f"MemoryUndoSignature(abits={self.abits}, data_width={self.data_width})"
+
+
 class AXI4LiteMemory(wiring.Component):
     """An on-chip RAM behind an AXI4-Lite target port.
 
@@ -82,11 +114,17 @@ class AXI4LiteMemory(wiring.Component):
         Not with ``flops`` or ``resettable``.
     block_words : int
         Words per block of the dirty bitmap (a power of two).
+    undo : bool
+        Add the undo port ``undo`` (:class:`MemoryUndoSignature`): how a rollback logs
+        and puts back the words written since a checkpoint. The read data is then held
+        in an ordinary register (as with ``copy_domain``), part of the RAM's state port.
+        Not with ``flops`` or ``resettable``.
 
     Members
     -------
     bus : In(AXI4LiteSignature(addr_width, data_width))
     copy : In(MemoryCopySignature), with ``copy_domain`` only
+    undo : In(MemoryUndoSignature), with ``undo`` only
 
     Raises
     ------
@@ -95,7 +133,8 @@ class AXI4LiteMemory(wiring.Component):
     """
 
     def __init__(self, *, addr_width=ADDR_WIDTH, data_width=32, depth=256, init=(),
-                 resettable=False, flops=False, copy_domain=None, block_words=16):
+                 resettable=False, flops=False, copy_domain=None, block_words=16,
+                 undo=False):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(resettable, bool):
@@ -111,13 +150,19 @@ class AXI4LiteMemory(wiring.Component):
                 copy_domain is not None and depth % block_words):
             raise TypeError(f"Block words must be a power of two that divides the depth, "
                             f"not {block_words!r}")
-        self._resettable, self._flops = resettable, flops
+        if not isinstance(undo, bool) or undo and (flops or resettable):
+            raise TypeError(f"Undo must be a bool, on a RAM that is neither flops nor "
+                            f"resettable, not {undo!r}")
+        self._resettable, self._flops, self._undo = resettable, flops, undo
         self._copy_domain, self._block_words = copy_domain, block_words
         members = {"bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width))}
         if copy_domain is not None:
             members["copy"] = In(MemoryCopySignature(
                 abits=max(1, (depth - 1).bit_length()), data_width=data_width,
                 blocks=-(-depth // block_words)))
+        if undo:
+            members["undo"] = In(MemoryUndoSignature(abits=max(1, (depth - 1).bit_length()),
+                                                     data_width=data_width))
         super().__init__(members)
         self._depth = depth
         self._init = list(init)
@@ -148,12 +193,13 @@ class AXI4LiteMemory(wiring.Component):
             m.submodules.mem = mem = memory.Memory(shape=width, depth=self._depth,
                                                    init=self._init)
             wp = mem.write_port(granularity=8)
-            if self._copy_domain is None:
+            if self._copy_domain is None and not self._undo:
                 rp = mem.read_port(domain="sync")
             else:
                 # The read data in a register of its own, not the read port's: an ordinary
                 # register, which a campaign bench's load copies with the others.
                 rp = self._registered_read_port(m, mem, width)
+            if self._copy_domain is not None:
                 self._copy_port(m, mem, wp, bus)
 
         write = Signal()
@@ -177,7 +223,10 @@ class AXI4LiteMemory(wiring.Component):
             rp.en.eq(read),
             bus.rresp.eq(AXI4_RESP_OKAY),
         ]
-        if not self._resettable or self._flops:
+        if self._undo:
+            self._undo_port(m, mem, wp, bus, write, width)
+            m.d.comb += bus.rdata.eq(rp.data)
+        elif not self._resettable or self._flops:
             m.d.comb += [
                 wp.data.eq(bus.wdata),
                 wp.en.eq(Mux(write, bus.wstrb, 0)),
@@ -234,6 +283,23 @@ class AXI4LiteMemory(wiring.Component):
             m.d[domain] += copy.dirty.eq(0)
         with m.If(bus.awvalid & bus.wvalid & ~bus.bvalid & bus.wstrb.any()):
             m.d[domain] += copy.dirty.bit_select(block, 1).eq(1)
+
+    def _undo_port(self, m, mem, wp, bus, write, width):
+        """The undo port: the bus's writes with the words they overwrite, and the writes
+        that put words back (through the bus's own write port, which ``hold`` frees)."""
+        undo = self.undo
+        old = mem.read_port(domain="comb")
+        m.d.comb += [
+            old.addr.eq(wp.addr),
+            undo.wr.eq(write & bus.wstrb.any() & ~undo.hold),
+            undo.wr_addr.eq(wp.addr), undo.wr_old.eq(old.data),
+            undo.wr_data.eq(bus.wdata), undo.wr_strb.eq(bus.wstrb),
+        ]
+        with m.If(undo.hold):
+            m.d.comb += [wp.addr.eq(undo.waddr), wp.data.eq(undo.wdata),
+                         wp.en.eq(Mux(undo.we, -1, 0))]
+        with m.Else():
+            m.d.comb += [wp.data.eq(bus.wdata), wp.en.eq(Mux(write, bus.wstrb, 0))]
 
     def _flop_ports(self, m, width):
         """Flip-flop words with the write and read ports of a memory block."""

@@ -119,6 +119,10 @@ def add_lockstep_options(parser, *, ram_default=0):
                         help="CPU lanes: a parity bit on every register of the core's "
                              "register file, raising the lane's self_error on an upset (so "
                              "DMR knows which lane to blame)")
+    parser.add_argument("--rollback", action="store_true",
+                        help="a DMR divergence that no self_error explains rolls the lanes "
+                             "back to their last verified checkpoint and re-executes, "
+                             "instead of the policy (which a recurrence still meets)")
     parser.add_argument("--ram", type=integer(0, 2**16), default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
@@ -151,7 +155,7 @@ def lockstep_params(args):
             "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
             "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
             "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
-            "faults": args.faults, "parity": args.parity}
+            "faults": args.faults, "parity": args.parity, "rollback": args.rollback}
 
 
 def check_flip(flip, params):

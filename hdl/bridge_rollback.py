@@ -1,0 +1,49 @@
+"""The voting bridge's side of rollback (:mod:`ftvoter.hdl.rollback`): its members and
+their connections to the blame policy, the engines and the registers."""
+
+from amaranth.hdl import Cat
+from amaranth.lib.wiring import In, Out
+
+from .encodings import EVENT_KINDS
+
+__all__ = ["rollback_members", "connect_rollback"]
+
+
+def rollback_members():
+    """The members a bridge built with ``rollback`` adds.
+
+    rollback_ok : In(1)
+        A rollback is possible (:attr:`Rollback.ok`).
+    state_diverged : In(1)
+        The online lanes' states differ while they present a request: a divergence.
+    hold : In(1)
+        A rollback is under way: compare nothing, accept nothing, offer no response.
+    rollback : Out(1)
+        Roll back now (a divergence without blame, while ``rollback_ok``).
+    complete, partial : Out(1)
+        A transaction completes at this edge (its response taken by every online lane);
+        a response has been taken by some online lanes, not all.
+    """
+    return {"rollback_ok": In(1), "state_diverged": In(1), "hold": In(1),
+            "rollback": Out(1), "complete": Out(1), "partial": Out(1)}
+
+
+def connect_rollback(m, bridge, *, policy, fanouts, regs, manager):
+    """Wire a bridge's rollback members (``bridge.rollback_ok`` ...)."""
+    first = Cat(*(manager.online[i] & ~manager.online[:i].any() if i else manager.online[0]
+                  for i in range(bridge.lanes)))
+    first_lane = sum(i * first[i] for i in range(bridge.lanes))
+    m.d.comb += [
+        policy.rollback_ok.eq(bridge.rollback_ok),
+        policy.state_diverged.eq(bridge.state_diverged),
+        bridge.rollback.eq(policy.rollback),
+        bridge.complete.eq(Cat(*(fanout.complete for fanout in fanouts)).any()),
+        bridge.partial.eq(Cat(*(fanout.partial for fanout in fanouts)).any()),
+        regs.rollback.eq(policy.rollback),
+    ]
+    # A rollback is an event of its own, unless the lane manager logs one in that cycle
+    # (a rollback never comes with an isolation: it is the case without blame).
+    with m.If(policy.rollback & ~manager.event_valid):
+        m.d.comb += [regs.event_valid.eq(1), regs.event_lane.eq(first_lane),
+                     regs.event_kind.eq(EVENT_KINDS["ROLLBACK"])]
+
