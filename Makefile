@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.ftvoter-installed
 
 CYCLES ?= 10000
 # The default campaign: DMR and TMR, common-cause faults on plain and delayed lockstep, and
-# DMR on PicoRV32 running a C program.
+# DMR on PicoRV32 running a C program; DMR again, with rollback, on both lanes.
 CAMPAIGNS ?= campaigns/dmr.toml campaigns/tmr.toml campaigns/common-lockstep.toml \
-             campaigns/common-delayed.toml campaigns/picorv32-dmr.toml
+             campaigns/common-delayed.toml campaigns/picorv32-dmr.toml \
+             campaigns/dmr-rollback.toml campaigns/picorv32-dmr-rollback.toml
 WAVES  ?= build/demo.fst
 JOBS   ?= 2
 

@@ -316,7 +316,8 @@ class Lockstep(wiring.Component):
             raise ValueError("Either every lane's RAM has an undo port or none does")
         m.submodules.rollback = rollback = Rollback(
             lanes=self.lanes, state_width=states[0].width,
-            ram=undo[0].signature if undo else None, log_depth=self._log_depth)
+            ram=undo[0].signature.flip() if undo else None,
+            log_depth=self._log_depth)
         request = Cat(*(unit.bus.awvalid | unit.bus.wvalid | unit.bus.arvalid
                         for unit in self._units))
         for i, state in enumerate(states):
