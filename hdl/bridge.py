@@ -10,7 +10,7 @@ from .bridge_fanout import ResponseFanout
 from .bridge_path import join_channels
 from .bridge_policy import POLICIES, BlamePolicy, Causes
 from .bridge_read import ReadEngine
-from .bridge_rollback import connect_rollback, rollback_members
+from .bridge_rollback import connect_resync, connect_rollback, resync_members, rollback_members
 from .bridge_window import RegisterWindow
 from .bridge_write import WriteEngine
 from .compare import _check_lanes
@@ -105,6 +105,10 @@ class VotingBridge(wiring.Component):
     rollback : bool
         Divergences without blame roll back instead (:mod:`ftvoter.hdl.rollback`; the
         members of :func:`~ftvoter.hdl.bridge_rollback.rollback_members`).
+    live_resync : bool
+        LANE_CMD INSERT is a live resync (:mod:`ftvoter.hdl.resync`), and lanes have a
+        presence input (surprise removal): the members of
+        :func:`~ftvoter.hdl.bridge_rollback.resync_members`.
 
     Members
     -------
@@ -143,7 +147,7 @@ class VotingBridge(wiring.Component):
     """
 
     def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, addr_width=ADDR_WIDTH,
-                 irq_width=1, csr_base=None, rollback=False):
+                 irq_width=1, csr_base=None, rollback=False, live_resync=False):
         _check_lanes(lanes)
         _check_paths(paths)
         if policy not in POLICIES:
@@ -158,10 +162,11 @@ class VotingBridge(wiring.Component):
         if csr_base % 256 or not 0 <= csr_base <= 2**addr_width - 256:
             raise ValueError(f"CSR base must be a multiple of 256 within the "
                              f"{addr_width}-bit address space, not {csr_base:#x}")
-        if not isinstance(rollback, bool):
-            raise TypeError(f"Rollback must be a bool, not {rollback!r}")
+        for name, value in (("Rollback", rollback), ("Live resync", live_resync)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {value!r}")
         self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
-        self._rollback = rollback
+        self._rollback, self._live = rollback, live_resync
         self._addr_width, self._irq_width, self._csr_base = addr_width, irq_width, csr_base
         bus = AXI4LiteSignature(addr_width=addr_width, data_width=32)
         members = {}
@@ -189,9 +194,11 @@ class VotingBridge(wiring.Component):
                 members[f"lane{i}_diag_pass"] = In(1)
         if rollback:
             members.update(rollback_members())
+        if live_resync:
+            members.update(resync_members(lanes))
         super().__init__(members)
         self._regs = ErrorRegisters(lanes=lanes, paths=paths, policy=policy, timeout=timeout)
-        self._manager = LaneManager(lanes)
+        self._manager = LaneManager(lanes, live=live_resync)
         self._write = WriteEngine(paths=paths, timeout=timeout, addr_width=addr_width)
         self.sites = self._write.sites      # the test-only fault site w_data
 
@@ -287,7 +294,7 @@ class VotingBridge(wiring.Component):
         self._engines(m, write, read, compare, policy, regs, manager)
         self._window(m, window, write, read, regs)
         for engine, fanout, kind in ((write, b_fanout, "b"), (read, r_fanout, "r")):
-            held = self.hold if self._rollback else 0     # no response while rolling back
+            held = self.hold if "hold" in self.signature.members else 0   # no response
             m.d.comb += [fanout.valid.eq(engine.resp_valid & ~held), fanout.online.eq(online),
                          fanout.ready.eq(Cat(*(getattr(bus, f"{kind}ready") for bus in lanes))),
                          engine.complete.eq(fanout.complete)]
@@ -295,6 +302,8 @@ class VotingBridge(wiring.Component):
                          for i, bus in enumerate(lanes)]
             m.d.comb += [getattr(bus, f"{kind}resp").eq(engine.resp) for bus in lanes]
         m.d.comb += [bus.rdata.eq(read.data) for bus in lanes]
+        if self._live:
+            connect_resync(m, self, write=write, read=read, manager=manager)
         if self._rollback:
             connect_rollback(m, self, policy=policy, fanouts=(b_fanout, r_fanout), regs=regs,
                              manager=manager)
@@ -320,7 +329,8 @@ class VotingBridge(wiring.Component):
             policy.online.eq(manager.online),
             policy.self_error.eq(Cat(*(getattr(self, f"lane{i}_self_error")
                                        for i in range(n)))),
-            policy.lanes_reset.eq(manager.lanes_reset | (self.hold if self._rollback else 0)),
+            policy.lanes_reset.eq(manager.lanes_reset |
+                                  (self.hold if "hold" in self.signature.members else 0)),
             policy.resume.eq(regs.resume),
             manager.isolate.eq(policy.isolate),
             regs.divergence.eq(policy.diverged),
@@ -359,7 +369,7 @@ class VotingBridge(wiring.Component):
         window = self._csr_base >> 8        # addresses of the register window, >> 8
         for engine in (write, read):
             m.d.comb += [engine.allow.eq(~policy.frozen & ~policy.diverged),
-                         engine.syncing.eq(manager.syncing),
+                         engine.syncing.eq(manager.quiesce),
                          engine.preferred.eq(preferred), engine.failed.eq(failed)]
         m.d.comb += [
             write.aw_valid.eq(compare.aw_valid), write.aw_addr.eq(compare.aw_addr),

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .encodings import EVENT_KINDS
 
-__all__ = ["rollback_members", "connect_rollback"]
+__all__ = ["rollback_members", "connect_rollback", "resync_members", "connect_resync"]
 
 
 def rollback_members():
@@ -47,3 +47,37 @@ def connect_rollback(m, bridge, *, policy, fanouts, regs, manager):
         m.d.comb += [regs.event_valid.eq(1), regs.event_lane.eq(first_lane),
                      regs.event_kind.eq(EVENT_KINDS["ROLLBACK"])]
 
+
+
+def resync_members(lanes):
+    """The members a bridge built with ``live_resync`` adds.
+
+    present : In(lanes)
+        Each lane's presence input (high: plugged in); a drop removes the lane at once.
+    hold : In(1)
+        A resync (or rollback) holds the bridge: nothing new accepted, no response.
+    idle : Out(1)
+        No transaction in flight.
+    resync_start : Out(1), resync_lane : Out(2), resync_rapid : Out(1)
+        LANE_CMD INSERT: start a live resync of the lane (rapid: only what it missed).
+    resync_done : In(1)
+        The resync is over: the lane is in lockstep (ONLINE) from this clock edge.
+    mark : Out(1)
+        A lane left the vote in this cycle.
+    """
+    return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "idle": Out(1),
+            "resync_start": Out(1), "resync_lane": Out(2), "resync_rapid": Out(1),
+            "resync_done": In(1), "mark": Out(1)}
+
+
+def connect_resync(m, bridge, *, write, read, manager):
+    """Wire a bridge's live-resync members."""
+    m.d.comb += [
+        manager.absent.eq(~bridge.present),
+        bridge.idle.eq(write.idle & read.idle),
+        bridge.resync_start.eq(manager.resync_start),
+        bridge.resync_lane.eq(manager.resync_lane),
+        bridge.resync_rapid.eq(manager.resync_rapid),
+        manager.resync_done.eq(bridge.resync_done),
+        bridge.mark.eq(manager.mark),
+    ]

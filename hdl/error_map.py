@@ -98,9 +98,11 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     ], doc="Secondary paths."),
     Register("LANE_CMD", 0x50, [
         Field("LANE", 0, 2, WO, doc="Lane to act on."),
-        Field("OP", 4, 2, WO, enum=LANE_OPS, doc="REMOVE takes an online lane out; INSERT "
-              "resynchronises a broken or removed lane and brings it online; FREEZE "
-              "removes it and stops its clock so its state can be inspected."),
+        Field("OP", 4, 3, WO, enum=LANE_OPS, doc="REMOVE takes an online lane out; INSERT "
+              "resynchronises a broken or removed lane and brings it online (with live "
+              "resync, from the survivors' state while they run; otherwise by resetting "
+              "every lane); FREEZE removes it and stops its clock so its state can be "
+              "inspected; RESET_INSERT brings it online by resetting every lane."),
     ], doc="Protected: from the management port, write UNLOCK first."),
     Register("EVENT", 0x54, [
         Field("CYCLE", 0, 26, RO, doc="Low bits of CYCLE when it happened."),

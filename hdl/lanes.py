@@ -26,27 +26,38 @@ class LaneManager(wiring.Component):
       online lane; FREEZE does the same and also raises ``freeze`` for that lane (its
       clock is stopped, so its state can be inspected); FREEZE of a BROKEN or REMOVED lane
       only freezes it;
-    - command INSERT: a BROKEN or REMOVED lane becomes SYNCING (one at a time).
+    - command INSERT: a BROKEN or REMOVED lane becomes SYNCING (one at a time);
+      RESET_INSERT: the same, by the reset-everything resynchronisation;
+    - ``absent`` (surprise removal: the lane's presence input dropped): an ONLINE or
+      SYNCING lane becomes REMOVED at once (event REMOVED), even the last one; an absent
+      lane cannot be inserted.
 
-    Resynchronisation is the simple kind: while a lane is SYNCING, ``syncing`` tells the
-    bridge to stop accepting new transactions; once the bridge reports ``safe`` (nothing in
-    flight), ``lanes_reset`` resets *all* lanes together for
-    :data:`RESYNC_RESET_CYCLES` cycles, after which the SYNCING lane is ONLINE (event
-    FIXED if it was broken, INSERTED if it was removed) and all lanes start again in
-    lockstep from their reset state. Commands that cannot be carried out pulse
-    ``rejected``. At most one event is produced per cycle: isolation first, then the end of
-    a resynchronisation, then a pending command.
+    Resynchronisation, reset-everything (INSERT without ``live``, RESET_INSERT): while a
+    lane is SYNCING, ``quiesce`` tells the bridge to stop accepting new transactions; once
+    the bridge reports ``safe`` (nothing in flight), ``lanes_reset`` resets *all* lanes
+    together for :data:`RESYNC_RESET_CYCLES` cycles, after which the SYNCING lane is
+    ONLINE (event FIXED if it was broken, INSERTED if it was removed) and all lanes start
+    again in lockstep from their reset state. Live (INSERT with ``live``): ``resync_start``
+    asks a :class:`~ftvoter.hdl.resync.Resync` to copy the survivors' state into the lane
+    (``resync_rapid``: only what it missed, for a lane REMOVED or frozen since no other
+    lane left), and ``resync_done`` brings it ONLINE; the survivors never restart.
+    ``mark`` pulses when a lane leaves the vote (the RAMs' ``since`` bitmaps start
+    again). Commands that cannot be carried out pulse ``rejected``. At most one event is
+    produced per cycle: isolation first, then surprise removal, then the end of a
+    resynchronisation, then a pending command.
 
     Parameters
     ----------
     lanes : int
         2 or 3.
+    live : bool
+        INSERT is a live resync (``resync_*``).
 
     Members
     -------
     isolate : In(lanes)
         Lanes to mark BROKEN (at most one bit set; the lowest wins).
-    cmd : In(1), cmd_lane : In(2), cmd_op : In(2)
+    cmd : In(1), cmd_lane : In(2), cmd_op : In(3)
         A command from LANE_CMD (``LANE_OPS`` encoding), for one cycle.
     safe : In(1)
         No transaction in flight.
@@ -56,8 +67,16 @@ class LaneManager(wiring.Component):
         Lanes in the vote.
     freeze : Out(lanes)
         Lanes whose clock is to be stopped.
+    absent : In(lanes)
+        Lanes whose presence input is low.
     syncing : Out(1)
         A resynchronisation is pending or running.
+    quiesce : Out(1)
+        A reset-everything resynchronisation is pending: accept no new transaction.
+    resync_start : Out(1), resync_lane : Out(2), resync_rapid : Out(1)
+    resync_done : In(1)
+        With ``live``.
+    mark : Out(1)
     lanes_reset : Out(1)
         Reset all lanes (resynchronisation).
     event_valid : Out(1), event_lane : Out(2), event_kind : Out(2)
@@ -66,14 +85,23 @@ class LaneManager(wiring.Component):
         A command could not be carried out.
     """
 
-    def __init__(self, lanes=2):
+    def __init__(self, lanes=2, *, live=False):
         _check_lanes(lanes)
-        self._lanes = lanes
+        if not isinstance(live, bool):
+            raise TypeError(f"Live must be a bool, not {live!r}")
+        self._lanes, self._live = lanes, live
         super().__init__({
             "isolate":     In(lanes),
+            "absent":      In(lanes),
             "cmd":         In(1),
             "cmd_lane":    In(2),
-            "cmd_op":      In(2),
+            "cmd_op":      In(3),
+            "quiesce":     Out(1),
+            "resync_start": Out(1),
+            "resync_lane": Out(2),
+            "resync_rapid": Out(1),
+            "resync_done": In(1),
+            "mark":        Out(1),
             "safe":        In(1),
             "state":       Out(6),
             "online":      Out(lanes),
@@ -108,27 +136,41 @@ class LaneManager(wiring.Component):
         # A command waits in a one-deep buffer until a cycle with no other event.
         pending = Signal()
         pending_lane = Signal(2)
-        pending_op = Signal(2)
+        pending_op = Signal(3)
         with m.If(self.cmd):
             m.d.sync += [pending.eq(1), pending_lane.eq(self.cmd_lane),
                          pending_op.eq(self.cmd_op)]
 
         reset_count = Signal(range(RESYNC_RESET_CYCLES + 1))
         resetting = Signal()
-        m.d.comb += self.lanes_reset.eq(resetting)
+        by_reset = Signal()     # the SYNCING lane comes back by the reset-everything kind
+        m.d.comb += [self.lanes_reset.eq(resetting), self.quiesce.eq(self.syncing & by_reset)]
 
         isolating = Signal()
-        m.d.comb += isolating.eq(self.isolate.any())
+        unplugged = Signal(n)
+        m.d.comb += unplugged.eq(self.absent &
+                                 Cat(*((st == ONLINE) | (st == SYNCING) for st in states)))
+        m.d.comb += isolating.eq(self.isolate.any() | unplugged.any())
         finishing = Signal()
+        # The lane that last left the vote: a rapid resync is possible for it alone.
+        last_left = Signal(2, init=3)
+        m.d.comb += self.mark.eq(self.event_valid & ((self.event_kind == EVENT_KINDS["BROKEN"]) |
+                                                     (self.event_kind == EVENT_KINDS["REMOVED"])))
+        with m.If(self.mark):
+            m.d.sync += last_left.eq(self.event_lane)
 
-        with m.If(isolating):
+        with m.If(self.isolate.any()):
             self._isolate(m)
-        self._resynchronise(m, resetting, reset_count, isolating, finishing, was_broken)
+        with m.Elif(unplugged.any()):
+            self._unplug(m, unplugged, freeze)
+        self._resynchronise(m, resetting, reset_count, isolating, finishing, was_broken,
+                            by_reset)
         with m.If(pending & ~isolating & ~finishing & ~self.cmd):
             m.d.sync += pending.eq(0)
             for lane in range(n):
                 with m.If(pending_lane == lane):
-                    self._execute(m, lane, pending_op, online_count, was_broken, freeze)
+                    self._execute(m, lane, pending_op, online_count, was_broken, freeze,
+                                  by_reset, last_left)
             with m.If(pending_lane >= n):
                 m.d.comb += self.rejected.eq(1)
         return m
@@ -147,9 +189,28 @@ class LaneManager(wiring.Component):
                 m.d.sync += states[lane].eq(BROKEN)
                 self._event(m, lane, "BROKEN")
 
-    def _resynchronise(self, m, resetting, reset_count, isolating, finishing, was_broken):
-        """Wait for a safe point, reset all lanes, bring the SYNCING lane online."""
+    def _unplug(self, m, unplugged, freeze):
+        """Mark REMOVED the lowest lane whose presence dropped."""
+        for lane in range(self._lanes):
+            lower = unplugged[:lane].any() if lane else Const(0, 1)
+            with m.If(unplugged[lane] & ~lower):
+                m.d.sync += [self.states[lane].eq(REMOVED), freeze[lane].eq(0)]
+                self._event(m, lane, "REMOVED")
+
+    def _resynchronise(self, m, resetting, reset_count, isolating, finishing, was_broken,
+                       by_reset):
+        """Wait for a safe point, reset all lanes, bring the SYNCING lane online; or, live,
+        bring it online when the resync is done."""
         states = self.states
+        if self._live:
+            with m.If(self.resync_done & ~by_reset & ~isolating):
+                m.d.comb += finishing.eq(1)
+                for lane in range(self._lanes):
+                    with m.If(states[lane] == SYNCING):
+                        m.d.sync += states[lane].eq(ONLINE)
+                        self._event(m, lane, "FIXED")
+                        with m.If(~was_broken[lane]):
+                            self._event(m, lane, "INSERTED")
         with m.If(resetting):
             with m.If(reset_count == RESYNC_RESET_CYCLES - 1):
                 m.d.comb += finishing.eq(1)
@@ -163,10 +224,10 @@ class LaneManager(wiring.Component):
                                 self._event(m, lane, "INSERTED")
             with m.Else():
                 m.d.sync += reset_count.eq(reset_count + 1)
-        with m.Elif(self.syncing & self.safe):
+        with m.Elif(self.syncing & by_reset & self.safe):
             m.d.sync += [resetting.eq(1), reset_count.eq(0)]
 
-    def _execute(self, m, lane, op, online_count, was_broken, freeze):
+    def _execute(self, m, lane, op, online_count, was_broken, freeze, by_reset, last_left):
         """Carry out command ``op`` (``LANE_OPS`` encoding) on ``lane``, or reject it."""
         state = self.states[lane]
         with m.Switch(op):
@@ -181,10 +242,17 @@ class LaneManager(wiring.Component):
                     m.d.sync += freeze[lane].eq(1)
                 with m.Else():
                     m.d.comb += self.rejected.eq(1)
-            with m.Case(LANE_OPS["INSERT"]):
-                with m.If(((state == BROKEN) | (state == REMOVED)) & ~self.syncing):
+            with m.Case(LANE_OPS["INSERT"], LANE_OPS["RESET_INSERT"]):
+                with m.If(((state == BROKEN) | (state == REMOVED)) & ~self.syncing &
+                          ~self.absent[lane]):
+                    reset = (op == LANE_OPS["RESET_INSERT"]) if self._live else 1
                     m.d.sync += [state.eq(SYNCING), freeze[lane].eq(0),
-                                 was_broken[lane].eq(state == BROKEN)]
+                                 was_broken[lane].eq(state == BROKEN), by_reset.eq(reset)]
+                    if self._live:
+                        with m.If(~reset):
+                            m.d.comb += [self.resync_start.eq(1), self.resync_lane.eq(lane),
+                                         self.resync_rapid.eq((state == REMOVED) &
+                                                              (last_left == lane))]
                 with m.Else():
                     m.d.comb += self.rejected.eq(1)
             with m.Default():

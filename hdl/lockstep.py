@@ -7,9 +7,8 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
 from .inject import FaultInjector, bridge_sites, lane_sites
-from .lane_state import elaborate_with_state
+from .lockstep_continuous import continuous_members, elaborate_continuous
 from .rollback import LOG_DEPTH, Rollback
-from .rollback_replay import connect_lanes_with_replay
 from .signatures import AXI4LiteSignature, check_lane
 
 __all__ = ["Lockstep"]
@@ -112,6 +111,10 @@ class Lockstep(wiring.Component):
         lane gets a state port over all its flip-flops
         (:func:`~ftvoter.hdl.lane_state.elaborate_with_state`), and a lane RAM with an
         undo port (``lane.ram.undo``) an undo log of ``log_depth`` entries.
+    live_resync : bool
+        Plain lockstep: LANE_CMD INSERT copies the survivors' state into the lane while
+        they run (:class:`~ftvoter.hdl.resync.Resync`; RESET_INSERT is the reset-everything
+        kind), and each lane has a presence input (``present``).
 
     Members
     -------
@@ -133,8 +136,15 @@ class Lockstep(wiring.Component):
         With ``faults``: ``fault__arm``, ``fault__site``, ``fault__mask``,
         ``fault__model``, ``fault__start``, ``fault__duration``, ``fault__common`` (inputs),
         ``fault__cycle``, ``fault__active`` (outputs); see the injector.
-    rollback : Out(1), restoring : Out(1)
-        With ``rollback``: a rollback starts (one cycle); one is under way.
+    rollback : Out(1), restoring : Out(1), rollback_cycles : Out(16)
+        With ``rollback``: a rollback starts (one cycle); one is under way; the length of
+        the last one in cycles.
+    present : In(lanes)
+        With ``live_resync``: each lane's presence (surprise removal when it drops).
+    resync_busy : Out(1), resync_stop : Out(16), resync_words : Out(32),
+    resync_rounds : Out(8), resync_flops : Out(32)
+        With ``live_resync``: a resync is under way; the last one's stop (the survivors'
+        pause, cycles), RAM words copied, pre-copy rounds, flip-flop bits copied.
     syndrome : Out(compared_width)
         Delayed lockstep: the comparator's first-mismatch syndrome over the concatenated
         bus outputs (``awaddr``, ``awprot``, ``awvalid``, ``wdata``, ``wstrb``,
@@ -154,7 +164,7 @@ class Lockstep(wiring.Component):
 
     def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
                  policy="halt", timeout=64, csr_base=None, faults=None, rollback=False,
-                 log_depth=LOG_DEPTH):
+                 log_depth=LOG_DEPTH, live_resync=False):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -166,10 +176,12 @@ class Lockstep(wiring.Component):
         if offset and paths != 1:
             raise ValueError(f"Delayed lockstep is detection-only, with one path, "
                              f"not {paths!r}")
-        if not isinstance(rollback, bool):
-            raise TypeError(f"Rollback must be a bool, not {rollback!r}")
+        for name, value in (("Rollback", rollback), ("Live resync", live_resync)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {value!r}")
         bridge_options = {"policy": (policy, "halt"), "timeout": (timeout, 64),
-                          "csr_base": (csr_base, None), "rollback": (rollback, False)}
+                          "csr_base": (csr_base, None), "rollback": (rollback, False),
+                          "live_resync": (live_resync, False)}
         for name, (value, default) in bridge_options.items():
             if offset and value != default:
                 raise ValueError(f"Delayed lockstep has no voting bridge: {name} must be "
@@ -181,7 +193,7 @@ class Lockstep(wiring.Component):
         lane_sig = signatures[0]
         self._offset = offset
         self._registered = registered
-        self._rollback, self._log_depth = rollback, log_depth
+        self._rollback, self._log_depth, self._live = rollback, log_depth, live_resync
         self.lane_states = None
         self._compared_width = sum(len(value) for _, value in
                                    _bus_members(self._units[0].bus, Out))
@@ -195,12 +207,11 @@ class Lockstep(wiring.Component):
             self._bridge = VotingBridge(lanes=lanes, paths=paths, policy=policy,
                                         timeout=timeout, addr_width=lane_sig.addr_width,
                                         irq_width=lane_sig.irq_width, csr_base=csr_base,
-                                        rollback=rollback)
+                                        rollback=rollback, live_resync=live_resync)
             if rollback:
                 # Checked here, so that a bad depth is reported at construction.
                 Rollback._check_depth(log_depth)
-                members["rollback"] = Out(1)
-                members["restoring"] = Out(1)
+            members.update(continuous_members(rollback, live_resync, lanes))
             if paths == 2:
                 members["path1_bus"] = Out(bus)
             members["mgmt"] = In(AXI4LiteSignature(addr_width=8, data_width=32))
@@ -272,11 +283,9 @@ class Lockstep(wiring.Component):
     def _elaborate_bridge(self, m, platform):
         m.submodules.bridge = bridge = self._bridge
         lanes = self._units
-        if self._rollback:
-            built = [elaborate_with_state(unit, platform) for unit in self._units]
-            lanes = [fragment for fragment, _ in built]
-            self.lane_states = [state for _, state in built]
-            self._elaborate_rollback(m, bridge)
+        if self._rollback or self._live:
+            lanes = elaborate_continuous(self, m, bridge, platform, rollback=self._rollback,
+                                         live_resync=self._live, log_depth=self._log_depth)
         else:
             for index, unit in enumerate(self._units):
                 connect(m, unit.bus, getattr(bridge, f"lane{index}_bus"))
@@ -304,39 +313,6 @@ class Lockstep(wiring.Component):
             self.mismatch.eq(bridge.mismatch),
             self.disagree.eq(bridge.disagree),
             self.halted.eq(bridge.halted),
-        ]
-
-    def _elaborate_rollback(self, m, bridge):
-        """The checkpoint, the undo logs and their connections to the bridge."""
-        states = self.lane_states
-        rams = [getattr(unit, "ram", None) for unit in self._units]
-        undo = [ram.undo for ram in rams if ram is not None and
-                "undo" in ram.signature.members]
-        if undo and len(undo) != len(rams):
-            raise ValueError("Either every lane's RAM has an undo port or none does")
-        m.submodules.rollback = rollback = Rollback(
-            lanes=self.lanes, state_width=states[0].width,
-            ram=undo[0].signature.flip() if undo else None,
-            log_depth=self._log_depth)
-        request = Cat(*(unit.bus.awvalid | unit.bus.wvalid | unit.bus.arvalid
-                        for unit in self._units))
-        for i, state in enumerate(states):
-            m.d.comb += [getattr(rollback, f"state{i}").eq(state.state_out),
-                         state.state_in.eq(rollback.state_in),
-                         state.load.eq(rollback.load[i])]
-            if undo:
-                connect(m, getattr(rollback, f"ram{i}"), undo[i])
-        accept, respond = connect_lanes_with_replay(m, self._units, bridge, rollback)
-        m.d.comb += [
-            rollback.online.eq(bridge.online), rollback.accept.eq(accept),
-            rollback.respond.eq(respond), rollback.complete.eq(bridge.complete),
-            rollback.partial.eq(bridge.partial),
-            rollback.trigger.eq(bridge.rollback),
-            bridge.rollback_ok.eq(rollback.ok), bridge.hold.eq(rollback.restoring),
-            bridge.state_diverged.eq(rollback.ok & ~rollback.equal &
-                                     (request & bridge.online).any()),
-            self.rollback.eq(bridge.rollback & rollback.ok),
-            self.restoring.eq(rollback.restoring),
         ]
 
     def _elaborate_delayed(self, m):

@@ -117,7 +117,7 @@ class ErrorRegisters(wiring.Component):
             "resume":        Out(1),
             "lane_cmd":      Out(1),
             "lane_cmd_lane": Out(2),
-            "lane_cmd_op":   Out(2),
+            "lane_cmd_op":   Out(3),
             "path_failed":   Out(2),
             "cycle":         Out(32),
         })

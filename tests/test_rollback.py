@@ -6,6 +6,7 @@ from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 from test_lockstep import SCRATCH, SEED, run
 
+from ftvoter.boards.driver import RegisterDriver
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.lane_state import elaborate_with_state
 from ftvoter.hdl.lockstep import Lockstep
@@ -187,10 +188,10 @@ class TestLockstepRollback:
 
         async def bench(ctx):
             for cycle in range(600):
-                seen["rollbacks"] += ctx.get(lockstep.rollback)
                 if cycle == 300:
                     signal = lockstep.units[1].state_registers()[SCRATCH[0]]
                     ctx.set(signal, ctx.get(signal) ^ 16)
+                seen["rollbacks"] += ctx.get(lockstep.rollback)
                 if ctx.get(regs.event_valid):
                     seen["events"].append((ctx.get(regs.event_kind), ctx.get(regs.event_lane)))
                 await ctx.tick()
@@ -220,3 +221,60 @@ class TestLockstepRollback:
         sim.add_testbench(bench)
         sim.run()
         assert seen["halted"] and seen["rollbacks"] >= 1
+
+
+class TestLiveResync:
+    @pytest.mark.parametrize("leave", ["REMOVE", "FREEZE", "unplug"])
+    def test_lane_rejoins_without_restart(self, leave):
+        # Lane 1 leaves (removed, frozen or unplugged), lane 0 goes on alone; INSERT
+        # copies lane 0's state into lane 1 while it runs: the trace is the golden
+        # model's all along (nothing restarted), both lanes online, no divergence after.
+        lockstep = Lockstep(lane, live_resync=True, rollback=True)
+        top = LockstepDemo(lockstep, ram_words=256)
+        log, seen = [], {}
+
+        async def testbench(ctx):
+            regs = RegisterDriver(Mgmt(ctx, top.mgmt))
+            for _ in range(300):
+                await ctx.tick()
+            if leave == "unplug":
+                ctx.set(lockstep.present, 0b01)
+                await ctx.tick()
+            else:
+                await regs.lane_command(1, leave)
+            await ctx.tick()
+            seen["online_out"] = ctx.get(lockstep.online)
+            for _ in range(300):
+                await ctx.tick()
+            if leave == "unplug":
+                ctx.set(lockstep.present, 0b11)
+            await regs.lane_command(1, "INSERT")
+            resets = 0
+            for _ in range(40):
+                resets += ctx.get(lockstep.bridge.lanes_reset)
+                await ctx.tick()
+            seen["resets"] = resets
+            seen["stop"] = ctx.get(lockstep.resync_stop)
+            seen["flops"] = ctx.get(lockstep.resync_flops)
+            seen["online_after"] = ctx.get(lockstep.online)
+            mismatches = 0
+            for _ in range(800):
+                mismatches += ctx.get(lockstep.mismatch) + ctx.get(lockstep.rollback)
+                await ctx.tick()
+            seen["mismatches_after"] = mismatches
+            seen["online_end"] = ctx.get(lockstep.online)
+
+        from test_lockstep import Mgmt, monitor
+        sim = Simulator(top)
+        sim.add_clock(1e-6)
+        sim.add_testbench(monitor(lockstep.path0_bus, log), background=True)
+        sim.add_testbench(testbench)
+        sim.run()
+        assert seen["online_out"] == 0b01
+        assert seen["resets"] == 0
+        assert seen["online_after"] == seen["online_end"] == 0b11
+        assert seen["mismatches_after"] == 0
+        assert 1 <= seen["stop"] <= 8
+        assert seen["flops"] == lockstep.lane_states[0].width
+        assert len(log) > 180
+        assert log == WorkloadModel(seed=SEED).trace(len(log))

@@ -48,8 +48,9 @@ class MemoryCopySignature(wiring.Signature):
 
 
 class MemoryUndoSignature(wiring.Signature):
-    """The undo port of a RAM, from the side of its user (a rollback's undo log): every
-    write the bus makes, with the word it overwrites, and writes that put words back.
+    """The lane memory port of a RAM, from the side of its user (a rollback's undo log, a
+    live resync): every write the bus makes, with the word it overwrites; writes and
+    reads from outside the bus; and two bitmaps of the blocks the bus wrote.
 
     Members
     -------
@@ -60,23 +61,35 @@ class MemoryUndoSignature(wiring.Signature):
     hold : Out(1)
         The bus writes nothing (its handshake goes on).
     waddr : Out(abits), wdata : Out(data_width), we : Out(1)
-        Write word ``waddr`` (all bytes) at the clock edge, in the RAM's own domain.
+        Write word ``waddr`` (all bytes) at the clock edge, in the RAM's own domain, while
+        ``hold``.
+    raddr : Out(abits), rdata : In(data_width)
+        Read word ``raddr`` in the same cycle.
+    dirty : In(blocks), clear : Out(1)
+        Blocks the bus wrote since the last ``clear`` (a write in the cycle of a clear
+        still sets its bit).
+    since : In(blocks), mark : Out(1)
+        The same, since the last ``mark``: what a lane that left at the mark has missed.
     """
 
-    def __init__(self, *, abits, data_width):
-        self.abits, self.data_width = abits, data_width
+    def __init__(self, *, abits, data_width, blocks=1):
+        self.abits, self.data_width, self.blocks = abits, data_width, blocks
         super().__init__({
             "wr": In(1), "wr_addr": In(abits), "wr_old": In(data_width),
             "wr_data": In(data_width), "wr_strb": In(data_width // 8),
             "hold": Out(1), "waddr": Out(abits), "wdata": Out(data_width), "we": Out(1),
+            "raddr": Out(abits), "rdata": In(data_width),
+            "dirty": In(blocks), "clear": Out(1), "since": In(blocks), "mark": Out(1),
         })
 
     def __eq__(self, other):
         return (type(other) is type(self) and
-                (self.abits, self.data_width) == (other.abits, other.data_width))
+                (self.abits, self.data_width, self.blocks) ==
+                (other.abits, other.data_width, other.blocks))
 
     def __repr__(self):
-        return f"MemoryUndoSignature(abits={self.abits}, data_width={self.data_width})"
+        return (f"MemoryUndoSignature(abits={self.abits}, data_width={self.data_width}, "
+                f"blocks={self.blocks})")
 
 
 class AXI4LiteMemory(wiring.Component):
@@ -160,9 +173,13 @@ class AXI4LiteMemory(wiring.Component):
             members["copy"] = In(MemoryCopySignature(
                 abits=max(1, (depth - 1).bit_length()), data_width=data_width,
                 blocks=-(-depth // block_words)))
+        if undo and depth % block_words:
+            raise TypeError(f"Block words must be a power of two that divides the depth, "
+                            f"not {block_words!r}")
         if undo:
             members["undo"] = In(MemoryUndoSignature(abits=max(1, (depth - 1).bit_length()),
-                                                     data_width=data_width))
+                                                     data_width=data_width,
+                                                     blocks=depth // block_words))
         super().__init__(members)
         self._depth = depth
         self._init = list(init)
@@ -289,6 +306,16 @@ class AXI4LiteMemory(wiring.Component):
         that put words back (through the bus's own write port, which ``hold`` frees)."""
         undo = self.undo
         old = mem.read_port(domain="comb")
+        outside = mem.read_port(domain="comb")
+        m.d.comb += [outside.addr.eq(undo.raddr), undo.rdata.eq(outside.data)]
+        block = wp.addr[(self._block_words.bit_length() - 1):]
+        dirty, since = Signal(undo.blocks, name="dirty"), Signal(undo.blocks, name="since")
+        m.d.comb += [undo.dirty.eq(dirty), undo.since.eq(since)]
+        for bitmap, reset in ((dirty, undo.clear), (since, undo.mark)):
+            with m.If(reset):
+                m.d.sync += bitmap.eq(0)
+            with m.If(undo.wr):
+                m.d.sync += bitmap.bit_select(block, 1).eq(1)
         m.d.comb += [
             old.addr.eq(wp.addr),
             undo.wr.eq(write & bus.wstrb.any() & ~undo.hold),
