@@ -11,13 +11,13 @@ from .bridge_path import join_channels
 from .bridge_policy import POLICIES, BlamePolicy, Causes
 from .bridge_read import ReadEngine
 from .bridge_rollback import connect_resync, connect_rollback, resync_members, rollback_members
-from .bridge_window import RegisterWindow
+from .bridge_window import RegisterWindow, connect_window
 from .bridge_write import WriteEngine
 from .compare import _check_lanes
 from .encodings import ADDR_WIDTH
 from .lanes import LaneManager
 from .registers import ErrorRegisters
-from .signatures import AXI4_RESP_OKAY, AXI4LiteSignature, _check_width
+from .signatures import AXI4LiteSignature, _check_width
 
 __all__ = ["VotingBridge", "POLICIES"]
 
@@ -292,7 +292,7 @@ class VotingBridge(wiring.Component):
 
         # --- engines, register window, responses -------------------------------------------
         self._engines(m, write, read, compare, policy, regs, manager)
-        self._window(m, window, write, read, regs)
+        connect_window(m, window, write, read, regs)
         for engine, fanout, kind in ((write, b_fanout, "b"), (read, r_fanout, "r")):
             held = self.hold if "hold" in self.signature.members else 0   # no response
             m.d.comb += [fanout.valid.eq(engine.resp_valid & ~held), fanout.online.eq(online),
@@ -303,7 +303,7 @@ class VotingBridge(wiring.Component):
             m.d.comb += [getattr(bus, f"{kind}resp").eq(engine.resp) for bus in lanes]
         m.d.comb += [bus.rdata.eq(read.data) for bus in lanes]
         if self._live:
-            connect_resync(m, self, write=write, read=read, manager=manager)
+            connect_resync(m, self, write=write, read=read, manager=manager, regs=regs)
         if self._rollback:
             connect_rollback(m, self, policy=policy, fanouts=(b_fanout, r_fanout), regs=regs,
                              manager=manager)
@@ -387,19 +387,3 @@ class VotingBridge(wiring.Component):
         for j in range(p):
             for engine in (write, read):
                 join_channels(m, getattr(self, f"path{j}_bus"), getattr(engine, f"path{j}"))
-
-    def _window(self, m, window, write, read, regs):
-        """Connect the engines' register-window requests to the registers."""
-        access = regs.lanes
-        m.d.comb += [
-            window.write_request.eq(write.csr_request), window.write_addr.eq(write.csr_addr),
-            window.write_data.eq(write.csr_data), window.write_strb.eq(write.csr_strb),
-            window.read_request.eq(read.csr_request), window.read_addr.eq(read.csr_addr),
-            write.csr_done.eq(window.write_done), write.csr_resp.eq(window.write_resp),
-            read.csr_done.eq(window.read_done), read.csr_resp.eq(AXI4_RESP_OKAY),
-            read.csr_data.eq(window.read_data),
-            access.en.eq(window.en), access.write.eq(window.write),
-            access.addr.eq(window.addr), access.wdata.eq(window.wdata),
-            access.wstrb.eq(window.wstrb),
-            window.rdata.eq(access.rdata), window.error.eq(regs.lanes_error),
-        ]

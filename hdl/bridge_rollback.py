@@ -64,15 +64,23 @@ def resync_members(lanes):
         The resync is over: the lane is in lockstep (ONLINE) from this clock edge.
     mark : Out(1)
         A lane left the vote in this cycle.
+    dump_lane : Out(2), dump_memory : Out(1), dump_index : Out(24), dump_data : In(32)
+        The quick-dump window (DUMP_SELECT, DUMP_DATA): the word to read, and its value.
+    lane_states : Out(6)
+        Each lane's state (LANE_STATE's encoding, two bits a lane), for observation.
     """
     return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "idle": Out(1),
             "resync_start": Out(1), "resync_lane": Out(2), "resync_rapid": Out(1),
-            "resync_done": In(1), "mark": Out(1)}
+            "resync_done": In(1), "mark": Out(1), "dump_lane": Out(2),
+            "dump_memory": Out(1), "dump_index": Out(24), "dump_data": In(32),
+            "lane_states": Out(6)}
 
 
-def connect_resync(m, bridge, *, write, read, manager):
+def connect_resync(m, bridge, *, write, read, manager, regs):
     """Wire a bridge's live-resync members."""
     m.d.comb += [
+        bridge.dump_lane.eq(regs.dump_lane), bridge.dump_memory.eq(regs.dump_memory),
+        bridge.dump_index.eq(regs.dump_index), regs.dump_data.eq(bridge.dump_data),
         manager.absent.eq(~bridge.present),
         bridge.idle.eq(write.idle & read.idle),
         bridge.resync_start.eq(manager.resync_start),
@@ -80,4 +88,5 @@ def connect_resync(m, bridge, *, write, read, manager):
         bridge.resync_rapid.eq(manager.resync_rapid),
         manager.resync_done.eq(bridge.resync_done),
         bridge.mark.eq(manager.mark),
+        bridge.lane_states.eq(manager.state),
     ]

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .signatures import AXI4_RESP_OKAY, AXI4_RESP_SLVERR
 
-__all__ = ["RegisterWindow"]
+__all__ = ["RegisterWindow", "connect_window"]
 
 
 class RegisterWindow(wiring.Component):
@@ -69,3 +69,20 @@ class RegisterWindow(wiring.Component):
             m.d.comb += [self.en.eq(1), self.addr.eq(self.read_addr)]
             m.d.sync += self.read_data.eq(self.rdata)
         return m
+
+
+def connect_window(m, window, write, read, regs):
+    """Connect the engines' register-window requests to the registers."""
+    access = regs.lanes
+    m.d.comb += [
+        window.write_request.eq(write.csr_request), window.write_addr.eq(write.csr_addr),
+        window.write_data.eq(write.csr_data), window.write_strb.eq(write.csr_strb),
+        window.read_request.eq(read.csr_request), window.read_addr.eq(read.csr_addr),
+        write.csr_done.eq(window.write_done), write.csr_resp.eq(window.write_resp),
+        read.csr_done.eq(window.read_done), read.csr_resp.eq(AXI4_RESP_OKAY),
+        read.csr_data.eq(window.read_data),
+        access.en.eq(window.en), access.write.eq(window.write),
+        access.addr.eq(window.addr), access.wdata.eq(window.wdata),
+        access.wstrb.eq(window.wstrb),
+        window.rdata.eq(access.rdata), window.error.eq(regs.lanes_error),
+    ]

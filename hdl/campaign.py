@@ -32,6 +32,9 @@ from .campaign_lanes import (
     load_lane_states,
     ram_differs,
 )
+from .campaign_lanes import (
+    first_cycle as _first,
+)
 from .encodings import NEVER
 from .inject import FaultModel
 from .lockstep import Lockstep
@@ -131,7 +134,9 @@ class CampaignBench(wiring.Component):
         - ``lag``: requests the faulty copy owes the golden copy (stalled or stopped);
           ``lag_overflow``: it fell more behind than the monitors hold;
         - ``golden_requests``: requests made by the golden copy (a measure of progress);
-        - ``rollbacks``: rollbacks of the faulty copy (systems built with rollback).
+        - ``rollbacks``: rollbacks of the faulty copy (systems built with rollback);
+          ``rollback_cycles``: the last one's length, from ``mismatch`` to the lanes
+          running again.
     """
 
     def __init__(self, system, *, faults, ram_words=256, ram_init=()):
@@ -167,7 +172,7 @@ class CampaignBench(wiring.Component):
             "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
             "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
             "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
-            "rollbacks": 8,
+            "rollbacks": 8, "rollback_cycles": 16,
         })
         super().__init__({
             "seq":       In(8),
@@ -322,6 +327,7 @@ class CampaignBench(wiring.Component):
         if "rollback" in faulty.signature.members:
             with run.If(faulty.rollback & ~r["rollbacks"].all()):
                 run.d.sync += r["rollbacks"].eq(r["rollbacks"] + 1)
+            m.d.comb += r["rollback_cycles"].eq(faulty.rollback_cycles)
         _first(run, r["self_error_at"], self_error, cycle)
         m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER))
         return detected
@@ -392,8 +398,3 @@ class CampaignBench(wiring.Component):
         with run.If(end & ~self.done):
             run.d.sync += [self.done.eq(1), self.done_seq.eq(seen)]
 
-
-def _first(run, output, event, cycle):
-    """Record in ``output`` the first ``cycle`` with ``event`` (``output`` starts at NEVER)."""
-    with run.If(event & (output == NEVER)):
-        run.d.sync += output.eq(cycle)

@@ -12,6 +12,7 @@ from amaranth.hdl import Cat, Mux, Signal
 from amaranth.lib import memory
 from amaranth.lib.fifo import SyncFIFOBuffered
 
+from .encodings import NEVER
 from .mem_copy import MemoryCopier
 
 __all__ = ["Events", "StreamCheck", "lane_pairs", "load_lane_states", "copy_lane_memories",
@@ -145,3 +146,9 @@ def ram_differs(run, i, g, f):
     with run.If(check.wrong):
         run.d.sync += wrong.eq(1)
     return wrong | check.overflow | (check.lag != 0)
+
+
+def first_cycle(run, output, event, cycle):
+    """Record in ``output`` the first ``cycle`` with ``event`` (``output`` starts at NEVER)."""
+    with run.If(event & (output == NEVER)):
+        run.d.sync += output.eq(cycle)

@@ -132,6 +132,16 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
              doc="Scratch register (no effect on the hardware)."),
     _count("ROLLBACKS", 0x68, "Divergences without blame rolled back to the last "
                               "checkpoint and re-executed (bridges built with rollback)."),
+    Register("DUMP_SELECT", 0x6C, [
+        Field("INDEX", 0, 24, WO, doc="First word to read."),
+        Field("LANE", 24, 2, WO, doc="Lane to read (freeze it first: its clock stopped, "
+                                     "its state holds still)."),
+        Field("MEMORY", 28, 1, WO, doc="0: the lane's state vector (every flip-flop, 32 "
+                                       "bits a word, bit 0 first); 1: its RAM."),
+    ], doc="Quick dump (designs with live resync): what DUMP_DATA reads."),
+    Register("DUMP_DATA", 0x70, [Field("DATA", 0, 32, RO, doc="The selected word.")],
+             doc="Quick dump: the word at DUMP_SELECT; each read moves INDEX on by one.",
+             read_strobe=True),
 ], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "
                  "(agreed transactions at the bridge's csr_base) and by the out-of-band "
                  "management port (mgmt).")

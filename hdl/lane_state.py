@@ -39,7 +39,9 @@ class LaneState:
         faulty copy of a system from the golden one while the system's own rollback owns
         ``state_in``).
     names : list of (str, int, int)
-        ``(register name, offset, width)`` of each part of the vector.
+        ``(register name, offset, width)`` of each part of the vector: Amaranth registers
+        by their path below the lane (``ram.bvalid``), the core's by its fault-site names
+        (``core.picorv32_core.reg_pc``), or ``core`` if its sites are not known.
     """
 
     def __init__(self, parts, core):
@@ -49,7 +51,12 @@ class LaneState:
             self.names.append((name, offset, len(value)))
             offset += len(value)
         if core is not None:
-            self.names.append(("core", offset, len(core.state_out)))
+            sites = getattr(core, "sites", None)
+            if sites:
+                self.names += [(f"core.{site.name}", offset + site.offset, site.width)
+                               for site in sites]
+            else:
+                self.names.append(("core", offset, len(core.state_out)))
             offset += len(core.state_out)
         self.width = offset
         self.state_out = Signal(max(offset, 1), name="lane_state_out")
@@ -59,20 +66,21 @@ class LaneState:
         self.ext_load = Signal(name="lane_state_ext_load")
 
 
-def _chunks(fragment):
+def _chunks(fragment, path):
     collector = LHSMaskCollector()
     collector.visit_stmt(fragment.statements["sync"])
+    prefix = "".join(f"{name}." for name in path)
     for signal, start, stop in collector.chunks():
         if start == 0 and stop is None:
-            yield signal, signal.name
+            yield signal, f"{prefix}{signal.name}"
         else:
-            yield signal[start:stop], f"{signal.name}[{start}:{stop}]"
+            yield signal[start:stop], f"{prefix}{signal.name}[{start}:{stop}]"
 
 
-def _walk(fragment):
-    yield fragment
-    for subfragment, _, _ in fragment.subfragments:
-        yield from _walk(subfragment)
+def _walk(fragment, path=()):
+    yield fragment, path
+    for index, (subfragment, name, _) in enumerate(fragment.subfragments):
+        yield from _walk(subfragment, (*path, name if name is not None else f"U${index}"))
 
 
 def elaborate_with_state(lane, platform):
@@ -84,7 +92,7 @@ def elaborate_with_state(lane, platform):
     elaboration.
     """
     fragment = Fragment.get(lane, platform)
-    per_fragment = [(frag, list(_chunks(frag))) for frag in _walk(fragment)
+    per_fragment = [(frag, list(_chunks(frag, path))) for frag, path in _walk(fragment)
                     if "sync" in frag.statements]
     core = getattr(lane, "core", None)
     if core is None or "state_out" not in getattr(core, "signature", None).members:

@@ -145,6 +145,10 @@ class Lockstep(wiring.Component):
     resync_rounds : Out(8), resync_flops : Out(32)
         With ``live_resync``: a resync is under way; the last one's stop (the survivors'
         pause, cycles), RAM words copied, pre-copy rounds, flip-flop bits copied.
+    resync_phase : Out(2), lane_states : Out(6), lane_frozen : Out(lanes)
+        With ``live_resync``, for observation: the resync's phase (0 idle, 1 pre-copy, 2
+        waiting for a transaction boundary, 3 stop); each lane's state (LANE_STATE); the
+        frozen lanes. A frozen lane's state port holds it still, its core included.
     syndrome : Out(compared_width)
         Delayed lockstep: the comparator's first-mismatch syndrome over the concatenated
         bus outputs (``awaddr``, ``awprot``, ``awvalid``, ``wdata``, ``wstrb``,

@@ -9,7 +9,7 @@ checkpoint (rollback), from the reference survivor (the joiner of a resync) or f
 (a survivor held during a resync's stop), and a rollback is not started during a resync.
 """
 
-from amaranth.hdl import Cat, Mux
+from amaranth.hdl import C, Cat, Mux, Signal
 from amaranth.lib.wiring import connect
 
 from .lane_state import elaborate_with_state
@@ -29,7 +29,9 @@ def continuous_members(rollback, live_resync, lanes):
     if live_resync:
         members.update({"present": In(lanes, init=(1 << lanes) - 1), "resync_busy": Out(1),
                         "resync_stop": Out(16), "resync_words": Out(32),
-                        "resync_rounds": Out(8), "resync_flops": Out(32)})
+                        "resync_rounds": Out(8), "resync_flops": Out(32),
+                        "resync_phase": Out(2), "lane_states": Out(6),
+                        "lane_frozen": Out(lanes)})
     return members
 
 
@@ -83,6 +85,9 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
         if rs is not None:
             sources += [(rs.load[i], rs.state_in), (rs.pin[i], state.state_out)]
             m.d.comb += getattr(rs, f"state{i}").eq(state.state_out)
+        # A frozen lane holds still, its core too (a Verilog instance has no enable for
+        # the freeze to reach): its state is loaded with itself.
+        sources.append((bridge.lane_freeze[i], state.state_out))
         value = sources[-1][1]
         for load, source in reversed(sources[:-1]):
             value = Mux(load, source, value)
@@ -130,8 +135,33 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
             bridge.resync_done.eq(rs.done), bridge.present.eq(lockstep.present),
             lockstep.resync_busy.eq(rs.busy), lockstep.resync_stop.eq(rs.stop_cycles),
             lockstep.resync_words.eq(rs.words), lockstep.resync_rounds.eq(rs.rounds),
-            lockstep.resync_flops.eq(rs.flops),
+            lockstep.resync_flops.eq(rs.flops), lockstep.resync_phase.eq(rs.phase),
+            lockstep.lane_states.eq(bridge.lane_states),
+            lockstep.lane_frozen.eq(bridge.lane_freeze),
         ]
     m.d.comb += bridge.hold.eq(Cat(*hold).any())
+    if rs is not None:
+        _dump(m, bridge, states, ports, rs)
 
     return [fragment for fragment, _ in built]
+
+
+def _dump(m, bridge, states, ports, resync):
+    """The quick-dump window: word ``dump_index`` of a lane's state vector or RAM."""
+    words = -(-states[0].width // 32)
+    state_word = Signal(32, name="dump_state_word")
+    ram_word = Signal(32, name="dump_ram_word")
+    for i, state in enumerate(states):
+        padded = Cat(state.state_out, C(0, words * 32 - state.width))
+        with m.If(bridge.dump_lane == i):
+            m.d.comb += state_word.eq(padded.word_select(bridge.dump_index[:max(1, (words - 1)
+                                                                               .bit_length())], 32))
+            if ports:
+                m.d.comb += ram_word.eq(ports[i].rdata)
+    if ports:
+        # The RAM is read through the port the resync copies with, while no resync runs.
+        abits = len(ports[0].raddr)
+        for port in ports:
+            with m.If(~resync.busy):
+                m.d.comb += port.raddr.eq(bridge.dump_index[:abits])
+    m.d.comb += bridge.dump_data.eq(Mux(bridge.dump_memory, ram_word, state_word))

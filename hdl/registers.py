@@ -111,6 +111,7 @@ class ErrorRegisters(wiring.Component):
             "event_lane":    In(2),
             "event_kind":    In(3),
             "rollback":      In(1),
+            "dump_data":     In(32),
             # Outputs to the bridge and lane manager.
             "irq":           Out(1),
             "lock":          Out(1),
@@ -120,6 +121,9 @@ class ErrorRegisters(wiring.Component):
             "lane_cmd_op":   Out(3),
             "path_failed":   Out(2),
             "cycle":         Out(32),
+            "dump_lane":     Out(2),
+            "dump_memory":   Out(1),
+            "dump_index":    Out(24),
         })
 
     def elaborate(self, platform):
@@ -134,7 +138,19 @@ class ErrorRegisters(wiring.Component):
         self._status(m, bank.port, cycle, unlocked)
         logged = self._event_log(m, bank, cycle)
         self._controls(m, bank.port, causes, logged)
+        self._dump(m, bank)
         return m
+
+    def _dump(self, m, bank):
+        """DUMP_SELECT and DUMP_DATA: the quick-dump window, its index moving on by itself."""
+        port = bank.port
+        with m.If(port("DUMP_SELECT", "INDEX", "_write")):
+            m.d.sync += [self.dump_index.eq(port("DUMP_SELECT", "INDEX")),
+                         self.dump_lane.eq(port("DUMP_SELECT", "LANE")),
+                         self.dump_memory.eq(port("DUMP_SELECT", "MEMORY"))]
+        with m.Elif(bank.dump_data_read):
+            m.d.sync += self.dump_index.eq(self.dump_index + 1)
+        m.d.comb += port("DUMP_DATA", "DATA").eq(self.dump_data)
 
     def _access(self, m, bank):
         """Arbitrate the two ports and protect CONTROL, UNLOCK and LANE_CMD; return the

@@ -83,6 +83,8 @@ class Resync(wiring.Component):
         The joiner is in lockstep at this clock edge.
     ram<i> : Out(MemoryUndoSignature), with ``ram`` only
     stop_cycles : Out(16), words : Out(32), rounds : Out(8), flops : Out(32)
+    phase : Out(2)
+        0 idle, 1 pre-copy, 2 waiting for a transaction boundary, 3 the stop.
     """
 
     def __init__(self, *, lanes, state_width, ram=None, block_words=16,
@@ -107,7 +109,7 @@ class Resync(wiring.Component):
             "idle": In(1), "accept": In(1), "busy": Out(1), "hold": Out(1),
             "pin": Out(lanes), "load": Out(lanes), "state_in": Out(state_width),
             "done": Out(1), "stop_cycles": Out(16), "words": Out(32), "rounds": Out(8),
-            "flops": Out(32),
+            "flops": Out(32), "phase": Out(2),
         })
         if ram is not None:
             members.update({f"ram{i}": Out(ram) for i in range(lanes)})
@@ -131,15 +133,16 @@ class Resync(wiring.Component):
                     m.next = "PRECOPY" if self._ram is not None else "WAIT"
             if self._ram is not None:
                 with m.State("PRECOPY"):
-                    m.d.comb += [self.busy.eq(1), copying["precopy"].eq(1)]
+                    m.d.comb += [self.busy.eq(1), copying["precopy"].eq(1), self.phase.eq(1)]
                     with m.If(copier_done["precopy"]):
                         m.next = "WAIT"
             with m.State("WAIT"):
-                m.d.comb += [self.busy.eq(1), self.hold.eq(1)]
+                m.d.comb += [self.busy.eq(1), self.hold.eq(1), self.phase.eq(2)]
                 with m.If(self.idle & ~self.accept):
                     m.next = "STOP"
             with m.State("STOP"):
-                m.d.comb += [self.busy.eq(1), self.hold.eq(1), self.pin.eq(online)]
+                m.d.comb += [self.busy.eq(1), self.hold.eq(1), self.pin.eq(online),
+                             self.phase.eq(3)]
                 m.d.sync += stop_cycles.eq(stop_cycles + 1)
                 if self._ram is not None:
                     m.d.comb += copying["stop"].eq(1)
@@ -149,7 +152,7 @@ class Resync(wiring.Component):
                     m.next = "FLOPS"
             with m.State("FLOPS"):
                 m.d.comb += [self.busy.eq(1), self.hold.eq(1), self.pin.eq(online),
-                             self.done.eq(1)]
+                             self.done.eq(1), self.phase.eq(3)]
                 m.d.sync += stop_cycles.eq(stop_cycles + 1)
                 for i in range(n):
                     m.d.comb += self.load[i].eq(joiner == i)
@@ -208,7 +211,7 @@ class Resync(wiring.Component):
                                                 Const(-1, sig.blocks)), source_dirty)),
             ]
             m.d.sync += [started.eq(1), rounds.eq(rounds + copying["precopy"])]
-        with m.Elif(started & ~copier.busy & ~copier.start):
+        with m.Elif(started & ~copier.busy):
             m.d.sync += started.eq(0)
             with m.If(copying["stop"]):
                 m.d.comb += done["stop"].eq(1)

@@ -13,7 +13,7 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First, RisingEdge, Timer
 
 __all__ = ["IoPath"]
 
@@ -152,6 +152,77 @@ def _retired(dut):
     return None
 
 
+async def _dump(dut, mgmt, lane, state_words, ram_words):
+    """Freeze ``lane``, read its state vector and RAM through DUMP_SELECT/DUMP_DATA, then
+    insert it again (a resync); return the words."""
+    await mgmt.lane_command(lane, "FREEZE")
+    await ClockCycles(dut.clk, 2)
+    words = {}
+    for kind, count in (("state", state_words), ("memory", ram_words)):
+        await mgmt.write("DUMP_SELECT", INDEX=0, LANE=lane, MEMORY=int(kind == "memory"))
+        words[kind] = [await mgmt.read("DUMP_DATA") for _ in range(count)]
+    await mgmt.lane_command(lane, "INSERT")
+    return words
+
+
+async def _play(dut, actions, start, log):
+    """Play the ``--at`` actions ``[cycle, action, lane]`` (cycles from ``start``)."""
+    from .mgmt import mgmt_driver
+    mgmt = mgmt_driver(dut)
+    for cycle, action, lane in sorted(actions):
+        now = IoPath.cycle() - start
+        if cycle > now:
+            await ClockCycles(dut.clk, cycle - now)
+        entry = {"cycle": IoPath.cycle() - start, "action": action, "lane": lane}
+        log.append(entry)
+        if action == "dump":
+            entry.update(await _dump(dut, mgmt, lane, int(os.environ["FTVOTER_STATE_WORDS"]),
+                                     int(os.environ["FTVOTER_RAM_WORDS"])))
+            continue
+        if action in ("unplug", "plug"):
+            present = int(dut.present.value)
+            bit = 1 << lane
+            dut.present.value = present & ~bit if action == "unplug" else present | bit
+            if action == "unplug":
+                continue
+            await RisingEdge(dut.clk)
+        op = {"reset-insert": "RESET_INSERT", "plug": "INSERT"}.get(action, action)
+        await mgmt.lane_command(lane, op)
+
+
+async def _watch_resyncs(dut, start, resyncs):
+    """Record each live resync's figures when it ends."""
+    while True:
+        await RisingEdge(dut.resync_busy)
+        began = IoPath.cycle() - start
+        await FallingEdge(dut.resync_busy)
+        await RisingEdge(dut.clk)
+        resyncs.append({"start_cycle": began, "end_cycle": IoPath.cycle() - start,
+                        "stop_cycles": int(dut.resync_stop.value),
+                        "words": int(dut.resync_words.value),
+                        "rounds": int(dut.resync_rounds.value),
+                        "flops": int(dut.resync_flops.value)})
+
+
+#: What the timeline records: the top's ports, when they change (sampled mid-cycle).
+TIMELINE = ("lane_states", "lane_frozen", "mismatch", "halted", "rollback", "restoring",
+            "resync_phase")
+
+
+async def _record_timeline(dut, start, samples):
+    """Append ``[cycle, {port: value}]`` whenever one of :data:`TIMELINE` changes."""
+    from cocotb.triggers import ValueChange
+    ports = [name for name in TIMELINE if hasattr(dut, name)]
+    last = None
+    while True:
+        await FallingEdge(dut.clk)
+        now = {name: int(getattr(dut, name).value) for name in ports}
+        if now != last:
+            samples.append([IoPath.cycle() - start, now])
+            last = now
+        await First(*(ValueChange(getattr(dut, name)) for name in ports))
+
+
 async def _count_mismatches(dut, counts):
     while True:
         await RisingEdge(dut.mismatch)
@@ -171,6 +242,8 @@ async def run_program(dut):
     dut.rst.value = 1
     if hasattr(dut, "fault__arm"):
         dut.fault__arm.value = 0
+    if hasattr(dut, "present"):
+        dut.present.value = (1 << len(dut.self_error)) - 1
     await Timer(2 * PERIOD_NS, unit="ns")
     _load_rams(dut, os.environ["FTVOTER_IMAGE"])
     if os.environ.get("FTVOTER_FLIP"):
@@ -180,6 +253,12 @@ async def run_program(dut):
     counts = {"mismatch_events": 0, "first_mismatch_cycle": None}
     cocotb.start_soon(_count_mismatches(dut, counts))
     start = IoPath.cycle()
+    actions, resyncs, samples = [], [], []
+    if os.environ.get("FTVOTER_TIMELINE"):
+        cocotb.start_soon(_record_timeline(dut, start, samples))
+    if os.environ.get("FTVOTER_AT"):
+        cocotb.start_soon(_play(dut, json.loads(os.environ["FTVOTER_AT"]), start, actions))
+        cocotb.start_soon(_watch_resyncs(dut, start, resyncs))
     started = time.perf_counter()
     await First(io.exited.wait(), Timer(cycles * PERIOD_NS, unit="ns"))
     elapsed = time.perf_counter() - started
@@ -197,6 +276,9 @@ async def run_program(dut):
         "self_error": int(dut.self_error.value),
         "online": int(dut.online.value),
         "wall_seconds": elapsed,
+        "actions": actions,
+        "resyncs": resyncs,
+        "timeline": samples,
         **counts,
     }
     if hasattr(dut, "mgmt__awvalid"):

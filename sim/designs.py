@@ -48,7 +48,8 @@ def _cpu_lane(core):
                                  f"not {p[key]!r}")
         return CpuLane(core(p), ram_bytes=p["ram_bytes"],
                        image=_words(p["program"], p["ram_bytes"]),
-                       copy_domain=p.get("copy_domain"), undo=p.get("rollback", False))
+                       copy_domain=p.get("copy_domain"),
+                       undo=p.get("rollback", False) or p.get("live_resync", False))
     return lane
 
 
@@ -164,7 +165,8 @@ def registered_lane_kinds():
 def _lockstep(p):
     lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"],
                         paths=p["paths"], policy=p["policy"], timeout=p["timeout"],
-                        csr_base=p["csr_base"], faults=p["faults"], rollback=p["rollback"])
+                        csr_base=p["csr_base"], faults=p["faults"], rollback=p["rollback"],
+                        live_resync=p.get("live_resync", False))
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -219,7 +221,7 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": ADDR_WIDTH,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": None, "program": None,
-         "ram_bytes": 16384, "parity": False, "rollback": False}),
+         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False}),
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
     # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
     # simulators (and results) what they were before the 32-bit default.

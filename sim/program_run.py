@@ -15,7 +15,14 @@ from .iss import REQUESTS
 from .programs import build_program, encode_requests, example_requests, image
 from .runs import simulate
 
-__all__ = ["CPU_LANES", "REQUESTS", "io_image", "run_program"]
+__all__ = ["AT_ACTIONS", "CPU_LANES", "REQUESTS", "io_image", "run_program"]
+
+#: ``--at`` actions played in simulation: LANE_CMD through the management port
+#: (remove, freeze, insert: a live resync, reset-insert: the reset-everything kind), the
+#: lane's presence input (unplug; plug: present again, then INSERT).
+AT_ACTIONS = ("remove", "insert", "freeze", "reset-insert", "unplug", "plug", "dump")
+#: ``--at`` actions of issue 13 not built yet (refused with a clear message).
+AT_LATER = ("split", "merge")
 
 #: Lane kinds that run programs.
 CPU_LANES = ("picorv32", "sentinel", "picorv32-rtl")
@@ -36,14 +43,19 @@ def io_image(io=None):
             for i in range(0, len(data), 4)}
 
 
-def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None):
+def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None, at=(),
+                timeline=False):
     """Run ``program`` on the lockstep design of ``params`` (a CPU lane kind, or one of
     :func:`~ftvoter.sim.designs.register_lane_kind`).
 
     ``flip`` is ``(site index, bit, cycle)``: a single-event upset through the fault
     injector (the design is built with the injector of ``params["faults"]``, or of
-    ``["*"]`` when a flip is asked for without it). Returns the figures of
-    :func:`ftvoter.sim.cocotb_program.run_program` (``console`` as bytes).
+    ``["*"]`` when a flip is asked for without it). ``at`` is a list of management
+    actions ``(cycle, action, lane)`` (:data:`AT_ACTIONS`), played on the running program;
+    the design is then built with live resync. ``timeline`` records the lanes' states,
+    mismatches, rollbacks and resync phases as they change (``figures["timeline"]``).
+    Returns the figures of :func:`ftvoter.sim.cocotb_program.run_program` (``console`` as
+    bytes).
     """
     from .designs import registered_lane_kinds, resolve
     kinds = (*CPU_LANES, *registered_lane_kinds())
@@ -51,7 +63,8 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None)
         raise ValueError(f"A program needs a CPU lane ({', '.join(kinds)}), "
                          f"not {params['lane']!r}")
     faults = params.get("faults") or (["*"] if flip is not None else None)
-    params = resolve("lockstep", {**params, "program": None, "ram": 0, "faults": faults})
+    params = resolve("lockstep", {**params, "program": None, "ram": 0, "faults": faults,
+                                  **({"live_resync": True} if at or timeline else {})})
     elf = build_program(program, ram_bytes=params["ram_bytes"])
     with tempfile.TemporaryDirectory(prefix="ftvoter-program-") as tmp:
         ram = Path(tmp) / "ram.bin"
@@ -60,10 +73,42 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None)
                "FTVOTER_IO": json.dumps(io_image(io))}
         if flip is not None:
             env["FTVOTER_FLIP"] = "{}:{}:{}".format(*flip)
+        if timeline:
+            env["FTVOTER_TIMELINE"] = 1
+        if at:
+            env["FTVOTER_AT"] = json.dumps([list(action) for action in at])
+            layout = lane_layout(params)
+            env["FTVOTER_STATE_WORDS"] = -(-layout.width // 32)
+            env["FTVOTER_RAM_WORDS"] = params["ram_bytes"] // 4
         figures = simulate(params, "run_program", env, waves_file=waves_file,
                            module="ftvoter.sim.cocotb_program", public=PUBLIC,
                            optimise=True)
     figures["console"] = bytes.fromhex(figures["console"])
+    for action in figures.get("actions", []):
+        if action["action"] == "dump":
+            action["sites"] = decode_state(layout, action.pop("state"))
     figures["io_writes"] = [tuple(w) for w in figures["io_writes"]]
     figures["io_reads"] = [tuple(r) for r in figures["io_reads"]]
     return figures
+
+
+def lane_layout(params):
+    """The state vector of one lane of the lockstep design of ``params``: its
+    :class:`~ftvoter.hdl.lane_state.LaneState` (``names``, ``width``)."""
+    import warnings
+
+    from amaranth.hdl import UnusedElaboratable
+
+    from ftvoter.hdl.lane_state import elaborate_with_state
+
+    from .designs import make_lane
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    _, state = elaborate_with_state(make_lane(params["lane"], params)(), None)
+    return state
+
+
+def decode_state(layout, words):
+    """``{register name: value}`` from a state vector read as 32-bit words (bit 0 first)."""
+    vector = sum(word << (32 * index) for index, word in enumerate(words))
+    return {name: vector >> offset & ((1 << width) - 1)
+            for name, offset, width in layout.names}

@@ -309,7 +309,8 @@ class AXI4LiteMemory(wiring.Component):
         outside = mem.read_port(domain="comb")
         m.d.comb += [outside.addr.eq(undo.raddr), undo.rdata.eq(outside.data)]
         block = wp.addr[(self._block_words.bit_length() - 1):]
-        dirty, since = Signal(undo.blocks, name="dirty"), Signal(undo.blocks, name="since")
+        blocks = len(undo.dirty)
+        dirty, since = Signal(blocks, name="dirty"), Signal(blocks, name="since")
         m.d.comb += [undo.dirty.eq(dirty), undo.since.eq(since)]
         for bitmap, reset in ((dirty, undo.clear), (since, undo.mark)):
             with m.If(reset):

@@ -22,16 +22,19 @@ def run_program_command(args, params):
     if args.offset:
         raise UsageError("--program runs plain lockstep only (no --offset)")
     cycles = args.cycles or 50_000_000
+    at = parse_at(args.at, args.lanes)
     flip = check_flip(args.flip, params) if args.flip is not None else None
     console = None if args.console in (None, "-") else Path(args.console)
     waves = None if args.waves.lower() == "none" else Path(args.waves).resolve()
-    for file in (console, waves):
+    timeline_file = Path(args.timeline) if args.timeline else None
+    for file in (console, waves, timeline_file,
+                 timeline_file.with_suffix(".json") if timeline_file else None):
         if file is not None:
             check_output(file)
     started = time.perf_counter()
     try:
         figures = run_program(params, args.program, cycles=cycles, flip=flip,
-                              waves_file=waves)
+                              waves_file=waves, at=at, timeline=timeline_file is not None)
     except ProgramError as error:
         raise UsageError(str(error)) from None
     total = time.perf_counter() - started
@@ -40,8 +43,65 @@ def run_program_command(args, params):
         sys.stdout.flush()
     elif console is not None:
         write_atomic(console, figures["console"])
+    _write_dumps(Path(args.dump_dir), figures)
+    if timeline_file is not None:
+        _write_timeline(timeline_file, figures, args)
     _print_summary(args, figures, flip, total, waves, cycles)
     return 0
+
+
+def _write_timeline(file, figures, args):
+    """The timeline as JSON (FILE.json) and PNG (FILE)."""
+    import json
+
+    from ftvoter.analysis.timeline import timeline, timeline_plot
+    data = timeline(figures["timeline"], lanes=args.lanes, end=figures["cycles"],
+                    actions=[{k: a[k] for k in ("cycle", "action", "lane")}
+                             for a in figures.get("actions", [])],
+                    resyncs=figures.get("resyncs", []))
+    write_atomic(file.with_suffix(".json"), json.dumps(data, indent=1).encode())
+    timeline_plot(data, file, title=f"{args.program} on {args.lanes} '{args.lane}' lanes")
+    figures["timeline_file"] = str(file)
+
+
+def _write_dumps(folder, figures):
+    """Write each dump's registers (JSON) and RAM image (little-endian words)."""
+    import json
+    for action in figures.get("actions", []):
+        if action["action"] != "dump":
+            continue
+        stem = folder / f"dump-{action['cycle']}-lane{action['lane']}"
+        image = b"".join(word.to_bytes(4, "little") for word in action.pop("memory"))
+        check_output(stem.with_suffix(".json"))
+        write_atomic(stem.with_name(stem.name + "-memory.bin"), image)
+        record = {"cycle": action["cycle"], "lane": action["lane"], "sites": action["sites"],
+                  "memory": stem.name + "-memory.bin", "memory_bytes": len(image)}
+        write_atomic(stem.with_suffix(".json"), json.dumps(record, indent=1).encode())
+        action["file"] = str(stem.with_suffix(".json"))
+        del action["sites"]
+
+
+def parse_at(values, lanes):
+    """Check ``--at CYCLE:ACTION:LANE`` values; return ``[(cycle, action, lane)]``."""
+    from ..program_run import AT_ACTIONS, AT_LATER
+    actions = []
+    for value in values:
+        parts = value.split(":")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
+            raise UsageError(f"--at must be CYCLE:ACTION:LANE (e.g. 5000:remove:1), not "
+                             f"{value!r}")
+        cycle, action, lane = int(parts[0]), parts[1], int(parts[2])
+        if action in AT_LATER:
+            raise UsageError(f"--at {value}: action {action} is not available yet (of "
+                             f"{', '.join(AT_ACTIONS + AT_LATER)}, these are built: "
+                             f"{', '.join(AT_ACTIONS)})")
+        if action not in AT_ACTIONS:
+            raise UsageError(f"--at {value}: action must be one of "
+                             f"{', '.join(AT_ACTIONS)}, not {action!r}")
+        if lane >= lanes:
+            raise UsageError(f"--at {value}: lane must be 0 to {lanes - 1}, not {lane}")
+        actions.append((cycle, action, lane))
+    return actions
 
 
 def _print_summary(args, figures, flip, total, waves, cycles):
@@ -73,6 +133,15 @@ def _print_summary(args, figures, flip, total, waves, cycles):
     if bridge is not None:
         say(f"  lanes         {' '.join(bridge['lane_states'])}"
             + ("; bridge HALTED (fail-safe)" if bridge["halted"] else ""))
+    for action in figures.get("actions", []):
+        say(f"  at {action['cycle']:<10} {action['action']} lane {action['lane']}"
+            + (f": {action['file']}" if "file" in action else ""))
+    for resync in figures.get("resyncs", []):
+        say(f"  resync        cycles {resync['start_cycle']}-{resync['end_cycle']}: stop "
+            f"{resync['stop_cycles']} cycles, {resync['words']} RAM words and "
+            f"{resync['flops']} flip-flop bits copied, {resync['rounds']} pre-copy rounds")
+    if "timeline_file" in figures:
+        say(f"  timeline      {figures['timeline_file']} (and .json)")
     if waves is not None:
         say(f"  waveform      {waves}")
     say(f"  wall time     {total:.1f} s (simulation {figures['wall_seconds']:.2f} s)")

@@ -38,6 +38,23 @@ def add_parser(commands):
     sim.add_argument("--flip", metavar="LANE.SITE[BIT]@CYCLE",
                      help="flip one bit of a lane register at a cycle, e.g. "
                           "'lane1.regfile.r3[7]@500'")
+    sim.add_argument("--at", metavar="CYCLE:ACTION:LANE", action="append", default=[],
+                     help="with --program: at CYCLE, do ACTION to LANE (repeatable): remove, "
+                          "freeze, insert (a live resync from the survivors), reset-insert "
+                          "(every lane reset), unplug (its presence input drops: surprise "
+                          "removal), plug (present again, then insert), dump (freeze, read "
+                          "its flip-flops and RAM out through the management port into "
+                          "--dump-dir, insert it again); the design is built with live "
+                          "resync")
+    sim.add_argument("--timeline", metavar="FILE.png", type=path,
+                     help="with --program: draw the lanes' states over time, mismatches, "
+                          "rollbacks, actions and each resync's phases into FILE.png, the "
+                          "same data as JSON in FILE.json (the design is built with live "
+                          "resync)")
+    sim.add_argument("--dump-dir", metavar="DIR", type=path, default="build/dumps",
+                     help="where --at ...:dump:LANE writes dump-<cycle>-lane<L>.json "
+                          "({register: value} and the figures) and "
+                          "dump-<cycle>-lane<L>-memory.bin (default: %(default)s)")
     add_lockstep_options(sim)
     return sim
 
@@ -49,6 +66,8 @@ def run(args):
         return run_program_command(args, params)
     if args.console is not None:
         raise UsageError("--console needs --program")
+    if args.at:
+        raise UsageError("--at needs --program (a CPU lane running a program)")
     args.cycles = args.cycles or 10_000
     env = {"FTVOTER_CYCLES": args.cycles}
     if args.flip is not None:
