@@ -61,9 +61,14 @@ def timeline(samples, *, lanes, end, actions=(), resyncs=()):
             return name
         rows.append([{"state": value, "from": a, "to": b}
                      for a, b, value in _segments(samples, end, state)])
-    phases = [{"phase": PHASES[value], "from": a, "to": b}
-              for a, b, value in _segments(samples, end, lambda v: v.get("resync_phase", 0))
-              if value]
+    phases = []
+    for a, b, value in _segments(samples, end, lambda v: v.get("resync_phase", 0)):
+        if value:
+            # The lane being resynchronised: the one SYNCING then (or frozen, being dumped).
+            joiner = next((lane for lane, row in enumerate(rows) for seg in row
+                           if seg["state"] == "SYNCING" and seg["from"] <= a < seg["to"]),
+                          None)
+            phases.append({"phase": PHASES[value], "from": a, "to": b, "lane": joiner})
     events = []
     for kind, port in (("mismatch", "mismatch"), ("rollback", "rollback"),
                        ("halt", "halted")):
@@ -81,17 +86,19 @@ def timeline(samples, *, lanes, end, actions=(), resyncs=()):
 def timeline_plot(data, path, *, title="Lane states over time"):
     """Draw :func:`timeline`'s ``data`` as a PNG at ``path``; return ``path``."""
     lanes = len(data["lanes"])
-    figure, axes = plt.subplots(figsize=(10, 1.2 + 0.7 * lanes))
+    figure, axes = plt.subplots(figsize=(10, 2.4 + 0.7 * lanes))
     for lane, row in enumerate(data["lanes"]):
         for segment in row:
             axes.barh(lane, segment["to"] - segment["from"], left=segment["from"],
                       height=0.6, color=STATE_COLOURS[segment["state"]], edgecolor="none")
-    joiners = [e["lane"] for e in data["events"] if e["kind"] in ("insert", "plug", "dump")]
-    lane = joiners[0] if joiners else 0
+    # A resync lasts a few hundred cycles of a long run: its phases get at least 0.4% of
+    # the axis, so that they show.
+    least = max(data["end"], 1) / 250
     for phase in data["resync_phases"]:
-        axes.barh(lane + 0.38, phase["to"] - phase["from"], left=phase["from"], height=0.14,
-                  color={"pre-copy": "#1565c0", "wait": "#ffb300", "stop": "#000000"}[
-                      phase["phase"]], edgecolor="none")
+        lane = phase.get("lane") or 0
+        axes.barh(lane + 0.38, max(phase["to"] - phase["from"], least), left=phase["from"],
+                  height=0.14, color={"pre-copy": "#1565c0", "wait": "#ffb300",
+                                      "stop": "#000000"}[phase["phase"]], edgecolor="none")
     markers = {"mismatch": ("v", "#d32f2f"), "rollback": ("o", "#26a69a"),
                "halt": ("X", "#000000")}
     for event in data["events"]:
@@ -111,7 +118,7 @@ def timeline_plot(data, path, *, title="Lane states over time"):
         handles.append(plt.Line2D([], [], marker=shape, color=colour, linestyle="none"))
         labels.append(kind)
     axes.legend(handles, labels, fontsize=7, ncol=4, loc="upper center",
-                bbox_to_anchor=(0.5, -0.35))
+                bbox_to_anchor=(0.5, -0.45))
     axes.set_yticks(range(lanes), [f"lane {i}" for i in range(lanes)])
     axes.set_xlim(0, max(data["end"], 1))
     axes.set_ylim(-0.6, lanes + 0.6)

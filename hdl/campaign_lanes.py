@@ -70,10 +70,10 @@ def lane_pairs(golden, faulty):
 def load_lane_states(m, pairs, load, golden=None, faulty=None):
     """Load the faulty lanes' state ports from the golden ones'; hold the golden ones.
 
-    Systems built with rollback own their lanes' state ports (``lane_states``, known
+    Systems built with rollback own their lanes' state ports (``state_ports``, known
     once elaborated): the load goes through their second input (``ext_in``)."""
-    if golden is not None and golden.lane_states is not None:
-        for g, f in zip(golden.lane_states, faulty.lane_states, strict=True):
+    if golden is not None and golden.state_ports is not None:
+        for g, f in zip(golden.state_ports, faulty.state_ports, strict=True):
             m.d.comb += [g.ext_in.eq(g.state_out), g.ext_load.eq(load),
                          f.ext_in.eq(g.state_out), f.ext_load.eq(load)]
         return

@@ -198,7 +198,7 @@ class Lockstep(wiring.Component):
         self._offset = offset
         self._registered = registered
         self._rollback, self._log_depth, self._live = rollback, log_depth, live_resync
-        self.lane_states = None
+        self.state_ports = None    # each lane's LaneState, once elaborated with them
         self._compared_width = sum(len(value) for _, value in
                                    _bus_members(self._units[0].bus, Out))
         bus = lane_sig.members["bus"].signature

@@ -51,7 +51,7 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
     n = len(units)
     built = [elaborate_with_state(unit, platform) for unit in units]
     states = [state for _, state in built]
-    lockstep.lane_states = states
+    lockstep.state_ports = states
     ports = _undo_ports(units)
     signature = ports[0].signature.flip() if ports else None
     width = states[0].width
@@ -122,7 +122,11 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
             rb.online.eq(bridge.online), rb.accept.eq(accept), rb.respond.eq(respond),
             rb.complete.eq(bridge.complete), rb.partial.eq(bridge.partial),
             rb.trigger.eq(bridge.rollback),
-            bridge.rollback_ok.eq(ok), bridge.state_diverged.eq(ok & ~rb.equal),
+            # A state difference is a divergence in DMR; with three lanes online the vote
+            # on their outputs names the odd one.
+            bridge.rollback_ok.eq(ok),
+            bridge.state_diverged.eq(ok & ~rb.equal &
+                                     (sum(bridge.online[i] for i in range(n)) == 2)),
             lockstep.rollback.eq(bridge.rollback & ok),
             lockstep.restoring.eq(rb.restoring), lockstep.rollback_cycles.eq(rb.cycles),
         ]

@@ -287,7 +287,8 @@ async def run_program(dut):
         figures["bridge"] = {
             "halted": bool((await mgmt.fields("STATUS")).HALTED),
             "lane_states": await mgmt.lane_states(len(dut.self_error)),
-            "error_cause": await mgmt.read("ERROR_CAUSE")}
+            "error_cause": await mgmt.read("ERROR_CAUSE"),
+            "rollbacks": await mgmt.read("ROLLBACKS")}
     path = os.environ["FTVOTER_SUMMARY"]
     with open(f"{path}.tmp", "w") as handle:
         json.dump(figures, handle)

@@ -3,9 +3,10 @@ against the RV32I ISS (``ftvoter.sim.iss``) and the same C compiled natively, an
 injected into the instrumented cores' flip-flops through the fault injector.
 
 Each configuration is one Verilator build (the programs are loaded at run time), shared
-by the tests that use it: in make test, one, PicoRV32 in TMR (the programs, the flips).
-DMR on PicoRV32 (a PC flip halts) is in tb/test_campaign_cpu_tb.py, on the campaign
-bench's build.
+by the tests that use it: in make test, one, PicoRV32 in TMR with rollback and live
+resync (the programs, the flips; and, with lane 2 removed at the start, DMR: remove and
+insert back, unplug and plug, a rollback, a quick dump). DMR on PicoRV32 without rollback
+(a PC flip halts) is in tb/test_campaign_cpu_tb.py, on the campaign bench's build.
 """
 
 import functools
@@ -33,7 +34,9 @@ def golden(name):
 
 
 def params(lane, lanes, faults=True):
-    return {"lane": lane, "lanes": lanes, "faults": ["*"] if faults else None}
+    # The TMR build of make test has rollback and live resync: one model for every test.
+    extra = {"rollback": True, "live_resync": True} if (lane, lanes) == ("picorv32", 3) else {}
+    return {"lane": lane, "lanes": lanes, "faults": ["*"] if faults else None, **extra}
 
 
 def check_against_golden(figures, name):
@@ -118,6 +121,58 @@ def test_tmr_isolates_a_pc_flip():
     assert figures["bridge"]["lane_states"] == ["ONLINE", "BROKEN", "ONLINE"]
     assert figures["exit_code"] == 0 and figures["console"] == model.console
     assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
+
+
+#: Lane 2 leaves at the start: the rest of the run is DMR on lanes 0 and 1.
+DMR = [(0, "remove", 2)]
+
+
+@pytest.mark.tb
+def test_dmr_remove_insert_unplug_plug_without_restart():
+    # Lane 1 is removed and inserted back (a rapid live resync: only the blocks written
+    # since it left), then unplugged and plugged in again while crc32 runs: the console,
+    # the I/O and the exit code are the ISS's (nothing restarted, nothing printed twice),
+    # both lanes online at the end, no divergence, every stop within the documented bound.
+    at = [*DMR, (50_000, "remove", 1), (120_000, "insert", 1), (160_000, "unplug", 1),
+          (190_000, "plug", 1)]
+    figures = run_program(params("picorv32", 3), example("crc32"), cycles=2_000_000, at=at)
+    model, _ = golden("crc32")
+    assert figures["exit_code"] == 0 and figures["console"] == model.console
+    assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["mismatch_events"] == 0 and figures["bridge"]["rollbacks"] == 0
+    resyncs = figures["resyncs"]
+    assert len(resyncs) == 2
+    for resync in resyncs:
+        assert resync["stop_cycles"] <= 64
+        assert 0 < resync["words"] < 4096          # rapid: not the whole 16 KiB
+        assert resync["flops"] > 1500
+
+
+@pytest.mark.tb
+def test_dmr_rollback_and_quick_dump():
+    # A flip in lane 1's x10 with no parity in DMR: no lane can be blamed, the lanes roll
+    # back to their last checkpoint and go on (recovered: both online, the ISS's output).
+    # Later lane 1 is dumped (frozen, read out, inserted again): its registers are the
+    # ISS's after as many instructions as its core had retired.
+    site = _site_index(3, "lane1.picorv32_core.cpuregs[10]")
+    figures = run_program(params("picorv32", 3), example("crc32"), cycles=2_000_000,
+                          flip=(site, 3, 100_000), at=[*DMR, (150_000, "dump", 1)])
+    model, _ = golden("crc32")
+    assert figures["exit_code"] == 0 and figures["console"] == model.console
+    assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
+    assert figures["bridge"]["rollbacks"] == 1
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    dump = next(a for a in figures["actions"] if a["action"] == "dump")
+    sites = dump["sites"]
+    regs = [sites[f"core.picorv32_core.cpuregs[{i}]"] for i in range(32)]
+    retired = sites["core.picorv32_core.count_instr"]
+    elf = build_program(example("crc32"))
+    # count_instr counts an instruction when the next one starts: the registers are the
+    # ISS's after that many instructions, or one fewer.
+    assert any(iss.run(elf, io=REQUESTS, stop_at=n).regs[1:] == regs[1:]
+               for n in (retired, retired - 1))
+    assert len(dump["memory"]) == 4096
 
 
 def test_io_image_places_the_requests():

@@ -275,6 +275,6 @@ class TestLiveResync:
         assert seen["online_after"] == seen["online_end"] == 0b11
         assert seen["mismatches_after"] == 0
         assert 1 <= seen["stop"] <= 8
-        assert seen["flops"] == lockstep.lane_states[0].width
+        assert seen["flops"] == lockstep.state_ports[0].width
         assert len(log) > 180
         assert log == WorkloadModel(seed=SEED).trace(len(log))

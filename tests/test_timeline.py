@@ -33,9 +33,10 @@ class TestTimeline:
                                     {"state": "REMOVED", "from": 100, "to": 300},
                                     {"state": "SYNCING", "from": 300, "to": 350},
                                     {"state": "ONLINE", "from": 350, "to": 1000}]
-        assert data["resync_phases"] == [{"phase": "pre-copy", "from": 300, "to": 340},
-                                         {"phase": "wait", "from": 340, "to": 342},
-                                         {"phase": "stop", "from": 342, "to": 350}]
+        assert data["resync_phases"] == [
+            {"phase": "pre-copy", "from": 300, "to": 340, "lane": 1},
+            {"phase": "wait", "from": 340, "to": 342, "lane": 1},
+            {"phase": "stop", "from": 342, "to": 350, "lane": 1}]
         kinds = [(e["cycle"], e["kind"]) for e in data["events"]]
         assert kinds == [(100, "remove"), (300, "insert"), (500, "mismatch"),
                          (500, "rollback")]
