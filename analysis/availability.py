@@ -7,9 +7,9 @@ hour, times in hours. Each model gives the steady-state availability, its nines,
 downtime per year, and the rate of silent data corruption (undetected wrong output, in
 FIT); each can be written in the PRISM language, for Storm to check.
 
-The models describe what the hardware does today (DESIGN.md §6): LANE_CMD INSERT resets
-every lane, so the lockstep models bring a lane back through a ``restart`` down state (the
-lanes' work starts again) rather than a live resync, which the gateware cannot do yet.
+The lockstep models bring a lane back through a ``restart`` down state: the lanes' work
+starting again after the reset-everything insert, or, with live resync, the survivors'
+stop (measured in cycles); a fault rolled back (``recovery``) leaves the system as it was.
 """
 
 import math
@@ -40,6 +40,8 @@ class Parameters:
     isolation: float = 0.6      #: share of detected faults (2 lanes) after which the right
     #: lane is taken out and the system goes on (else it stops: halt, then reboot/repair)
     isolation_tmr: float = 0.999    #: the same with three lanes (the odd lane outvoted)
+    recovery: float = 0.0       #: share of detected faults (2 lanes) rolled back and
+    #: re-executed with both lanes online (a design with rollback): no state change
     silent: float = 0.1         #: share of effective faults in an unchecked unit that
     #: corrupt its output before it fails
     mttr: float = 4.0           #: repair time of a permanent fault
@@ -57,13 +59,18 @@ class Parameters:
                     not math.isfinite(value) or value < 0:
                 raise ValueError(f"Parameter {field.name} must be a finite non-negative "
                                  f"number, not {value!r}")
-        for name in ("masked", "coverage", "isolation", "isolation_tmr", "silent"):
+        for name in ("masked", "coverage", "isolation", "isolation_tmr", "silent",
+                     "recovery"):
             if getattr(self, name) > 1:
                 raise ValueError(f"Parameter {name} must be a share from 0 to 1, not "
                                  f"{getattr(self, name)!r}")
         for name in ("mttr", "reboot", "restart", "resync"):
             if getattr(self, name) == 0:
                 raise ValueError(f"Parameter {name} must be positive, not 0")
+        if self.isolation + self.recovery > 1 + 1e-12:
+            raise ValueError(f"Parameters isolation and recovery are shares of the same "
+                             f"detected faults: their sum must be at most 1, not "
+                             f"{self.isolation + self.recovery!r}")
 
     @property
     def lambda_permanent(self):
@@ -142,13 +149,14 @@ def _ha_cluster(p):
 
 def _dmr(p):
     lp, lt = p.lambda_permanent * (1 - p.masked), p.lambda_transient * (1 - p.masked)
-    c, q = p.coverage, p.isolation
+    c, q, r = p.coverage, p.isolation, p.recovery
     transitions = [
-        # Both lanes checked: a detected fault takes the lane out, or stops the bridge.
+        # Both lanes checked: a detected fault takes the lane out, or stops the bridge; a
+        # rolled-back one (share r) leaves both lanes online: no transition.
         ("dual", "single_t", 2 * lt * c * q),
         ("dual", "single_p", 2 * lp * c * q),
-        ("dual", "reboot", 2 * lt * (1 - c * q)),   # halted, or undetected: a crash
-        ("dual", "repair", 2 * lp * (1 - c * q)),
+        ("dual", "reboot", 2 * lt * (1 - c * (q + r))),   # halted, or undetected: a crash
+        ("dual", "repair", 2 * lp * (1 - c * (q + r))),
         # The lane is inserted again (at once after a transient, after the repair of a
         # permanent fault); LANE_CMD INSERT resets every lane, so the system is down
         # while the work starts again (no live resync yet).

@@ -259,7 +259,9 @@ def campaign_parameters(records):
 
     ``masked``: masked and latent (no effect in the window); ``coverage``: covered
     (detected in time, :data:`COVERED`) / effective; ``isolation``: of the covered, those
-    after which the system went on (corrected, isolated or recovered). A ``late`` injection is an
+    after which the right lane was taken out and the system went on (corrected or
+    isolated); ``recovery``: of the covered, those rolled back with every lane online
+    (recovered). A ``late`` injection is an
     effective fault that was not covered in time: it lowers ``coverage`` (in the models
     it leads to a stop, and its wrong output counts as silent corruption), not
     ``isolation``. Returned as a dict for
@@ -272,7 +274,8 @@ def campaign_parameters(records):
     count = {outcome: sum(r["outcome"] == outcome for r in ran) for outcome in OUTCOMES}
     quiet = count["masked"] + count["latent"]
     covered = sum(count[outcome] for outcome in COVERED)
-    went_on = count["corrected"] + count["isolated"] + count["recovered"]
+    went_on = count["corrected"] + count["isolated"]
     return {"masked": quiet / n,
             "coverage": covered / (n - quiet) if n > quiet else 1.0,
-            "isolation": went_on / covered if covered else 0.0}
+            "isolation": went_on / covered if covered else 0.0,
+            "recovery": count["recovered"] / covered if covered else 0.0}

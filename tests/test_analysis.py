@@ -105,7 +105,14 @@ class TestStats:
 
     def test_campaign_parameters(self):
         assert campaign_parameters(RECORDS) == pytest.approx(
-            {"masked": 8 / 19, "coverage": 9 / 11, "isolation": 5 / 9})
+            {"masked": 8 / 19, "coverage": 9 / 11, "isolation": 5 / 9, "recovery": 0})
+
+    def test_recovered_is_its_own_share(self):
+        # A rolled-back injection is covered, and neither isolated nor halted.
+        records = [{"outcome": "recovered"}] * 3 + [{"outcome": "isolated"}] + \
+                  [{"outcome": "halted"}] + [{"outcome": "masked"}] * 5
+        assert campaign_parameters(records) == pytest.approx(
+            {"masked": 0.5, "coverage": 1.0, "isolation": 0.2, "recovery": 0.6})
 
     def test_latency(self):
         stats = latency([None, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
@@ -164,7 +171,7 @@ class TestStats:
     def test_late_lowers_coverage_not_isolation(self):
         # Effective: 21 - 8 quiet = 13, of which 9 covered in time; isolation of those 9.
         assert campaign_parameters(WITH_LATE) == pytest.approx(
-            {"masked": 8 / 21, "coverage": 9 / 13, "isolation": 5 / 9})
+            {"masked": 8 / 21, "coverage": 9 / 13, "isolation": 5 / 9, "recovery": 0})
 
     def test_load_sets_bad_lines_aside(self, tmp_path):
         # Garbage, an unknown outcome, an id out of the plan, a duplicate, a torn last

@@ -95,6 +95,27 @@ class TestClosedForms:
         pi = dict(zip(model.states, solve(model), strict=True))
         assert pi["restart"] / pi["dual"] == pytest.approx(restart, rel=1e-9)
 
+    def test_dmr_rollback_share(self):
+        # Closed form with a share r rolled back (no transition), q isolated and the rest
+        # halted (reboot): pi_single = 2 lt c q / (1/resync + lt), pi_reboot / pi_dual =
+        # (2 lt (1 - c (q + r)) + pi_single lt) * reboot.
+        p = Parameters(permanent_fit=0, transient_fit=2e5, masked=0.25, coverage=1.0,
+                       isolation=0.25, recovery=0.7, resync=0.02, reboot=0.2, restart=0.05)
+        lt = 2e5 * FIT * 0.75
+        single = 2 * lt * 0.25 / (1 / p.resync + lt)
+        reboot = (2 * lt * 0.05 + single * lt) * p.reboot
+        restart = single * p.restart / p.resync
+        expected = (1 + single) / (1 + single + reboot + restart)
+        assert availability("dmr_lockstep", p) == pytest.approx(expected, rel=1e-12)
+        # Everything rolled back: the faults never take the system down.
+        assert availability("dmr_lockstep", Parameters(
+            permanent_fit=0, coverage=1.0, isolation=0.0, recovery=1.0)) == 1.0
+
+    def test_isolation_and_recovery_share_the_detected(self):
+        with pytest.raises(ValueError, match=r"^Parameters isolation and recovery are shares "
+                                             r"of the same detected faults"):
+            Parameters(isolation=0.6, recovery=0.5)
+
     def test_tmr_transient_only(self):
         # docs/availability.md's closed form (pi_triple = 1), every detection outvoting
         # the odd lane: triple -> dual_t -> (restart | single -> (restart | reboot)).

@@ -17,14 +17,14 @@ def add_parser(commands):
                     "and print availability, nines, downtime in minutes per year and "
                     "silent data corruption in FIT. Parameters (TOML keys for --config): "
                     "permanent_fit, transient_fit (fault rates per lane or node, FIT), "
-                    "masked, coverage, isolation, isolation_tmr, silent (shares from 0 to "
-                    "1), mttr, reboot, restart, resync, failover (hours; restart: the time "
-                    "for the lockstep lanes' work to start again after a lane is inserted, "
-                    "since today's LANE_CMD INSERT resets every lane).")
+                    "masked, coverage, isolation, isolation_tmr, recovery, silent (shares "
+                    "from 0 to 1), mttr, reboot, restart, resync, failover (hours; restart: "
+                    "the down time of inserting a lane: the lanes' work starting again "
+                    "after a reset-everything insert, or a live resync's stop).")
     availability.add_argument("--config", metavar="FILE", type=path, help="parameters (TOML)")
     availability.add_argument("--campaign", metavar="DIR", type=path,
-                              help="take masked, coverage and isolation from the campaign "
-                                   "results in DIR")
+                              help="take masked, coverage, isolation and recovery from the "
+                                   "campaign results in DIR")
     availability.add_argument("--json", action="store_true",
                               help="print JSON: per architecture its availability, nines, "
                                    "downtime and the parameters used")
