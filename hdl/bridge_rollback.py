@@ -68,12 +68,14 @@ def resync_members(lanes):
         The quick-dump window (DUMP_SELECT, DUMP_DATA): the word to read, and its value.
     lane_states : Out(6)
         Each lane's state (LANE_STATE's encoding, two bits a lane), for observation.
+    split : Out(lanes)
+        The lane split off (LANE_CMD SPLIT): its bus goes to the split path, not here.
     """
     return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "idle": Out(1),
             "resync_start": Out(1), "resync_lane": Out(2), "resync_rapid": Out(1),
             "resync_done": In(1), "mark": Out(1), "dump_lane": Out(2),
             "dump_memory": Out(1), "dump_index": Out(24), "dump_data": In(32),
-            "lane_states": Out(6)}
+            "lane_states": Out(6), "split": Out(lanes)}
 
 
 def connect_resync(m, bridge, *, write, read, manager, regs):
@@ -89,4 +91,5 @@ def connect_resync(m, bridge, *, write, read, manager, regs):
         manager.resync_done.eq(bridge.resync_done),
         bridge.mark.eq(manager.mark),
         bridge.lane_states.eq(manager.state),
+        bridge.split.eq(manager.split),
     ]

@@ -19,9 +19,11 @@ UNLOCK_KEY = 0x554E4C4B
 #: LANE_STATE encoding (two bits per lane).
 LANE_STATES = {"ONLINE": 0, "BROKEN": 1, "REMOVED": 2, "SYNCING": 3}
 #: LANE_CMD.OP encoding.
-LANE_OPS = {"NONE": 0, "REMOVE": 1, "INSERT": 2, "FREEZE": 3, "RESET_INSERT": 4}
+LANE_OPS = {"NONE": 0, "REMOVE": 1, "INSERT": 2, "FREEZE": 3, "RESET_INSERT": 4,
+            "SPLIT": 5, "MERGE": 6}
 #: EVENT.KIND encoding.
-EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3, "ROLLBACK": 4}
+EVENT_KINDS = {"BROKEN": 0, "FIXED": 1, "REMOVED": 2, "INSERTED": 3, "ROLLBACK": 4,
+              "SPLIT": 5}
 #: SYNDROME.CHANNEL encoding.
 CHANNELS = {"AW": 0, "W": 1, "AR": 2, "B": 3, "R": 4}
 #: FEATURES.POLICY encoding (the bridge's ``policy`` names, upper case).

@@ -102,7 +102,10 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
               "resynchronises a broken or removed lane and brings it online (with live "
               "resync, from the survivors' state while they run; otherwise by resetting "
               "every lane); FREEZE removes it and stops its clock so its state can be "
-              "inspected; RESET_INSERT brings it online by resetting every lane."),
+              "inspected; RESET_INSERT brings it online by resetting every lane; SPLIT takes "
+              "an online lane out of the vote to run on its own on the split path (live "
+              "resync designs); MERGE brings a split lane back by a live resync from the "
+              "others."),
     ], doc="Protected: from the management port, write UNLOCK first."),
     Register("EVENT", 0x54, [
         Field("CYCLE", 0, 26, RO, doc="Low bits of CYCLE when it happened."),

@@ -28,6 +28,9 @@ class LaneManager(wiring.Component):
       only freezes it;
     - command INSERT: a BROKEN or REMOVED lane becomes SYNCING (one at a time);
       RESET_INSERT: the same, by the reset-everything resynchronisation;
+    - with ``live``, command SPLIT: an ONLINE lane (not the last) becomes REMOVED and
+      ``split`` (event SPLIT): it runs on its own, on the split path; MERGE (or INSERT)
+      brings it back by a live resync (a full copy), event INSERTED;
     - ``absent`` (surprise removal: the lane's presence input dropped): an ONLINE or
       SYNCING lane becomes REMOVED at once (event REMOVED), even the last one; an absent
       lane cannot be inserted.
@@ -76,10 +79,12 @@ class LaneManager(wiring.Component):
     resync_start : Out(1), resync_lane : Out(2), resync_rapid : Out(1)
     resync_done : In(1)
         With ``live``.
+    split : Out(lanes)
+        The split lane (one at most), with ``live``.
     mark : Out(1)
     lanes_reset : Out(1)
         Reset all lanes (resynchronisation).
-    event_valid : Out(1), event_lane : Out(2), event_kind : Out(2)
+    event_valid : Out(1), event_lane : Out(2), event_kind : Out(3)
         A state change (``EVENT_KINDS`` encoding).
     rejected : Out(1)
         A command could not be carried out.
@@ -102,6 +107,7 @@ class LaneManager(wiring.Component):
             "resync_rapid": Out(1),
             "resync_done": In(1),
             "mark":        Out(1),
+            "split":       Out(lanes),
             "safe":        In(1),
             "state":       Out(6),
             "online":      Out(lanes),
@@ -110,7 +116,7 @@ class LaneManager(wiring.Component):
             "lanes_reset": Out(1),
             "event_valid": Out(1),
             "event_lane":  Out(2),
-            "event_kind":  Out(2),
+            "event_kind":  Out(3),
             "rejected":    Out(1),
         })
         self.states = [Signal(2, name=f"lane{i}_state", init=ONLINE) for i in range(lanes)]
@@ -152,10 +158,13 @@ class LaneManager(wiring.Component):
                                  Cat(*((st == ONLINE) | (st == SYNCING) for st in states)))
         m.d.comb += isolating.eq(self.isolate.any() | unplugged.any())
         finishing = Signal()
+        split = Signal(n)
+        m.d.comb += self.split.eq(split)
         # The lane that last left the vote: a rapid resync is possible for it alone.
         last_left = Signal(2, init=3)
         m.d.comb += self.mark.eq(self.event_valid & ((self.event_kind == EVENT_KINDS["BROKEN"]) |
-                                                     (self.event_kind == EVENT_KINDS["REMOVED"])))
+                                                     (self.event_kind == EVENT_KINDS["REMOVED"]) |
+                                                     (self.event_kind == EVENT_KINDS["SPLIT"])))
         with m.If(self.mark):
             m.d.sync += last_left.eq(self.event_lane)
 
@@ -170,7 +179,7 @@ class LaneManager(wiring.Component):
             for lane in range(n):
                 with m.If(pending_lane == lane):
                     self._execute(m, lane, pending_op, online_count, was_broken, freeze,
-                                  by_reset, last_left)
+                                  by_reset, last_left, split)
             with m.If(pending_lane >= n):
                 m.d.comb += self.rejected.eq(1)
         return m
@@ -227,7 +236,8 @@ class LaneManager(wiring.Component):
         with m.Elif(self.syncing & by_reset & self.safe):
             m.d.sync += [resetting.eq(1), reset_count.eq(0)]
 
-    def _execute(self, m, lane, op, online_count, was_broken, freeze, by_reset, last_left):
+    def _execute(self, m, lane, op, online_count, was_broken, freeze, by_reset, last_left,
+                 split):
         """Carry out command ``op`` (``LANE_OPS`` encoding) on ``lane``, or reject it."""
         state = self.states[lane]
         with m.Switch(op):
@@ -242,18 +252,30 @@ class LaneManager(wiring.Component):
                     m.d.sync += freeze[lane].eq(1)
                 with m.Else():
                     m.d.comb += self.rejected.eq(1)
-            with m.Case(LANE_OPS["INSERT"], LANE_OPS["RESET_INSERT"]):
+            with m.Case(LANE_OPS["INSERT"], LANE_OPS["RESET_INSERT"], LANE_OPS["MERGE"]):
                 with m.If(((state == BROKEN) | (state == REMOVED)) & ~self.syncing &
-                          ~self.absent[lane]):
+                          ~self.absent[lane] &
+                          ((op != LANE_OPS["MERGE"]) | split[lane] if self._live else 1)):
                     reset = (op == LANE_OPS["RESET_INSERT"]) if self._live else 1
                     m.d.sync += [state.eq(SYNCING), freeze[lane].eq(0),
-                                 was_broken[lane].eq(state == BROKEN), by_reset.eq(reset)]
+                                 was_broken[lane].eq(state == BROKEN), by_reset.eq(reset),
+                                 split[lane].eq(0)]
                     if self._live:
                         with m.If(~reset):
+                            # A split lane ran a program of its own: a full copy.
                             m.d.comb += [self.resync_start.eq(1), self.resync_lane.eq(lane),
                                          self.resync_rapid.eq((state == REMOVED) &
-                                                              (last_left == lane))]
+                                                              (last_left == lane) &
+                                                              ~split[lane])]
                 with m.Else():
                     m.d.comb += self.rejected.eq(1)
+            if self._live:
+                with m.Case(LANE_OPS["SPLIT"]):
+                    with m.If((state == ONLINE) & (online_count > 1) & ~split.any()):
+                        m.d.sync += [state.eq(REMOVED), split[lane].eq(1),
+                                     was_broken[lane].eq(0)]
+                        self._event(m, lane, "SPLIT")
+                    with m.Else():
+                        m.d.comb += self.rejected.eq(1)
             with m.Default():
                 m.d.comb += self.rejected.eq(1)

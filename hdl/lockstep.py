@@ -141,6 +141,9 @@ class Lockstep(wiring.Component):
         the last one in cycles.
     present : In(lanes)
         With ``live_resync``: each lane's presence (surprise removal when it drops).
+    split_bus : Out(AXI4LiteSignature)
+        With ``live_resync``: the split path: the bus of the lane split off by LANE_CMD
+        SPLIT, running on its own (idle while no lane is split).
     resync_busy : Out(1), resync_stop : Out(16), resync_words : Out(32),
     resync_rounds : Out(8), resync_flops : Out(32)
         With ``live_resync``: a resync is under way; the last one's stop (the survivors'
@@ -215,7 +218,7 @@ class Lockstep(wiring.Component):
             if rollback:
                 # Checked here, so that a bad depth is reported at construction.
                 Rollback._check_depth(log_depth)
-            members.update(continuous_members(rollback, live_resync, lanes))
+            members.update(continuous_members(rollback, live_resync, lanes, bus))
             if paths == 2:
                 members["path1_bus"] = Out(bus)
             members["mgmt"] = In(AXI4LiteSignature(addr_width=8, data_width=32))

@@ -10,7 +10,7 @@ checkpoint (rollback), from the reference survivor (the joiner of a resync) or f
 """
 
 from amaranth.hdl import C, Cat, Mux, Signal
-from amaranth.lib.wiring import connect
+from amaranth.lib.wiring import Out, connect
 
 from .lane_state import elaborate_with_state
 from .resync import Resync
@@ -20,10 +20,13 @@ from .rollback_replay import connect_lanes_with_replay
 __all__ = ["elaborate_continuous", "continuous_members"]
 
 
-def continuous_members(rollback, live_resync, lanes):
-    """The Lockstep members of its continuous-processing options."""
+def continuous_members(rollback, live_resync, lanes, bus):
+    """The Lockstep members of its continuous-processing options (``bus``: the lanes' bus
+    signature)."""
     from amaranth.lib.wiring import In, Out
     members = {}
+    if live_resync:
+        members["split_bus"] = Out(bus)
     if rollback:
         members.update({"rollback": Out(1), "restoring": Out(1), "rollback_cycles": Out(16)})
     if live_resync:
@@ -66,15 +69,16 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
                                           block_words=block_words)
 
     # --- the lanes' buses ----------------------------------------------------------------
+    lanes = units if rs is None else _split_path(m, units, bridge, lockstep.split_bus)
     if rb is not None:
-        accept, respond = connect_lanes_with_replay(m, units, bridge, rb)
+        accept, respond = connect_lanes_with_replay(m, lanes, bridge, rb)
     else:
-        for i, unit in enumerate(units):
+        for i, unit in enumerate(lanes):
             connect(m, unit.bus, getattr(bridge, f"lane{i}_bus"))
         accept = Cat(*(bridge.online[i] & ((u.bus.awvalid & u.bus.awready) |
                                            (u.bus.wvalid & u.bus.wready) |
                                            (u.bus.arvalid & u.bus.arready))
-                       for i, u in enumerate(units))).any()
+                       for i, u in enumerate(lanes))).any()
 
     # --- state ports ---------------------------------------------------------------------
     for i, state in enumerate(states):
@@ -169,3 +173,29 @@ def _dump(m, bridge, states, ports, resync):
             with m.If(~resync.busy):
                 m.d.comb += port.raddr.eq(bridge.dump_index[:abits])
     m.d.comb += bridge.dump_data.eq(Mux(bridge.dump_memory, ram_word, state_word))
+
+
+class _LaneSide:
+    """A lane's bus as the bridge side sees it (``bus``: an initiator interface)."""
+
+    def __init__(self, signature, name):
+        self.bus = signature.create(path=(name,))
+
+
+def _split_path(m, units, bridge, split_bus):
+    """Route the split lane's bus to ``split_bus`` (the split path) instead of the bridge;
+    return the lanes as the bridge sees them (a split lane presents nothing)."""
+    sides = []
+    for i, unit in enumerate(units):
+        side = _LaneSide(unit.bus.signature, f"lane{i}_side")
+        split = bridge.split[i]
+        for name, member in unit.bus.signature.members.items():
+            ours, theirs = getattr(unit.bus, name), getattr(side.bus, name)
+            if member.flow == Out:
+                m.d.comb += theirs.eq(Mux(split, 0, ours))
+                with m.If(split):
+                    m.d.comb += getattr(split_bus, name).eq(ours)
+            else:
+                m.d.comb += ours.eq(Mux(split, getattr(split_bus, name), theirs))
+        sides.append(side)
+    return sides

@@ -186,7 +186,7 @@ async def _play(dut, actions, start, log):
             if action == "unplug":
                 continue
             await RisingEdge(dut.clk)
-        op = {"reset-insert": "RESET_INSERT", "plug": "INSERT"}.get(action, action)
+        op = {"reset-insert": "RESET_INSERT", "plug": "INSERT"}.get(action, action).upper()
         await mgmt.lane_command(lane, op)
 
 
@@ -237,6 +237,8 @@ async def run_program(dut):
     cycles = int(os.environ["FTVOTER_CYCLES"])
     image = {int(k): v for k, v in json.loads(os.environ.get("FTVOTER_IO", "{}")).items()}
     io = IoPath(dut, "path0_bus", image)
+    # The split path (live-resync designs): a lane split off runs its program there.
+    split_io = IoPath(dut, "split_bus", image) if hasattr(dut, "split_bus__awvalid") else None
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     dut.irq.value = 0
     dut.rst.value = 1
@@ -279,6 +281,8 @@ async def run_program(dut):
         "actions": actions,
         "resyncs": resyncs,
         "timeline": samples,
+        **({"split_console": split_io.console.hex(), "split_writes": split_io.writes,
+            "split_reads": split_io.reads} if split_io is not None else {}),
         **counts,
     }
     if hasattr(dut, "mgmt__awvalid"):

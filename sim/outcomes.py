@@ -105,4 +105,5 @@ def classify(record, injection, *, lanes, detection_only=False):
         "offline": [i for i in range(lanes) if offline >> i & 1],
         "end_cycle": record["cycle"],
         "rollbacks": record.get("rollbacks", 0),
+        "rollback_cycles": record.get("rollback_cycles") if record.get("rollbacks") else None,
     }

@@ -20,9 +20,10 @@ __all__ = ["AT_ACTIONS", "CPU_LANES", "REQUESTS", "io_image", "run_program"]
 #: ``--at`` actions played in simulation: LANE_CMD through the management port
 #: (remove, freeze, insert: a live resync, reset-insert: the reset-everything kind), the
 #: lane's presence input (unplug; plug: present again, then INSERT).
-AT_ACTIONS = ("remove", "insert", "freeze", "reset-insert", "unplug", "plug", "dump")
-#: ``--at`` actions of issue 13 not built yet (refused with a clear message).
-AT_LATER = ("split", "merge")
+AT_ACTIONS = ("remove", "insert", "freeze", "reset-insert", "unplug", "plug", "dump",
+              "split", "merge")
+#: ``--at`` actions not built yet (refused with a clear message).
+AT_LATER = ()
 
 #: Lane kinds that run programs.
 CPU_LANES = ("picorv32", "sentinel", "picorv32-rtl")
@@ -84,6 +85,8 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None,
                            module="ftvoter.sim.cocotb_program", public=PUBLIC,
                            optimise=True)
     figures["console"] = bytes.fromhex(figures["console"])
+    if "split_console" in figures:
+        figures["split_console"] = bytes.fromhex(figures["split_console"])
     for action in figures.get("actions", []):
         if action["action"] == "dump":
             action["sites"] = decode_state(layout, action.pop("state"))

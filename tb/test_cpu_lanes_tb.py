@@ -175,6 +175,24 @@ def test_dmr_rollback_and_quick_dump():
     assert len(dump["memory"]) == 4096
 
 
+@pytest.mark.tb
+def test_dmr_split_and_merge():
+    # SPLIT takes lane 1 out of the vote: it goes on with the program on its own, on the
+    # split path (its console there is a stretch of the program's own output); MERGE
+    # brings it back by a live resync from lane 0 (a full copy): lane 0's console is the
+    # ISS's, both online at the end, no divergence.
+    at = [*DMR, (50_000, "split", 1), (120_000, "merge", 1)]
+    figures = run_program(params("picorv32", 3), example("crc32"), cycles=2_000_000, at=at)
+    model, _ = golden("crc32")
+    assert figures["exit_code"] == 0 and figures["console"] == model.console
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["mismatch_events"] == 0
+    alone = figures["split_console"]
+    assert alone and alone in model.console
+    assert len(figures["resyncs"]) == 1 and figures["resyncs"][0]["words"] >= 4096
+    assert figures["resyncs"][0]["stop_cycles"] <= 64
+
+
 def test_io_image_places_the_requests():
     image = io_image()
     assert image[0x1000_0100] == len(example_requests())

@@ -71,7 +71,8 @@ class TestEncodeDecode:
         ({"LANE": 4}, r"^Register LANE_CMD field LANE must be a 2-bit integer, not 4$"),
         ({"LANE": -1}, r"^Register LANE_CMD field LANE must be a 2-bit integer, not -1$"),
         ({"OP": "EJECT"}, r"^Register LANE_CMD field OP must be a 3-bit integer or one of "
-                          r"NONE, REMOVE, INSERT, FREEZE, RESET_INSERT, not 'EJECT'$"),
+                          r"NONE, REMOVE, INSERT, FREEZE, RESET_INSERT, SPLIT, MERGE, "
+                          r"not 'EJECT'$"),
         ({"OP": "remove"}, r"^Register LANE_CMD field OP must be .+, not 'remove'$"),
         ({"OP": 1.0}, r"^Register LANE_CMD field OP must be .+, not 1\.0$"),
     ])

@@ -90,7 +90,7 @@ class TestClassify:
         assert result == {"outcome": "halted", "detection_latency": 2,
                           "propagation_latency": 1, "io_latency": None, "escaped": False,
                           "detected_by": "mismatch", "offline": [], "end_cycle": 103,
-                          "rollbacks": 0}
+                          "rollbacks": 0, "rollback_cycles": None}
 
     def test_not_applicable_is_null(self):
         result = classify(record(), LANE0, lanes=2)

@@ -66,9 +66,8 @@ class TestAt:
                         r"'5000:remove'$"),
         ("x:remove:1", r"^--at must be CYCLE:ACTION:LANE"),
         ("5:eject:1", r"^--at 5:eject:1: action must be one of remove, insert, freeze, "
-                      r"reset-insert, unplug, plug, dump, not 'eject'$"),
+                      r"reset-insert, unplug, plug, dump, split, merge, not 'eject'$"),
         ("5:remove:2", r"^--at 5:remove:2: lane must be 0 to 1, not 2$"),
-        ("5:split:1", r"^--at 5:split:1: action split is not available yet"),
     ])
     def test_bad(self, value, message):
         with pytest.raises(UsageError, match=message):

@@ -140,6 +140,9 @@ def _print_summary(args, figures, flip, total, waves, cycles):
         say(f"  resync        cycles {resync['start_cycle']}-{resync['end_cycle']}: stop "
             f"{resync['stop_cycles']} cycles, {resync['words']} RAM words and "
             f"{resync['flops']} flip-flop bits copied, {resync['rounds']} pre-copy rounds")
+    if figures.get("split_writes") or figures.get("split_reads"):
+        say(f"  split path    {len(figures['split_writes']) + len(figures['split_reads'])} "
+            f"transactions; console {len(figures['split_console'])} bytes")
     if "timeline_file" in figures:
         say(f"  timeline      {figures['timeline_file']} (and .json)")
     if waves is not None:

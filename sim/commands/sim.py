@@ -44,8 +44,9 @@ def add_parser(commands):
                           "(every lane reset), unplug (its presence input drops: surprise "
                           "removal), plug (present again, then insert), dump (freeze, read "
                           "its flip-flops and RAM out through the management port into "
-                          "--dump-dir, insert it again); the design is built with live "
-                          "resync")
+                          "--dump-dir, insert it again), split (out of the vote, running "
+                          "on its own on the split path), merge (back, by a live resync); "
+                          "the design is built with live resync")
     sim.add_argument("--timeline", metavar="FILE.png", type=path,
                      help="with --program: draw the lanes' states over time, mismatches, "
                           "rollbacks, actions and each resync's phases into FILE.png, the "
