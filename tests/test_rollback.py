@@ -173,10 +173,10 @@ class TestLockstepRollback:
         # and go on: both online, not halted, the I/O trace is the golden model's.
         lockstep = Lockstep(lane, rollback=True)
         log, mismatches, disagree, online, halted = run(
-            lockstep, 2500, flip=(300, 1, SCRATCH, 1 << 4))
+            lockstep, 1200, flip=(300, 1, SCRATCH, 1 << 4))
         assert mismatches and mismatches[0] > 300
         assert online == 0b11 and not halted
-        assert len(log) > 300
+        assert len(log) > 150
         assert log == WorkloadModel(seed=SEED).trace(len(log))
 
     def test_rollback_counted_and_logged(self):
@@ -211,7 +211,7 @@ class TestLockstepRollback:
 
         async def bench(ctx):
             signal = lockstep.units[1].state_registers()[SCRATCH[0]]
-            for cycle in range(900):
+            for cycle in range(600):
                 if cycle >= 300:
                     ctx.set(signal, ctx.get(signal) | 1 << 4)
                 seen["rollbacks"] += ctx.get(lockstep.rollback)
@@ -224,7 +224,8 @@ class TestLockstepRollback:
 
 
 class TestLiveResync:
-    @pytest.mark.parametrize("leave", ["REMOVE", "FREEZE", "unplug"])
+    @pytest.mark.parametrize("leave", ["REMOVE", pytest.param("FREEZE", marks=pytest.mark.long),
+                                       "unplug"])
     def test_lane_rejoins_without_restart(self, leave):
         # Lane 1 leaves (removed, frozen or unplugged), lane 0 goes on alone; INSERT
         # copies lane 0's state into lane 1 while it runs: the trace is the golden
@@ -244,7 +245,7 @@ class TestLiveResync:
                 await regs.lane_command(1, leave)
             await ctx.tick()
             seen["online_out"] = ctx.get(lockstep.online)
-            for _ in range(300):
+            for _ in range(200):
                 await ctx.tick()
             if leave == "unplug":
                 ctx.set(lockstep.present, 0b11)
@@ -258,7 +259,7 @@ class TestLiveResync:
             seen["flops"] = ctx.get(lockstep.resync_flops)
             seen["online_after"] = ctx.get(lockstep.online)
             mismatches = 0
-            for _ in range(800):
+            for _ in range(400):
                 mismatches += ctx.get(lockstep.mismatch) + ctx.get(lockstep.rollback)
                 await ctx.tick()
             seen["mismatches_after"] = mismatches
@@ -276,7 +277,7 @@ class TestLiveResync:
         assert seen["mismatches_after"] == 0
         assert 1 <= seen["stop"] <= 8
         assert seen["flops"] == lockstep.state_ports[0].width
-        assert len(log) > 180
+        assert len(log) > 100
         assert log == WorkloadModel(seed=SEED).trace(len(log))
 
 
@@ -302,14 +303,14 @@ class TestSplitMerge:
             await regs.lane_command(1, "SPLIT")
             await ctx.tick()
             seen["split"] = (ctx.get(lockstep.online), ctx.get(lockstep.bridge.split))
-            for _ in range(300):
+            for _ in range(200):
                 await ctx.tick()
             await regs.lane_command(1, "MERGE")
             for _ in range(40):
                 await ctx.tick()
             seen["merged"] = (ctx.get(lockstep.online), ctx.get(lockstep.bridge.split))
             mismatches = 0
-            for _ in range(600):
+            for _ in range(300):
                 mismatches += ctx.get(lockstep.mismatch)
                 await ctx.tick()
             seen["mismatches"] = mismatches
@@ -325,4 +326,4 @@ class TestSplitMerge:
         assert seen["mismatches"] == 0
         assert len(alone) > 20                      # lane 1 ran on its own meanwhile
         assert log == WorkloadModel(seed=SEED).trace(len(log))
-        assert len(log) > 180
+        assert len(log) > 100
