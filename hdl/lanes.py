@@ -171,7 +171,7 @@ class LaneManager(wiring.Component):
         with m.If(self.isolate.any()):
             self._isolate(m)
         with m.Elif(unplugged.any()):
-            self._unplug(m, unplugged, freeze)
+            self._unplug(m, unplugged, freeze, split)
         self._resynchronise(m, resetting, reset_count, isolating, finishing, was_broken,
                             by_reset)
         with m.If(pending & ~isolating & ~finishing & ~self.cmd):
@@ -198,12 +198,13 @@ class LaneManager(wiring.Component):
                 m.d.sync += states[lane].eq(BROKEN)
                 self._event(m, lane, "BROKEN")
 
-    def _unplug(self, m, unplugged, freeze):
-        """Mark REMOVED the lowest lane whose presence dropped."""
+    def _unplug(self, m, unplugged, freeze, split):
+        """Mark REMOVED the lowest lane whose presence dropped (no longer split)."""
         for lane in range(self._lanes):
             lower = unplugged[:lane].any() if lane else Const(0, 1)
             with m.If(unplugged[lane] & ~lower):
-                m.d.sync += [self.states[lane].eq(REMOVED), freeze[lane].eq(0)]
+                m.d.sync += [self.states[lane].eq(REMOVED), freeze[lane].eq(0),
+                             split[lane].eq(0)]
                 self._event(m, lane, "REMOVED")
 
     def _resynchronise(self, m, resetting, reset_count, isolating, finishing, was_broken,

@@ -258,12 +258,24 @@ async def run_program(dut):
     actions, resyncs, samples = [], [], []
     if os.environ.get("FTVOTER_TIMELINE"):
         cocotb.start_soon(_record_timeline(dut, start, samples))
+    play = None
     if os.environ.get("FTVOTER_AT"):
-        cocotb.start_soon(_play(dut, json.loads(os.environ["FTVOTER_AT"]), start, actions))
+        play = cocotb.start_soon(_play(dut, json.loads(os.environ["FTVOTER_AT"]), start,
+                                       actions))
         cocotb.start_soon(_watch_resyncs(dut, start, resyncs))
     started = time.perf_counter()
     await First(io.exited.wait(), Timer(cycles * PERIOD_NS, unit="ns"))
     elapsed = time.perf_counter() - started
+    if play is not None and not play.done():
+        # An action still under way at the exit (a dump's reads): let it finish, and the
+        # resync it started.
+        await First(play, Timer(cycles * PERIOD_NS, unit="ns"))
+        lanes = len(dut.self_error)
+        for _ in range(cycles // 100):
+            await ClockCycles(dut.clk, 100)
+            states = int(dut.lane_states.value)
+            if all(states >> 2 * i & 3 != 3 for i in range(lanes)):    # none SYNCING
+                break
     end = io.exit_cycle if io.exit_cycle is not None else IoPath.cycle()
     figures = {
         "cycles": end - start,

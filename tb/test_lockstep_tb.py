@@ -203,7 +203,7 @@ def _run(tmp_path, params, testcase, env):
 @pytest.mark.parametrize("lanes, offset, data_width",
                          [(2, 0, 32), (3, 0, 32), (2, 2, 64)])
 def test_fault_free(tmp_path, lanes, offset, data_width):
-    cycles = 40_000
+    cycles = 20_000
     figures = _run(tmp_path, {"lanes": lanes, "offset": offset, "data_width": data_width},
                    "run_test_fault_free", {"FTVOTER_CYCLES": cycles})
     assert figures["mismatches"] == 0 and figures["transactions"] > cycles // 50

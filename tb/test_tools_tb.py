@@ -78,6 +78,7 @@ def test_sim(tmp_path, suffix):
 
 
 @pytest.mark.tb
+@pytest.mark.long     # a TMR model of its own; tb/test_lockstep_tb.py runs TMR fault-free
 def test_sim_fault_free_no_mismatch():
     result = ftvoter("sim", "--cycles", "2000", "--waves", "none", "--lanes", "3")
     assert result.returncode == 0, result.stderr

@@ -55,7 +55,9 @@ def _write_timeline(file, figures, args):
     import json
 
     from ftvoter.analysis.timeline import timeline, timeline_plot
-    data = timeline(figures["timeline"], lanes=args.lanes, end=figures["cycles"],
+    # Actions may go on after the program's exit (a dump's reads, the resync after it).
+    last = max((cycle for cycle, _ in figures["timeline"]), default=0) + 1
+    data = timeline(figures["timeline"], lanes=args.lanes, end=max(figures["cycles"], last),
                     actions=[{k: a[k] for k in ("cycle", "action", "lane")}
                              for a in figures.get("actions", [])],
                     resyncs=figures.get("resyncs", []))
