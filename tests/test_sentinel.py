@@ -373,6 +373,7 @@ class TestSentinelCore:
         assert ours["exit_code"] == gold.exit_code == 0
         assert ours["retired"] == gold.steps - 1   # the EXIT store retires at the next fetch
 
+    @pytest.mark.long     # 53 s in amaranth.sim; the shorter programs above run in make test
     def test_transactions_matches_iss(self):
         elf = programs.build_program(programs.example("transactions"))
         io = programs.encode_requests(programs.example_requests())
