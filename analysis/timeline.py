@@ -8,8 +8,6 @@ waiting for a transaction boundary, the stop) over the joining lane's row, and m
 for mismatches, rollbacks, halts and the management actions.
 """
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 
 from ftvoter.hdl.encodings import LANE_STATES  # noqa: E402
 
-from .files import write_atomic  # noqa: E402
+from .plots import _save  # noqa: E402
 
 __all__ = ["timeline", "timeline_plot", "STATE_COLOURS"]
 
@@ -124,11 +122,4 @@ def timeline_plot(data, path, *, title="Lane states over time"):
     axes.set_ylim(-0.6, lanes + 0.6)
     axes.set_xlabel("cycle")
     axes.set_title(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format="png", dpi=110)
-    finally:
-        plt.close(figure)
-    write_atomic(path, buffer.getvalue())
-    return path
+    return _save(figure, path)

@@ -198,6 +198,15 @@ class LaneManager(wiring.Component):
                 m.d.sync += states[lane].eq(BROKEN)
                 self._event(m, lane, "BROKEN")
 
+    def _bring_online(self, m, was_broken):
+        """The SYNCING lane is ONLINE at this clock edge (event FIXED, or INSERTED)."""
+        for lane, state in enumerate(self.states):
+            with m.If(state == SYNCING):
+                m.d.sync += state.eq(ONLINE)
+                self._event(m, lane, "FIXED")
+                with m.If(~was_broken[lane]):
+                    self._event(m, lane, "INSERTED")
+
     def _unplug(self, m, unplugged, freeze, split):
         """Mark REMOVED the lowest lane whose presence dropped (no longer split)."""
         for lane in range(self._lanes):
@@ -211,27 +220,16 @@ class LaneManager(wiring.Component):
                        by_reset):
         """Wait for a safe point, reset all lanes, bring the SYNCING lane online; or, live,
         bring it online when the resync is done."""
-        states = self.states
         if self._live:
             with m.If(self.resync_done & ~by_reset & ~isolating):
                 m.d.comb += finishing.eq(1)
-                for lane in range(self._lanes):
-                    with m.If(states[lane] == SYNCING):
-                        m.d.sync += states[lane].eq(ONLINE)
-                        self._event(m, lane, "FIXED")
-                        with m.If(~was_broken[lane]):
-                            self._event(m, lane, "INSERTED")
+                self._bring_online(m, was_broken)
         with m.If(resetting):
             with m.If(reset_count == RESYNC_RESET_CYCLES - 1):
                 m.d.comb += finishing.eq(1)
                 with m.If(~isolating):
                     m.d.sync += [resetting.eq(0), reset_count.eq(0)]
-                    for lane in range(self._lanes):
-                        with m.If(states[lane] == SYNCING):
-                            m.d.sync += states[lane].eq(ONLINE)
-                            self._event(m, lane, "FIXED")
-                            with m.If(~was_broken[lane]):
-                                self._event(m, lane, "INSERTED")
+                    self._bring_online(m, was_broken)
             with m.Else():
                 m.d.sync += reset_count.eq(reset_count + 1)
         with m.Elif(self.syncing & by_reset & self.safe):

@@ -29,6 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from .compare import _check_lanes
 from .mem_copy import MemoryCopier
+from .rollback import _first_online
 from .units.memory import MemoryUndoSignature
 
 __all__ = ["Resync", "STOP_BLOCKS", "MAX_ROUNDS"]
@@ -37,13 +38,6 @@ __all__ = ["Resync", "STOP_BLOCKS", "MAX_ROUNDS"]
 STOP_BLOCKS = 2
 #: Pre-copy rounds at most.
 MAX_ROUNDS = 8
-
-
-def _first_online(online, values):
-    result = values[-1]
-    for i in reversed(range(len(values) - 1)):
-        result = Mux(online[i], values[i], result)
-    return result
 
 
 class Resync(wiring.Component):
