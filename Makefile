@@ -18,7 +18,7 @@ JOBS   ?= 2
 BOARD  ?= icebreaker
 LANES  ?= 2
 
-.PHONY: help test test-long campaign sim bench synth synth-compare lint clean distclean
+.PHONY: help test test-long campaign sim bench synth synth-compare lint formal clean distclean
 
 help:
 	@echo "make campaign run the default fault campaigns, print their outcome tables"
@@ -29,6 +29,7 @@ help:
 	@echo "make synth   build the lockstep demo for BOARD=$(BOARD) (icebreaker, ulx3s), LANES=$(LANES)"
 	@echo "make synth-compare  simplex, DMR and TMR builds on BOARD, and component areas"
 	@echo "make lint    ruff over the Python sources"
+	@echo "make formal  SymbiYosys proofs, covers and mutants of formal/ (formal/README.md)"
 	@echo "make clean   remove build/ and generated reports; distclean also removes .venv"
 
 $(STAMP): pyproject.toml
@@ -66,6 +67,9 @@ synth-compare: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+formal: $(STAMP)
+	$(BIN)/python formal/run.py
 
 clean:
 	rm -rf build

@@ -1,0 +1,93 @@
+"""Deliberately broken designs: each wraps a real one and breaks it at its ports.
+
+A mutant has the signature of the design it wraps, so a harness drives it exactly as it
+drives the real one. None of them touches ``hdl/``: each is the real component with a
+few of its inputs or outputs rewired, the way a wiring fault or a careless edit would.
+"""
+
+from amaranth.hdl import Cat, Module, Mux
+from amaranth.lib import wiring
+
+from ftvoter.hdl.signatures import AXI4_RESP_SLVERR
+
+__all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "no_slverr"]
+
+
+class Rewired(wiring.Component):
+    """``inner`` with the same ports, passed through but for ``inputs`` and ``outputs``:
+    dicts from a port path (``("lane1_bus", "awaddr")``) to a function of ``(outer,
+    inner)`` giving the value that drives the inner input (or the outer output)."""
+
+    def __init__(self, inner, *, inputs=None, outputs=None):
+        self._inner = inner
+        self._inputs, self._outputs = inputs or {}, outputs or {}
+        super().__init__(inner.signature)
+
+    @property
+    def inner(self):
+        return self._inner
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = self._inner
+        outer_ports = dict((path, value) for path, _, value in self.signature.flatten(self))
+        for path, member, value in self._inner.signature.flatten(self._inner):
+            outer = outer_ports[path]
+            if member.flow == wiring.In:
+                rewire = self._inputs.get(path)
+                m.d.comb += value.eq(rewire(self, self._inner) if rewire else outer)
+            else:
+                rewire = self._outputs.get(path)
+                m.d.comb += outer.eq(rewire(self, self._inner) if rewire else value)
+        return m
+
+
+def forward_lane0(bridge, lanes):
+    """A bridge that forwards lane 0 without comparing: every other lane's request inputs
+    are lane 0's, so the bridge sees agreement whatever the lanes present."""
+    inputs = {}
+    for i in range(1, lanes):
+        for name in ("awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
+                     "araddr", "arprot", "arvalid", "rready"):
+            inputs[(f"lane{i}_bus", name)] = (
+                lambda outer, inner, name=name: getattr(outer.lane0_bus, name))
+    return Rewired(bridge, inputs=inputs)
+
+
+def blind_bit(comparator, bit=0):
+    """A comparator that ignores one bit: lane 0's bit ``bit`` is replaced by lane 1's."""
+    def lane0(outer, inner):
+        value = outer.lane0
+        if len(value) == 1:
+            return outer.lane1
+        parts = []
+        if bit:
+            parts.append(value[:bit])
+        parts.append(outer.lane1[bit])
+        if bit + 1 < len(value):
+            parts.append(value[bit + 1:])
+        return Cat(*parts)
+    return Rewired(comparator, inputs={("lane0",): lane0})
+
+
+def blind_addr_bit(bridge, bit=0):
+    """A bridge whose comparison ignores bit ``bit`` of lane 0's write address: the
+    bridge's lane 0 sees lane 1's bit there (lane 0's other bits are its own)."""
+    def awaddr(outer, inner):
+        value = outer.lane0_bus.awaddr
+        return Cat(*(outer.lane1_bus.awaddr[k] if k == bit else value[k]
+                     for k in range(len(value))))
+    return Rewired(bridge, inputs={("lane0_bus", "awaddr"): awaddr})
+
+
+def no_slverr(bridge, lanes):
+    """A bridge that hangs instead of answering an error: a B or R response with SLVERR
+    is never shown to the lanes (``bvalid``/``rvalid`` held low)."""
+    outputs = {}
+    for i in range(lanes):
+        for kind in ("b", "r"):
+            outputs[(f"lane{i}_bus", f"{kind}valid")] = (
+                lambda outer, inner, i=i, kind=kind: Mux(
+                    getattr(getattr(inner, f"lane{i}_bus"), f"{kind}resp") == AXI4_RESP_SLVERR,
+                    0, getattr(getattr(inner, f"lane{i}_bus"), f"{kind}valid")))
+    return Rewired(bridge, outputs=outputs)
