@@ -19,6 +19,14 @@ alone (reads need no lookup in a buffer) and costs cycles only at a rollback; it
 bounds the rollback time. A log that fills up makes rollback impossible until the next
 checkpoint.
 
+Upsets in a RAM (a RAM with check bits, ``ram.check``): the words the first online lane
+read since the checkpoint are logged too (up to ``log_depth``; more are not checked).
+After the undo log is written back, each of them is read in every online lane, one per
+cycle: a lane whose copy fails its check bits while another lane's passes gets the
+other's copy (:mod:`~ftvoter.hdl.units.memory_check`), so the re-execution reads the
+right word and both lanes stay online. A rollback takes at most ``2 * log_depth + 1``
+cycles.
+
 A rollback (``trigger``, from the blame policy, only while ``ok``) lasts ``restoring``:
 ``max(entries) + 1`` cycles in which every online lane is held at the checkpoint
 (``load``) and its RAM's bus writes are blocked while the log is written back; the lanes
@@ -84,6 +92,9 @@ class Rollback(wiring.Component):
     ram<i> : Out(MemoryUndoSignature), with ``ram`` only
     cycles : Out(16)
         Length of the last rollback in cycles (restoring), saturating.
+    repairs : Out(16)
+        RAM words repaired from another lane's copy since reset (saturating), with a RAM
+        that has check bits.
     """
 
     def __init__(self, *, lanes, state_width, ram=None, log_depth=LOG_DEPTH):
@@ -101,6 +112,7 @@ class Rollback(wiring.Component):
             "partial": In(1), "trigger": In(1), "ok": Out(1), "equal": Out(1),
             "restoring": Out(1), "replay": Out(1),
             "state_in": Out(state_width), "load": Out(lanes), "cycles": Out(16),
+            "repairs": Out(16),
         })
         if ram is not None:
             members.update({f"ram{i}": Out(ram) for i in range(lanes)})
@@ -158,8 +170,11 @@ class Rollback(wiring.Component):
         start = Signal()
         m.d.comb += start.eq(self.trigger & self.ok)
         busy = []
+        repairs = Signal(16)
         if self._ram is not None:
             busy = self._logs(m, online, take, restoring, writes_same, overflow)
+            if self._ram.check:
+                busy.append(self._check_reads(m, online, take, restoring, busy, repairs))
         finish = Signal()
         m.d.comb += finish.eq(restoring & ~Cat(*busy).any() if busy else restoring)
         cycles = Signal(16)
@@ -172,6 +187,7 @@ class Rollback(wiring.Component):
                 m.d.comb += self.replay.eq(responded)
         m.d.comb += self.cycles.eq(cycles)
 
+        m.d.comb += self.repairs.eq(repairs)
         with m.If(finish):
             m.d.sync += ram_same.eq(1)
         with m.Elif(~restoring & ~writes_same):
@@ -214,9 +230,59 @@ class Rollback(wiring.Component):
                 m.d.comb += [port.we.eq(1), port.waddr.eq(addrs[count - 1]),
                              port.wdata.eq(words[count - 1])]
                 m.d.sync += count.eq(count - 1)
+            if sig.check:
+                self._log_checks(m, i, port, take, restoring, count, left)
             busy.append(left)
         m.d.comb += overflow.eq(Cat(*overflows).any())
         return busy
+
+
+    def _log_checks(self, m, i, port, take, restoring, count, left):
+        """The old check bits of the undo log's words, put back with them."""
+        checks = Array(Signal(len(port.wr_old_check), name=f"log{i}_check{k}")
+                       for k in range(self._depth))
+        with m.If(take):
+            m.d.sync += checks[0].eq(port.wr_old_check)
+        with m.Elif(~restoring & port.wr & (count != self._depth)):
+            m.d.sync += checks[count].eq(port.wr_old_check)
+        with m.If(left):
+            m.d.comb += [port.wcheck.eq(checks[count - 1]), port.wcheck_en.eq(1)]
+
+    def _check_reads(self, m, online, take, restoring, undoing, repairs):
+        """The read log, and the check of its words after the undo log is written back;
+        return "words left to check"."""
+        n, depth, sig = self._lanes, self._depth, self._ram
+        ports = [getattr(self, f"ram{i}") for i in range(n)]
+        reads = [Cat(port.rd, port.rd_addr) for port in ports]
+        ref_read = Signal(len(reads[0]), name="ref_read")
+        m.d.comb += ref_read.eq(_first_online(online, reads))
+        addrs = Array(Signal(sig.abits, name=f"read_addr{k}") for k in range(depth))
+        count = Signal(range(depth + 1), name="read_count")
+        with m.If(take):
+            m.d.sync += [count.eq(ref_read[0]), addrs[0].eq(ref_read[1:])]
+        with m.Elif(~restoring & ref_read[0] & (count != depth)):
+            m.d.sync += [addrs[count].eq(ref_read[1:]), count.eq(count + 1)]
+        left = Signal(name="read_left")
+        m.d.comb += left.eq(restoring & (count != 0) & ~Cat(*undoing).any())
+        addr = addrs[count - 1]
+        repaired = Signal()
+        with m.If(left):
+            m.d.sync += count.eq(count - 1)
+            for i, port in enumerate(ports):
+                m.d.comb += port.raddr.eq(addr)
+                good = [k for k in range(n) if k != i]
+                value = ports[good[-1]].rdata
+                for k in reversed(good[:-1]):
+                    value = Mux(online[k] & ~ports[k].rbad, ports[k].rdata, value)
+                fix = Signal(name=f"repair{i}")
+                m.d.comb += fix.eq(online[i] & port.rbad &
+                                   Cat(*(online[k] & ~ports[k].rbad for k in good)).any())
+                with m.If(fix):
+                    m.d.comb += [port.we.eq(1), port.waddr.eq(addr), port.wdata.eq(value),
+                                 repaired.eq(1)]
+        with m.If(repaired & ~repairs.all()):
+            m.d.sync += repairs.eq(repairs + 1)
+        return left
 
 
 def _first_online(online, values):

@@ -113,16 +113,31 @@ class IoPath:
 
 
 def _load_rams(dut, path):
-    """Write the RAM image in ``path`` into every lane's RAM (``lane<i>.ram.mem``)."""
+    """Write the RAM image in ``path`` into every lane's RAM (``lane<i>.ram.mem``), and
+    its check bits into ``lane<i>.ram.mem_check`` where the RAM has them."""
+    from ftvoter.hdl.units.memory_check import check_bits
     data = open(path, "rb").read()
     words = [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
     for lane in range(len(dut.self_error)):
-        mem = getattr(dut, f"lane{lane}").ram.mem
+        ram = getattr(dut, f"lane{lane}").ram
+        mem = ram.mem
         if len(mem) != len(words):
             raise ValueError(f"lane{lane}'s RAM has {len(mem)} words, the image "
                              f"{len(words)}")
+        check = getattr(ram, "mem_check", None)
         for index, word in enumerate(words):
             mem[index].value = word
+            if check is not None:
+                check[index].value = check_bits(word)
+
+
+async def _flip_ram(dut, flip, start, figures):
+    """An upset of a lane RAM word: ``lane:word:bit:cycle`` (cycles from ``start``)."""
+    lane, word, bit, cycle = (int(part) for part in flip.split(":"))
+    await ClockCycles(dut.clk, cycle)
+    mem = getattr(dut, f"lane{lane}").ram.mem
+    mem[word].value = int(mem[word].value) ^ 1 << bit
+    figures.update(lane=lane, word=word, bit=bit, cycle=IoPath.cycle() - start)
 
 
 def _arm_flip(dut, flip):
@@ -255,7 +270,9 @@ async def run_program(dut):
     counts = {"mismatch_events": 0, "first_mismatch_cycle": None}
     cocotb.start_soon(_count_mismatches(dut, counts))
     start = IoPath.cycle()
-    actions, resyncs, samples = [], [], []
+    actions, resyncs, samples, ram_flip = [], [], [], {}
+    if os.environ.get("FTVOTER_RAM_FLIP"):
+        cocotb.start_soon(_flip_ram(dut, os.environ["FTVOTER_RAM_FLIP"], start, ram_flip))
     if os.environ.get("FTVOTER_TIMELINE"):
         cocotb.start_soon(_record_timeline(dut, start, samples))
     play = None
@@ -293,6 +310,9 @@ async def run_program(dut):
         "actions": actions,
         "resyncs": resyncs,
         "timeline": samples,
+        "ram_flip": ram_flip and {**ram_flip, "words": [
+            int(getattr(dut, f"lane{i}").ram.mem[ram_flip["word"]].value)
+            for i in range(len(dut.self_error))]},
         **({"split_console": split_io.console.hex(), "split_writes": split_io.writes,
             "split_reads": split_io.reads} if split_io is not None else {}),
         **counts,

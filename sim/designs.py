@@ -49,7 +49,8 @@ def _cpu_lane(core):
         return CpuLane(core(p), ram_bytes=p["ram_bytes"],
                        image=_words(p["program"], p["ram_bytes"]),
                        copy_domain=p.get("copy_domain"),
-                       undo=p.get("rollback", False) or p.get("live_resync", False))
+                       undo=p.get("rollback", False) or p.get("live_resync", False),
+                       check=p.get("rollback", False))
     return lane
 
 

@@ -29,7 +29,7 @@ AT_LATER = ()
 CPU_LANES = ("picorv32", "sentinel", "picorv32-rtl")
 #: What cocotb reaches below the top: the lanes' RAMs (to load the program) and the
 #: cores' retired-instruction counters; the top's ports are public too.
-PUBLIC = ["mem", "*count_instr", "retired_count"]
+PUBLIC = ["mem", "mem_check", "*count_instr", "retired_count"]
 
 
 def io_image(io=None):
@@ -45,13 +45,15 @@ def io_image(io=None):
 
 
 def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None, at=(),
-                timeline=False):
+                timeline=False, ram_flip=None):
     """Run ``program`` on the lockstep design of ``params`` (a CPU lane kind, or one of
     :func:`~ftvoter.sim.designs.register_lane_kind`).
 
     ``flip`` is ``(site index, bit, cycle)``: a single-event upset through the fault
     injector (the design is built with the injector of ``params["faults"]``, or of
-    ``["*"]`` when a flip is asked for without it). ``at`` is a list of management
+    ``["*"]`` when a flip is asked for without it). ``ram_flip`` is ``(lane, word, bit,
+    cycle)``: an upset of a word of a lane's RAM (``figures["ram_flip"]`` then has each
+    lane's copy of the word at the end). ``at`` is a list of management
     actions ``(cycle, action, lane)`` (:data:`AT_ACTIONS`), played on the running program;
     the design is then built with live resync. ``timeline`` records the lanes' states,
     mismatches, rollbacks and resync phases as they change (``figures["timeline"]``).
@@ -76,6 +78,8 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None,
             env["FTVOTER_FLIP"] = "{}:{}:{}".format(*flip)
         if timeline:
             env["FTVOTER_TIMELINE"] = 1
+        if ram_flip is not None:
+            env["FTVOTER_RAM_FLIP"] = "{}:{}:{}:{}".format(*ram_flip)
         if at:
             env["FTVOTER_AT"] = json.dumps([list(action) for action in at])
             layout = lane_layout(params)

@@ -42,6 +42,9 @@ class CpuLane(wiring.Component):
     undo : bool
         Give the RAM an undo port (``ram.undo``): for rollback
         (:class:`~ftvoter.hdl.lockstep.Lockstep` ``rollback=True``).
+    check : bool
+        With ``undo``: check bits in the RAM, so that a rollback repairs an upset word
+        from the other lane's copy (:mod:`~ftvoter.hdl.units.memory_check`).
 
     Members
     -------
@@ -57,7 +60,8 @@ class CpuLane(wiring.Component):
         the wrong type or size.
     """
 
-    def __init__(self, core, *, ram_bytes=16384, image=(), copy_domain=None, undo=False):
+    def __init__(self, core, *, ram_bytes=16384, image=(), copy_domain=None, undo=False,
+                 check=False):
         if not isinstance(core, wiring.Component) or "bus" not in core.signature.members:
             raise TypeError(f"Core must be a component with a bus, not {core!r}")
         expected = AXI4LiteSignature(addr_width=32, data_width=32)
@@ -79,7 +83,7 @@ class CpuLane(wiring.Component):
         self._core, self._ram_bytes = core, ram_bytes
         self._split = AXI4LiteSplit(boundary=ram_bytes)
         self._ram = AXI4LiteMemory(addr_width=32, depth=ram_bytes // 4, init=image,
-                                   copy_domain=copy_domain, undo=undo)
+                                   copy_domain=copy_domain, undo=undo, check=check)
 
     @property
     def core(self):

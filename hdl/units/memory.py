@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..encodings import ADDR_WIDTH
 from ..signatures import AXI4_RESP_OKAY, AXI4LiteSignature
+from .memory_check import add_check_bits
 
 __all__ = ["AXI4LiteMemory", "MemoryCopySignature", "MemoryUndoSignature"]
 
@@ -70,26 +71,45 @@ class MemoryUndoSignature(wiring.Signature):
         still sets its bit).
     since : In(blocks), mark : Out(1)
         The same, since the last ``mark``: what a lane that left at the mark has missed.
+
+    With ``check`` (a RAM with check bits, :mod:`ftvoter.hdl.units.memory_check`):
+
+    rd : In(1), rd_addr : In(abits)
+        The bus reads word ``rd_addr`` at this clock edge.
+    rbad : In(1)
+        The word at ``raddr`` fails its check bits (it changed since it was written).
+    wr_old_check : In(data_width // 8)
+        The check bits of ``wr_old``.
+    wcheck : Out(data_width // 8)
+        The check bits written with ``wdata`` (an undo puts back the old ones too);
+        ignored while ``wcheck_en`` is low (the check bits of ``wdata`` are written).
+    wcheck_en : Out(1)
     """
 
-    def __init__(self, *, abits, data_width, blocks=1):
+    def __init__(self, *, abits, data_width, blocks=1, check=False):
         self.abits, self.data_width, self.blocks = abits, data_width, blocks
-        super().__init__({
+        self.check = check
+        members = {
             "wr": In(1), "wr_addr": In(abits), "wr_old": In(data_width),
             "wr_data": In(data_width), "wr_strb": In(data_width // 8),
             "hold": Out(1), "waddr": Out(abits), "wdata": Out(data_width), "we": Out(1),
             "raddr": Out(abits), "rdata": In(data_width),
             "dirty": In(blocks), "clear": Out(1), "since": In(blocks), "mark": Out(1),
-        })
+        }
+        if check:
+            members.update({"rd": In(1), "rd_addr": In(abits), "rbad": In(1),
+                            "wr_old_check": In(data_width // 8),
+                            "wcheck": Out(data_width // 8), "wcheck_en": Out(1)})
+        super().__init__(members)
 
     def __eq__(self, other):
         return (type(other) is type(self) and
-                (self.abits, self.data_width, self.blocks) ==
-                (other.abits, other.data_width, other.blocks))
+                (self.abits, self.data_width, self.blocks, self.check) ==
+                (other.abits, other.data_width, other.blocks, other.check))
 
     def __repr__(self):
         return (f"MemoryUndoSignature(abits={self.abits}, data_width={self.data_width}, "
-                f"blocks={self.blocks})")
+                f"blocks={self.blocks}, check={self.check})")
 
 
 class AXI4LiteMemory(wiring.Component):
@@ -132,6 +152,10 @@ class AXI4LiteMemory(wiring.Component):
         and puts back the words written since a checkpoint. The read data is then held
         in an ordinary register (as with ``copy_domain``), part of the RAM's state port.
         Not with ``flops`` or ``resettable``.
+    check : bool
+        With ``undo``: keep a check bit per byte (its parity) in a memory of its own,
+        ``mem_check`` (:mod:`~ftvoter.hdl.units.memory_check`), which a rollback reads to
+        tell which lane's copy of a word an upset changed. Never a ``self_error``.
 
     Members
     -------
@@ -147,7 +171,7 @@ class AXI4LiteMemory(wiring.Component):
 
     def __init__(self, *, addr_width=ADDR_WIDTH, data_width=32, depth=256, init=(),
                  resettable=False, flops=False, copy_domain=None, block_words=16,
-                 undo=False):
+                 undo=False, check=False):
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise TypeError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(resettable, bool):
@@ -166,7 +190,10 @@ class AXI4LiteMemory(wiring.Component):
         if not isinstance(undo, bool) or undo and (flops or resettable):
             raise TypeError(f"Undo must be a bool, on a RAM that is neither flops nor "
                             f"resettable, not {undo!r}")
+        if not isinstance(check, bool) or check and not undo:
+            raise TypeError(f"Check must be a bool, on a RAM with undo, not {check!r}")
         self._resettable, self._flops, self._undo = resettable, flops, undo
+        self._check = check
         self._copy_domain, self._block_words = copy_domain, block_words
         members = {"bus": In(AXI4LiteSignature(addr_width=addr_width, data_width=data_width))}
         if copy_domain is not None:
@@ -179,7 +206,8 @@ class AXI4LiteMemory(wiring.Component):
         if undo:
             members["undo"] = In(MemoryUndoSignature(abits=max(1, (depth - 1).bit_length()),
                                                      data_width=data_width,
-                                                     blocks=depth // block_words))
+                                                     blocks=depth // block_words,
+                                                     check=check))
         super().__init__(members)
         self._depth = depth
         self._init = list(init)
@@ -243,6 +271,10 @@ class AXI4LiteMemory(wiring.Component):
         if self._undo:
             self._undo_port(m, mem, wp, bus, write, width)
             m.d.comb += bus.rdata.eq(rp.data)
+            if self._check:
+                add_check_bits(m, self.undo, wp, rp, read, depth=self._depth,
+                               init=self._init, copy=self.copy if self._copy_domain else None,
+                               copy_domain=self._copy_domain)
         elif not self._resettable or self._flops:
             m.d.comb += [
                 wp.data.eq(bus.wdata),
