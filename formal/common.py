@@ -15,7 +15,7 @@ design drives.
 
 import warnings
 
-from amaranth.hdl import Assume, Cat, Const, Elaboratable, Module, ResetSignal, Signal
+from amaranth.hdl import Assume, Cat, Const, Elaboratable, Fragment, Module, ResetSignal, Signal
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -24,7 +24,7 @@ with warnings.catch_warnings():
 from ftvoter.hdl.registers import ERROR_REGISTERS
 from ftvoter.hdl.signatures import AXI4LiteSignature
 
-__all__ = ["AnyConst", "AnySeq", "Harness", "REQUESTS", "source_rules", "response_rules",
+__all__ = ["AnyConst", "AnySeq", "Harness", "peek", "REQUESTS", "source_rules", "response_rules",
            "drive_lanes", "drive_path", "idle_mgmt", "csr_address", "hs"]
 
 #: The members an AXI4-Lite initiator drives.
@@ -47,6 +47,31 @@ def csr_address(csr_base, name):
 def hs(bus, channel):
     """The handshake of ``channel`` ("aw", "w", "b", "ar", "r") on ``bus``."""
     return getattr(bus, f"{channel}valid") & getattr(bus, f"{channel}ready")
+
+
+def peek(design, *names):
+    """Elaborate ``design``; return its fragment (to add as the harness's submodule in its
+    place) and its internal signals named ``names``, as ``"sub.sub.signal"`` below it.
+
+    The invariants that let k-induction close refer to registers the design keeps to
+    itself; the harness reads them through this, without a change to ``hdl/``.
+    """
+    fragment = Fragment.get(design, None)
+    found = {}
+
+    def walk(frag, prefix):
+        for stmts in frag.statements.values():
+            for stmt in stmts:
+                for signal in stmt._lhs_signals():
+                    found.setdefault(prefix + signal.name, signal)
+        for sub, name, _ in frag.subfragments:
+            walk(sub, f"{prefix}{name}." if name else prefix)
+
+    walk(fragment, "")
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise LookupError(f"No signal {missing[0]!r} in {design!r}")
+    return fragment, [found[name] for name in names]
 
 
 class Harness(Elaboratable):

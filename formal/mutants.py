@@ -5,18 +5,20 @@ drives the real one. None of them touches ``hdl/``: each is the real component w
 few of its inputs or outputs rewired, the way a wiring fault or a careless edit would.
 """
 
-from amaranth.hdl import Cat, Module, Mux
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 
 from ftvoter.hdl.signatures import AXI4_RESP_SLVERR
 
-__all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "no_slverr"]
+__all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "no_slverr",
+           "hasty_withdraw"]
 
 
 class Rewired(wiring.Component):
     """``inner`` with the same ports, passed through but for ``inputs`` and ``outputs``:
     dicts from a port path (``("lane1_bus", "awaddr")``) to a function of ``(outer,
-    inner)`` giving the value that drives the inner input (or the outer output)."""
+    inner)`` giving the value that drives the inner input (or the outer output). A
+    function may add logic of its own to the wrapper's module, ``outer.m``."""
 
     def __init__(self, inner, *, inputs=None, outputs=None):
         self._inner = inner
@@ -29,6 +31,7 @@ class Rewired(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        self.m = m
         m.submodules.inner = self._inner
         outer_ports = dict((path, value) for path, _, value in self.signature.flatten(self))
         for path, member, value in self._inner.signature.flatten(self._inner):
@@ -91,3 +94,14 @@ def no_slverr(bridge, lanes):
                     getattr(getattr(inner, f"lane{i}_bus"), f"{kind}resp") == AXI4_RESP_SLVERR,
                     0, getattr(getattr(inner, f"lane{i}_bus"), f"{kind}valid")))
     return Rewired(bridge, outputs=outputs)
+
+
+def hasty_withdraw(bridge):
+    """A bridge that withdraws its write address from path 0 after one stalled cycle, long
+    before its timeout (the bridge itself still thinks it is presenting it)."""
+    def awvalid(outer, inner):
+        stalled = Signal(name="mutant_stalled")
+        bus = inner.path0_bus
+        outer.m.d.sync += stalled.eq(bus.awvalid & ~bus.awready)
+        return bus.awvalid & ~stalled
+    return Rewired(bridge, outputs={("path0_bus", "awvalid"): awvalid})
