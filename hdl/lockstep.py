@@ -10,6 +10,7 @@ from .inject import FaultInjector, bridge_sites, lane_sites
 from .lockstep_continuous import continuous_members, elaborate_continuous
 from .rollback import LOG_DEPTH, Rollback
 from .signatures import AXI4LiteSignature, check_lane
+from .watchdog import has_progress, watchdog_verdict
 
 __all__ = ["Lockstep"]
 
@@ -115,6 +116,11 @@ class Lockstep(wiring.Component):
         Plain lockstep: LANE_CMD INSERT copies the survivors' state into the lane while
         they run (:class:`~ftvoter.hdl.resync.Resync`; RESET_INSERT is the reset-everything
         kind), and each lane has a presence input (``present``).
+    watchdog : bool
+        With ``policy="diagnose"``: a lane that offers no self-test (``diag_done``,
+        ``diag_pass``) but a ``progress`` signal (a CPU lane) is diagnosed by
+        :mod:`~ftvoter.hdl.watchdog`: one that neither makes progress nor waits for the
+        bridge for ``timeout`` cycles while another goes on is taken out.
 
     Members
     -------
@@ -171,7 +177,7 @@ class Lockstep(wiring.Component):
 
     def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
                  policy="halt", timeout=64, csr_base=None, faults=None, rollback=False,
-                 log_depth=LOG_DEPTH, live_resync=False):
+                 log_depth=LOG_DEPTH, live_resync=False, watchdog=False):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -183,9 +189,13 @@ class Lockstep(wiring.Component):
         if offset and paths != 1:
             raise ValueError(f"Delayed lockstep is detection-only, with one path, "
                              f"not {paths!r}")
-        for name, value in (("Rollback", rollback), ("Live resync", live_resync)):
+        for name, value in (("Rollback", rollback), ("Live resync", live_resync),
+                            ("Watchdog", watchdog)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, not {value!r}")
+        if watchdog and (offset or policy != "diagnose"):
+            raise ValueError(f"The watchdog is the diagnose policy's: it needs "
+                             f"policy='diagnose' and no offset, not {policy!r}")
         bridge_options = {"policy": (policy, "halt"), "timeout": (timeout, 64),
                           "csr_base": (csr_base, None), "rollback": (rollback, False),
                           "live_resync": (live_resync, False)}
@@ -201,6 +211,7 @@ class Lockstep(wiring.Component):
         self._offset = offset
         self._registered = registered
         self._rollback, self._log_depth, self._live = rollback, log_depth, live_resync
+        self._watchdog = watchdog
         self.state_ports = None    # each lane's LaneState, once elaborated with them
         self._compared_width = sum(len(value) for _, value in
                                    _bus_members(self._units[0].bus, Out))
@@ -307,6 +318,8 @@ class Lockstep(wiring.Component):
             if bridge.policy == "diagnose":
                 done = unit.diag_done if "diag_done" in members else 1
                 passed = unit.diag_pass if "diag_pass" in members else ~unit.self_error
+                if self._watchdog and "diag_done" not in members and has_progress(unit):
+                    done, passed = watchdog_verdict(m, bridge, index, unit)
                 m.d.comb += [getattr(bridge, f"lane{index}_diag_done").eq(done),
                              getattr(bridge, f"lane{index}_diag_pass").eq(passed)]
         connect(m, flipped(self.path0_bus), bridge.path0_bus)

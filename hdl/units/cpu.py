@@ -82,6 +82,9 @@ class CpuLane(wiring.Component):
         super().__init__(LaneSignature(addr_width=32, data_width=32, irq_width=irq_width))
         self._core, self._ram_bytes = core, ram_bytes
         self._split = AXI4LiteSplit(boundary=ram_bytes)
+        #: A handshake of the core on any channel of its bus (RAM or I/O) in this cycle:
+        #: the lane's progress, for the watchdog (:mod:`~ftvoter.hdl.watchdog`).
+        self.progress = Signal(name="progress")
         self._ram = AXI4LiteMemory(addr_width=32, depth=ram_bytes // 4, init=image,
                                    copy_domain=copy_domain, undo=undo, check=check)
 
@@ -114,6 +117,10 @@ class CpuLane(wiring.Component):
         m.submodules.split = split = self._split
         m.submodules.ram = ram = self._ram
         connect(m, core.bus, split.bus)
+        bus = core.bus
+        m.d.comb += self.progress.eq((bus.awvalid & bus.awready) | (bus.wvalid & bus.wready) |
+                                     (bus.arvalid & bus.arready) | (bus.bvalid & bus.bready) |
+                                     (bus.rvalid & bus.rready))
         connect(m, split.low, ram.bus)
         connect(m, split.high, wiring.flipped(self.bus))
         members = core.signature.members
