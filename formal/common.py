@@ -107,13 +107,14 @@ class Harness(Elaboratable):
         raise NotImplementedError
 
 
-def source_rules(h, check, bus, prefix, *, channels=REQUEST_CHANNELS, withdraw=None, when=1):
+def source_rules(h, check, bus, prefix, *, channels=REQUEST_CHANNELS, timeout=None, when=1):
     """State the source's rules of each channel: ``valid`` is held until ``ready``, and the
     payload is stable while waiting.
 
-    ``check`` is ``Assume`` or ``Assert``. ``withdraw``, if given, is a 1-bit value that
-    excuses dropping ``valid`` (the bridge's timeout: the one exception it documents).
-    ``when`` gates the rules (a lane that went offline is no longer served).
+    ``check`` is ``Assume`` or ``Assert``. With ``timeout``, dropping ``valid`` is excused
+    once the beat has waited ``timeout`` cycles (the bridge withdraws a request from a path
+    that timed out: the one exception it documents). ``when`` gates the rules (a lane that
+    went offline is no longer served).
     """
     m = h.m
     for valid, ready, payload in channels:
@@ -121,8 +122,16 @@ def source_rules(h, check, bus, prefix, *, channels=REQUEST_CHANNELS, withdraw=N
                                                                    payload))
         past_wait = h.past(v & ~r & when, f"{prefix}_{valid}_wait")
         past_payload = h.past(p, f"{prefix}_{valid}_payload")
+        excuse = 0
+        if timeout is not None:
+            stalled = Signal(range(timeout + 1), name=f"f_{prefix}_{valid}_stalled")
+            with m.If(v & ~r):
+                m.d.sync += stalled.eq(stalled + (stalled != timeout))
+            with m.Else():
+                m.d.sync += stalled.eq(0)
+            excuse = stalled == timeout
         with m.If(h.f_past_valid & past_wait & when):
-            m.d.comb += check(v | (withdraw if withdraw is not None else 0))
+            m.d.comb += check(v | excuse)
             with m.If(v):
                 m.d.comb += check(p == past_payload)
 

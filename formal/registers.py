@@ -1,0 +1,206 @@
+"""Register semantics: RW1C with the hardware set winning, LOCK, UNLOCK for one write only,
+and no single lane changing CONTROL or LANE_CMD.
+
+``regs`` (:class:`~ftvoter.hdl.registers.ErrorRegisters` alone, unbounded): every input
+free, the lanes' access port included; the management port driven by a legal AXI4-Lite
+initiator. Asserted, from the bank's stored fields:
+
+- every ERROR_CAUSE bit is ``set | (old & ~clear)`` of the previous cycle: a hardware set
+  and a software write-1-to-clear in the same cycle leave it set (no error is lost);
+- with CONTROL.LOCK set, a lanes' write to CONTROL, UNLOCK or LANE_CMD never reaches the
+  bank, issues no lane command and answers an error; with LOCK clear it goes through;
+- a management write to CONTROL or LANE_CMD reaches the bank exactly when the model
+  ``f_unlocked`` says so: set by a management write of the key to UNLOCK, cleared by any
+  other management write to UNLOCK, CONTROL or LANE_CMD (one write per unlock); and
+  STATUS.UNLOCKED reads that model.
+
+``single_*`` (the voting bridge, as in :mod:`containment`, bounded): lane 0 free, the
+good lanes free to write any register but LANE_CMD, the management port idle. Every write
+that reaches the register bank is the good lanes' last AW beat (low 8 address bits) with
+their last W beat; CONTROL.LOCK changes only by such a write to CONTROL, and no lane command is ever
+issued: a single lane can never change CONTROL or LANE_CMD. (Compare masks do not exist yet: that
+part of the property is not stated.)
+"""
+
+from amaranth.hdl import Assert, Assume, Cat, Cover, Signal
+from amaranth.lib import wiring
+from common import (
+    REQUESTS,
+    AnySeq,
+    Harness,
+    csr_address,
+    drive_lanes,
+    drive_path,
+    hs,
+    idle_mgmt,
+    source_rules,
+)
+from containment import bridge
+from mutants import forward_lane0
+
+from ftvoter.hdl.encodings import CAUSES, UNLOCK_KEY
+from ftvoter.hdl.registers import ERROR_REGISTERS, ErrorRegisters
+
+__all__ = ["RegisterRules", "SingleLane", "DESIGNS"]
+
+_OFFSET = {name: ERROR_REGISTERS[name].offset for name in
+           ("CONTROL", "UNLOCK", "LANE_CMD", "ERROR_CAUSE")}
+
+
+class _MutantRegisters(ErrorRegisters):
+    """ErrorRegisters broken on purpose: ``clear_wins`` (a software clear beats the hardware
+    set of the same bit), ``lock_ignored`` (the lanes' protected writes go through while
+    locked), ``unlock_sticky`` (an unlock is never used up)."""
+
+    def __init__(self, mutant, **kw):
+        super().__init__(**kw)
+        self._mutant = mutant
+
+    def _access(self, m, bank):
+        rejected, unlocked = super()._access(m, bank)
+        if self._mutant == "lock_ignored":
+            with m.If(self.lanes.en):
+                m.d.comb += rejected.eq(0)          # the last assignment wins
+        if self._mutant == "unlock_sticky":
+            with m.If(unlocked):
+                m.d.sync += unlocked.eq(1)
+        return rejected, unlocked
+
+    def _captures(self, m, port, cycle, rejected):
+        causes = super()._captures(m, port, cycle, rejected)
+        if self._mutant == "clear_wins":
+            access = self._bank.access
+            clear = Signal(32, name="mutant_clear")
+            m.d.comb += clear.eq(Cat(*(access.wstrb[k].replicate(8) for k in range(4))) &
+                                 access.wdata)
+            with m.If(access.en & access.write & (access.addr == _OFFSET["ERROR_CAUSE"])):
+                for bit, (name, _) in enumerate(CAUSES):
+                    m.d.comb += port("ERROR_CAUSE", name, "_set").eq(causes[bit] & ~clear[bit])
+        return causes
+
+
+class RegisterRules(Harness):
+    mutants = ("clear_wins", "lock_ignored", "unlock_sticky")
+
+    def build(self, m):
+        kw = dict(lanes=2, paths=1, timeout=2)
+        regs = ErrorRegisters(**kw) if self.mutant is None else \
+            _MutantRegisters(self.mutant, **kw)
+        m.submodules.dut = regs
+        bank = regs._bank
+        for path, member, value in regs.signature.flatten(regs):
+            if member.flow == wiring.In and path[0] != "mgmt":
+                m.d.comb += value.eq(AnySeq(len(value)))
+        mgmt = regs.mgmt
+        for name in REQUESTS:
+            m.d.comb += getattr(mgmt, name).eq(AnySeq(len(getattr(mgmt, name))))
+        source_rules(self, Assume, mgmt, "mgmt")
+        access = bank.access
+        bank_write = access.en & access.write
+
+        # RW1C: the hardware set wins over the software clear.
+        clear_write = bank_write & (access.addr == _OFFSET["ERROR_CAUSE"])
+        both = Signal(name="f_set_and_clear")
+        for bit, (name, _) in enumerate(CAUSES):
+            value = bank.port("ERROR_CAUSE", name)
+            # The hardware's own set (the REJECTED bit is the registers' own refusal).
+            hw_set = bank.port("ERROR_CAUSE", name, "_set") if name == "REJECTED" else \
+                regs.cause_set[bit]
+            clear = clear_write & access.wdata[bit] & access.wstrb[bit // 8]
+            past_value = self.past(value, f"cause_{name}")
+            past_set, past_clear = self.past(hw_set, f"set_{name}"), self.past(clear, f"clr_{name}")
+            with m.If(self.f_past_valid):
+                m.d.comb += Assert(value == (past_set | (past_value & ~past_clear)))
+            if bit == 0:
+                m.d.comb += both.eq(hw_set & clear)
+
+        # LOCK: the lanes' protected writes are refused while locked.
+        lock = bank.port("CONTROL", "LOCK")
+        lanes = regs.lanes
+        protected = lanes.en & lanes.write & ((lanes.addr == _OFFSET["CONTROL"]) |
+                                              (lanes.addr == _OFFSET["UNLOCK"]) |
+                                              (lanes.addr == _OFFSET["LANE_CMD"]))
+        with m.If(protected):
+            m.d.comb += [Assert(access.write == ~lock), Assert(regs.lanes_error == lock)]
+            with m.If(lock):
+                m.d.comb += Assert(~regs.lane_cmd)
+
+        # UNLOCK: one management write per unlock.
+        unlocked = Signal(name="f_unlocked")
+        addr = mgmt.awaddr[:8]
+        mgmt_write = hs(mgmt, "aw")
+        to_guarded = (addr == _OFFSET["CONTROL"]) | (addr == _OFFSET["LANE_CMD"])
+        with m.If(mgmt_write & (addr == _OFFSET["UNLOCK"])):
+            m.d.sync += unlocked.eq(mgmt.wdata == UNLOCK_KEY)
+        with m.Elif(mgmt_write & to_guarded):
+            m.d.sync += unlocked.eq(0)
+        with m.If(mgmt_write & to_guarded):
+            m.d.comb += Assert(access.write == unlocked)
+        m.d.comb += [Assert(mgmt_write == (hs(mgmt, "w") & access.en & ~lanes.en)),
+                     Assert(bank.port("STATUS", "UNLOCKED") == unlocked)]
+        accepted = Signal(2, name="f_accepted")
+        with m.If(mgmt_write & to_guarded & (accepted != 3)):
+            m.d.sync += accepted.eq(accepted + 1)
+        m.d.comb += [
+            Cover(both),                                        # set and clear together
+            Cover(protected & lock),                            # a locked write refused
+            Cover((accepted == 2) & ~unlocked & self.f_past_valid),  # one taken, one refused
+        ]
+
+
+class SingleLane(Harness):
+    """Mutant ``forward_lane0``: the bridge forwards lane 0 without comparing."""
+
+    mutants = ("forward_lane0",)
+
+    def __init__(self, lanes, *, mutant=None):
+        super().__init__(mutant=mutant)
+        self.lanes = lanes
+
+    def build(self, m):
+        real = bridge(self.lanes)
+        dut = real if self.mutant is None else forward_lane0(real, self.lanes)
+        m.submodules.dut = dut
+        # The good lanes never write LANE_CMD (their own command could take them out of
+        # the vote, leaving lane 0 alone: no fault of lane 0), so no lane command may
+        # ever be issued.
+        g = drive_lanes(self, dut, self.lanes,
+                        avoid=(csr_address(real.csr_base, "LANE_CMD"),))
+        idle_mgmt(self, dut)
+        drive_path(self, dut.path0_bus, "path0")
+        good = getattr(dut, f"lane{g}_bus")
+        regs = real.registers
+        bank = regs._bank
+        aw, w = Signal(8, name="f_last_aw"), Signal(36, name="f_last_w")
+        with m.If(hs(good, "aw")):
+            m.d.sync += aw.eq(good.awaddr[:8])
+        with m.If(hs(good, "w")):
+            m.d.sync += w.eq(Cat(good.wdata, good.wstrb))
+        access = bank.access
+        bank_write = access.en & access.write
+        with m.If(bank_write):
+            m.d.comb += [Assert(access.addr == aw), Assert(Cat(access.wdata, access.wstrb) == w)]
+        lock = bank.port("CONTROL", "LOCK")
+        past_lock = self.past(lock, "lock")
+        past_control = self.past(bank_write & (access.addr == _OFFSET["CONTROL"]), "control")
+        with m.If(self.f_past_valid & ~past_control):
+            m.d.comb += Assert(lock == past_lock)
+        m.d.comb += [Assert(~regs.lane_cmd),
+                     Assert(~bank_write | (access.addr != _OFFSET["LANE_CMD"]))]
+        diverged = Signal(name="f_diverged")
+        with m.If(dut.mismatch):
+            m.d.sync += diverged.eq(1)
+        m.d.comb += Cover(diverged & (lock != past_lock))
+
+
+#: Design name -> harness factory.
+DESIGNS = {
+    "regs": lambda: RegisterRules(),
+    "regs_clear_wins": lambda: RegisterRules(mutant="clear_wins"),
+    "regs_lock_ignored": lambda: RegisterRules(mutant="lock_ignored"),
+    "regs_unlock_sticky": lambda: RegisterRules(mutant="unlock_sticky"),
+    "single_dmr": lambda: SingleLane(2),
+    "single_tmr": lambda: SingleLane(3),
+    "single_dmr_forward_lane0": lambda: SingleLane(2, mutant="forward_lane0"),
+    "single_tmr_forward_lane0": lambda: SingleLane(3, mutant="forward_lane0"),
+}
