@@ -210,8 +210,13 @@ def _line(result):
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"run.py: error: {message}\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python formal/run.py",
         description="Run the SymbiYosys proofs, covers and mutants of formal/.")
     parser.add_argument("names", nargs="*", metavar="NAME",
