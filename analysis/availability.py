@@ -180,7 +180,7 @@ def _dmr(p):
 
 def _tmr(p):
     lp, lt = p.lambda_permanent * (1 - p.masked), p.lambda_transient * (1 - p.masked)
-    c, q3, q = p.coverage, p.isolation_tmr, p.isolation
+    c, q3, q, r = p.coverage, p.isolation_tmr, p.isolation, p.recovery
     transitions = [
         ("triple", "dual_t", 3 * lt * c * q3),
         ("triple", "dual_p", 3 * lp * c * q3),
@@ -192,10 +192,11 @@ def _tmr(p):
         ("restart", "triple", 1 / p.restart),
     ]
     for dual in ("dual_t", "dual_p"):
+        # Two lanes left: DMR, with its rollback share (no transition).
         transitions += [
             (dual, "single", 2 * (lt + lp) * c * q),
-            (dual, "reboot", 2 * lt * (1 - c * q)),
-            (dual, "repair", 2 * lp * (1 - c * q)),
+            (dual, "reboot", 2 * lt * (1 - c * (q + r))),
+            (dual, "repair", 2 * lp * (1 - c * (q + r))),
         ]
     transitions += [
         ("single", "restart", 1 / p.mttr),      # conservative: wait for the repair

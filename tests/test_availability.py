@@ -134,6 +134,20 @@ class TestClosedForms:
         assert pi["dual_t"] / pi["triple"] == pytest.approx(dual, rel=1e-9)
         assert pi["restart"] / pi["triple"] == pytest.approx(restart, rel=1e-9)
 
+    def test_tmr_degraded_to_two_lanes_rolls_back(self):
+        # TMR outvotes (q3 = 1); with a lane out, the two left are DMR: a share r of the
+        # detected faults is rolled back (no transition), q isolated, the rest halted.
+        p = Parameters(permanent_fit=0, transient_fit=3e5, masked=0.5, coverage=1.0,
+                       isolation=0.2, isolation_tmr=1.0, recovery=0.75, resync=0.03,
+                       reboot=0.2, restart=0.07, mttr=6)
+        lt = 3e5 * FIT * 0.5
+        dual = 3 * lt / (1 / p.resync + 2 * lt * (1 - 0.75))
+        single = dual * 2 * lt * 0.2 / (1 / p.mttr + lt)
+        reboot = (dual * 2 * lt * 0.05 + single * lt) * p.reboot
+        restart = (dual / p.resync + single / p.mttr) * p.restart
+        expected = (1 + dual + single) / (1 + dual + single + reboot + restart)
+        assert availability("tmr", p) == pytest.approx(expected, rel=1e-12)
+
     def test_perfect_lockstep_has_no_silent_corruption_while_checked(self):
         result = evaluate("dmr_lockstep", Parameters(coverage=1.0, silent=0.0))
         assert result["sdc_fit"] == 0.0
