@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/ftvoter bench-campaign campaigns/dmr.toml
 	$(BIN)/ftvoter bench --program programs/matmul.c --cycles 2000000
 	$(BIN)/ftvoter bench-campaign campaigns/picorv32-dmr.toml --naive 20
+	$(BIN)/ftvoter bench-resync
 
 synth: $(STAMP)
 	$(BIN)/ftvoter synth --board $(BOARD) --lanes $(LANES)

@@ -369,7 +369,8 @@ class VotingBridge(wiring.Component):
         window = self._csr_base >> 8        # addresses of the register window, >> 8
         for engine in (write, read):
             m.d.comb += [engine.allow.eq(~policy.frozen & ~policy.diverged),
-                         engine.syncing.eq(manager.quiesce),
+                         engine.syncing.eq(manager.quiesce |
+                                           (self.drain if self._live else 0)),
                          engine.preferred.eq(preferred), engine.failed.eq(failed)]
         m.d.comb += [
             write.aw_valid.eq(compare.aw_valid), write.aw_addr.eq(compare.aw_addr),

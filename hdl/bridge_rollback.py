@@ -56,6 +56,9 @@ def resync_members(lanes):
         Each lane's presence input (high: plugged in); a drop removes the lane at once.
     hold : In(1)
         A resync (or rollback) holds the bridge: nothing new accepted, no response.
+    drain : In(1)
+        A resync waits for a transaction boundary: no new transaction is accepted (the
+        missing half of a write begun still is), responses and the comparison go on.
     idle : Out(1)
         No transaction in flight.
     resync_start : Out(1), resync_lane : Out(2), resync_rapid : Out(1)
@@ -71,7 +74,8 @@ def resync_members(lanes):
     split : Out(lanes)
         The lane split off (LANE_CMD SPLIT): its bus goes to the split path, not here.
     """
-    return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "idle": Out(1),
+    return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "drain": In(1),
+            "idle": Out(1),
             "resync_start": Out(1), "resync_lane": Out(2), "resync_rapid": Out(1),
             "resync_done": In(1), "mark": Out(1), "dump_lane": Out(2),
             "dump_memory": Out(1), "dump_index": Out(24), "dump_data": In(32),

@@ -8,6 +8,7 @@ from .bridge import VotingBridge
 from .compare import LockstepComparator, _check_lanes
 from .inject import FaultInjector, bridge_sites, lane_sites
 from .lockstep_continuous import continuous_members, elaborate_continuous
+from .resync import MAX_ROUNDS
 from .rollback import LOG_DEPTH, Rollback
 from .signatures import AXI4LiteSignature, check_lane
 from .watchdog import has_progress, watchdog_verdict
@@ -116,6 +117,10 @@ class Lockstep(wiring.Component):
         Plain lockstep: LANE_CMD INSERT copies the survivors' state into the lane while
         they run (:class:`~ftvoter.hdl.resync.Resync`; RESET_INSERT is the reset-everything
         kind), and each lane has a presence input (``present``).
+    precopy_rounds : int
+        With ``live_resync``: pre-copy rounds at most
+        (:data:`~ftvoter.hdl.resync.MAX_ROUNDS` by default); 0 copies the whole RAM in the
+        stop (no pre-copy: a baseline for ``ftvoter bench-resync``).
     watchdog : bool
         With ``policy="diagnose"``: a lane that offers no self-test (``diag_done``,
         ``diag_pass``) but a ``progress`` signal (a CPU lane) is diagnosed by
@@ -177,7 +182,8 @@ class Lockstep(wiring.Component):
 
     def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
                  policy="halt", timeout=64, csr_base=None, faults=None, rollback=False,
-                 log_depth=LOG_DEPTH, live_resync=False, watchdog=False):
+                 log_depth=LOG_DEPTH, live_resync=False, precopy_rounds=MAX_ROUNDS,
+                 watchdog=False):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -212,6 +218,11 @@ class Lockstep(wiring.Component):
         self._registered = registered
         self._rollback, self._log_depth, self._live = rollback, log_depth, live_resync
         self._watchdog = watchdog
+        if not isinstance(precopy_rounds, int) or isinstance(precopy_rounds, bool) or \
+                not 0 <= precopy_rounds <= 255:
+            raise TypeError(f"Pre-copy rounds must be an integer from 0 to 255, not "
+                            f"{precopy_rounds!r}")
+        self._precopy_rounds = precopy_rounds
         self.state_ports = None    # each lane's LaneState, once elaborated with them
         self._compared_width = sum(len(value) for _, value in
                                    _bus_members(self._units[0].bus, Out))
@@ -303,7 +314,8 @@ class Lockstep(wiring.Component):
         lanes = self._units
         if self._rollback or self._live:
             lanes = elaborate_continuous(self, m, bridge, platform, rollback=self._rollback,
-                                         live_resync=self._live, log_depth=self._log_depth)
+                                         live_resync=self._live, log_depth=self._log_depth,
+                                         precopy_rounds=self._precopy_rounds)
         else:
             for index, unit in enumerate(self._units):
                 connect(m, unit.bus, getattr(bridge, f"lane{index}_bus"))

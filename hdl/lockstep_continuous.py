@@ -13,7 +13,7 @@ from amaranth.hdl import C, Cat, Mux, Signal
 from amaranth.lib.wiring import Out, connect
 
 from .lane_state import elaborate_with_state
-from .resync import Resync
+from .resync import MAX_ROUNDS, Resync
 from .rollback import Rollback
 from .rollback_replay import connect_lanes_with_replay
 
@@ -47,7 +47,7 @@ def _undo_ports(units):
 
 
 def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync,
-                         log_depth):
+                         log_depth, precopy_rounds=MAX_ROUNDS):
     """Elaborate the lanes with state ports, add the controllers; return the lanes'
     fragments (to be put under their reset and freeze like any lane)."""
     units = lockstep.units
@@ -66,7 +66,8 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
     if live_resync:
         block_words = units[0].ram.block_words if ports else 16
         m.submodules.resync = rs = Resync(lanes=n, state_width=width, ram=signature,
-                                          block_words=block_words)
+                                          block_words=block_words,
+                                          max_rounds=precopy_rounds)
 
     # --- the lanes' buses ----------------------------------------------------------------
     lanes = units if rs is None else _split_path(m, units, bridge, lockstep.split_bus)
@@ -137,6 +138,7 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
     if rs is not None:
         hold.append(rs.hold)
         m.d.comb += [
+            bridge.drain.eq(rs.drain),
             rs.start.eq(bridge.resync_start), rs.lane.eq(bridge.resync_lane),
             rs.rapid.eq(bridge.resync_rapid), rs.online.eq(bridge.online),
             rs.idle.eq(bridge.idle), rs.accept.eq(accept),

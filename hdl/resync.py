@@ -10,12 +10,13 @@ survivors run:
   the blocks the survivors wrote during the one before (their ``dirty`` bitmaps, cleared
   at each round's start), until at most ``stop_blocks`` are left or ``max_rounds`` have
   run;
-- **stop**: the bridge accepts nothing new (``hold``); at the first cycle with no
-  transaction in flight the survivors are held where they are (``pin``: their state
-  loaded with itself, their RAMs' bus writes blocked), the blocks written since the last
-  round are copied, then every flip-flop of the joiner is loaded from the reference's in
-  one cycle (``load``, ``state_in``), and ``done``: the joiner joins the vote in the
-  cycle in which the survivors resume.
+- **stop**: the bridge accepts no new transaction but lets those in flight finish
+  (``drain``); at the first cycle with none in flight it offers nothing (``hold``), the
+  survivors are held where they are (``pin``: their state loaded with itself, their RAMs'
+  bus writes blocked), the blocks written since the last round are copied, then every
+  flip-flop of the joiner is loaded from the reference's in one cycle (``load``,
+  ``state_in``), and ``done``: the joiner joins the vote in the cycle in which the
+  survivors resume.
 
 Lanes without RAMs go straight to the stop: one cycle for the flip-flops. The survivors
 never restart. ``stop_cycles``, ``words``, ``rounds`` and ``flops`` report the last
@@ -54,7 +55,8 @@ class Resync(wiring.Component):
     block_words : int
         Words per block of the RAMs' bitmaps.
     stop_blocks, max_rounds : int
-        When pre-copy ends (see the module's description).
+        When pre-copy ends (see the module's description). ``max_rounds`` 0: no pre-copy,
+        the whole copy is made in the stop (a baseline for benchmarks).
 
     Members
     -------
@@ -68,7 +70,11 @@ class Resync(wiring.Component):
         A request beat is accepted at this clock edge.
     state<i> : In(state_width)
     busy : Out(1), hold : Out(1)
-        A resync is under way; the bridge must accept nothing new.
+        A resync is under way; the bridge must accept nothing new and offer no response
+        (the stop).
+    drain : Out(1)
+        Waiting for a transaction boundary: the bridge accepts no new transaction, but
+        lets those in flight finish (their responses, the missing half of a write).
     pin : Out(lanes)
         Hold these lanes where they are (state loaded with itself, RAM writes blocked).
     load : Out(lanes), state_in : Out(state_width)
@@ -84,14 +90,12 @@ class Resync(wiring.Component):
     def __init__(self, *, lanes, state_width, ram=None, block_words=16,
                  stop_blocks=STOP_BLOCKS, max_rounds=MAX_ROUNDS):
         _check_lanes(lanes)
-        for name, value in (("State width", state_width), ("Block words", block_words),
-                            ("Max rounds", max_rounds)):
+        for name, value in (("State width", state_width), ("Block words", block_words)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise TypeError(f"{name} must be a positive integer, not {value!r}")
-        if not isinstance(stop_blocks, int) or isinstance(stop_blocks, bool) or \
-                stop_blocks < 0:
-            raise TypeError(f"Stop blocks must be a non-negative integer, not "
-                            f"{stop_blocks!r}")
+        for name, value in (("Stop blocks", stop_blocks), ("Max rounds", max_rounds)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise TypeError(f"{name} must be a non-negative integer, not {value!r}")
         if ram is not None and not isinstance(ram, MemoryUndoSignature):
             raise TypeError(f"RAM must be a MemoryUndoSignature or None, not {ram!r}")
         self._lanes, self._width, self._ram = lanes, state_width, ram
@@ -100,7 +104,7 @@ class Resync(wiring.Component):
         members = {f"state{i}": In(state_width) for i in range(lanes)}
         members.update({
             "start": In(1), "lane": In(2), "rapid": In(1), "online": In(lanes),
-            "idle": In(1), "accept": In(1), "busy": Out(1), "hold": Out(1),
+            "idle": In(1), "accept": In(1), "busy": Out(1), "hold": Out(1), "drain": Out(1),
             "pin": Out(lanes), "load": Out(lanes), "state_in": Out(state_width),
             "done": Out(1), "stop_cycles": Out(16), "words": Out(32), "rounds": Out(8),
             "flops": Out(32), "phase": Out(2),
@@ -124,14 +128,15 @@ class Resync(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [joiner.eq(self.lane), stop_cycles.eq(0)]
-                    m.next = "PRECOPY" if self._ram is not None else "WAIT"
+                    m.next = ("PRECOPY" if self._ram is not None and self._max_rounds
+                              else "WAIT")
             if self._ram is not None:
                 with m.State("PRECOPY"):
                     m.d.comb += [self.busy.eq(1), copying["precopy"].eq(1), self.phase.eq(1)]
                     with m.If(copier_done["precopy"]):
                         m.next = "WAIT"
             with m.State("WAIT"):
-                m.d.comb += [self.busy.eq(1), self.hold.eq(1), self.phase.eq(2)]
+                m.d.comb += [self.busy.eq(1), self.drain.eq(1), self.phase.eq(2)]
                 with m.If(self.idle & ~self.accept):
                     m.next = "STOP"
             with m.State("STOP"):
@@ -198,7 +203,8 @@ class Resync(wiring.Component):
         m.d.comb += [port.clear.eq(clear) for port in ports]
         with m.If((copying["precopy"] | copying["stop"]) & ~started):
             # A round starts: the blocks it copies, the dirty bitmaps cleared.
-            first = copying["precopy"] & (rounds == 0)
+            first = (copying["stop"] if not self._max_rounds else
+                     copying["precopy"] & (rounds == 0))
             m.d.comb += [
                 copier.start.eq(1), clear.eq(1),
                 copier.blocks.eq(Mux(first, Mux(rapid, source_since | joiner_since,

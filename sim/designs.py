@@ -14,6 +14,7 @@ from ftvoter.hdl.compare import LockstepComparator
 from ftvoter.hdl.demo import LockstepDemo
 from ftvoter.hdl.encodings import ADDR_WIDTH
 from ftvoter.hdl.lockstep import Lockstep
+from ftvoter.hdl.resync import MAX_ROUNDS
 from ftvoter.hdl.units.workload import WorkloadLane
 from ftvoter.hdl.voter import MajorityVoter
 
@@ -167,7 +168,8 @@ def _lockstep(p):
     lockstep = Lockstep(make_lane(p["lane"], p), lanes=p["lanes"], offset=p["offset"],
                         paths=p["paths"], policy=p["policy"], timeout=p["timeout"],
                         csr_base=p["csr_base"], faults=p["faults"], rollback=p["rollback"],
-                        live_resync=p.get("live_resync", False))
+                        live_resync=p.get("live_resync", False),
+                        precopy_rounds=p.get("precopy_rounds", MAX_ROUNDS))
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -222,7 +224,8 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": ADDR_WIDTH,
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": None, "program": None,
-         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False}),
+         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False,
+         "precopy_rounds": MAX_ROUNDS}),
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
     # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
     # simulators (and results) what they were before the 32-bit default.

@@ -59,21 +59,28 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None,
     mismatches, rollbacks and resync phases as they change (``figures["timeline"]``).
     Returns the figures of :func:`ftvoter.sim.cocotb_program.run_program` (``console`` as
     bytes).
+
+    ``program`` ``None`` with the workload lane: no program, the lanes run their own work
+    for ``cycles`` cycles against the same I/O path (a RAM), for ``at``, ``flip`` and
+    ``timeline`` on the workload lane.
     """
     from .designs import registered_lane_kinds, resolve
     kinds = (*CPU_LANES, *registered_lane_kinds())
-    if params["lane"] not in kinds:
+    workload = program is None and params["lane"] == "workload"
+    if params["lane"] not in kinds and not workload:
         raise ValueError(f"A program needs a CPU lane ({', '.join(kinds)}), "
                          f"not {params['lane']!r}")
     faults = params.get("faults") or (["*"] if flip is not None else None)
     params = resolve("lockstep", {**params, "program": None, "ram": 0, "faults": faults,
                                   **({"live_resync": True} if at or timeline else {})})
-    elf = build_program(program, ram_bytes=params["ram_bytes"])
     with tempfile.TemporaryDirectory(prefix="ftvoter-program-") as tmp:
-        ram = Path(tmp) / "ram.bin"
-        ram.write_bytes(image(elf, params["ram_bytes"]))
-        env = {"FTVOTER_CYCLES": cycles, "FTVOTER_IMAGE": ram,
-               "FTVOTER_IO": json.dumps(io_image(io))}
+        env = {"FTVOTER_CYCLES": cycles,
+               "FTVOTER_IO": json.dumps(io_image({} if workload and io is None else io))}
+        if not workload:
+            elf = build_program(program, ram_bytes=params["ram_bytes"])
+            ram = Path(tmp) / "ram.bin"
+            ram.write_bytes(image(elf, params["ram_bytes"]))
+            env["FTVOTER_IMAGE"] = ram
         if flip is not None:
             env["FTVOTER_FLIP"] = "{}:{}:{}".format(*flip)
         if timeline:
@@ -84,7 +91,7 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None,
             env["FTVOTER_AT"] = json.dumps([list(action) for action in at])
             layout = lane_layout(params)
             env["FTVOTER_STATE_WORDS"] = -(-layout.width // 32)
-            env["FTVOTER_RAM_WORDS"] = params["ram_bytes"] // 4
+            env["FTVOTER_RAM_WORDS"] = 0 if workload else params["ram_bytes"] // 4
         figures = simulate(params, "run_program", env, waves_file=waves_file,
                            module="ftvoter.sim.cocotb_program", public=PUBLIC,
                            optimise=True)

@@ -1,4 +1,5 @@
-"""``ftvoter sim --program``: a C program on CPU lanes in lockstep (part of ``sim``)."""
+"""``ftvoter sim --program``: a C program on CPU lanes in lockstep (part of ``sim``); also
+the workload lane when management actions are played on it (``--at``, ``--timeline``)."""
 
 import sys
 import time
@@ -14,14 +15,18 @@ __all__ = ["run_program_command"]
 def run_program_command(args, params):
     from ..program_run import CPU_LANES, run_program
     from ..programs import ProgramError
-    if args.lane not in CPU_LANES:
+    workload = args.lane == "workload" and args.program is None
+    if args.lane not in CPU_LANES and not workload:
         raise UsageError(f"--program needs a CPU lane (--lane {' or '.join(CPU_LANES)}), "
                          f"not {args.lane!r}")
-    if args.program is None:
+    if args.program is None and not workload:
         raise UsageError(f"--lane {args.lane} needs --program FILE (a C file or an ELF)")
     if args.offset:
-        raise UsageError("--program runs plain lockstep only (no --offset)")
-    cycles = args.cycles or 50_000_000
+        raise UsageError(f"{'--at and --timeline run' if workload else '--program runs'} "
+                         f"plain lockstep only (no --offset)")
+    if workload and args.console is not None:
+        raise UsageError("--console needs --program")
+    cycles = args.cycles or (10_000 if workload else 50_000_000)
     at = parse_at(args.at, args.lanes)
     flip = check_flip(args.flip, params) if args.flip is not None else None
     console = None if args.console in (None, "-") else Path(args.console)
@@ -62,7 +67,8 @@ def _write_timeline(file, figures, args):
                              for a in figures.get("actions", [])],
                     resyncs=figures.get("resyncs", []))
     write_atomic(file.with_suffix(".json"), json.dumps(data, indent=1).encode())
-    timeline_plot(data, file, title=f"{args.program} on {args.lanes} '{args.lane}' lanes")
+    timeline_plot(data, file, title=f"{args.program or 'workload'} on {args.lanes} "
+                                    f"'{args.lane}' lanes")
     figures["timeline_file"] = str(file)
 
 
@@ -112,18 +118,21 @@ def _print_summary(args, figures, flip, total, waves, cycles):
 
     def say(text):
         print(text, file=out)
-    say(f"ftvoter sim: {kind} lockstep of {args.lanes} '{args.lane}' lanes running "
-        f"{args.program}")
+    say(f"ftvoter sim: {kind} lockstep of {args.lanes} '{args.lane}' lanes"
+        + (f" running {args.program}" if args.program is not None else ""))
+    program = args.program is not None
     code = figures["exit_code"]
-    say("  exit          " + (f"exit {code}" if code is not None else
-                              f"none (stopped after {cycles} cycles)"))
+    if program:
+        say("  exit          " + (f"exit {code}" if code is not None else
+                                  f"none (stopped after {cycles} cycles)"))
     say(f"  cycles        {figures['cycles']}")
     retired = figures["retired"]
-    say("  retired       " + (f"{retired} instructions" if retired is not None
-                              else "(the core does not tell)"))
+    if program:
+        say("  retired       " + (f"{retired} instructions" if retired is not None
+                                  else "(the core does not tell)"))
     writes, reads = len(figures["io_writes"]), len(figures["io_reads"])
-    say(f"  I/O           {writes + reads} transactions ({writes} writes, {reads} reads); "
-        f"console {len(figures['console'])} bytes")
+    say(f"  I/O           {writes + reads} transactions ({writes} writes, {reads} reads)"
+        + (f"; console {len(figures['console'])} bytes" if program else ""))
     say(f"  mismatches    {figures['mismatch_events']}"
         + (f", first at cycle {figures['first_mismatch_cycle']}"
            if figures["first_mismatch_cycle"] is not None else ""))

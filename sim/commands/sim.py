@@ -39,7 +39,8 @@ def add_parser(commands):
                      help="flip one bit of a lane register at a cycle, e.g. "
                           "'lane1.regfile.r3[7]@500'")
     sim.add_argument("--at", metavar="CYCLE:ACTION:LANE", action="append", default=[],
-                     help="with --program: at CYCLE, do ACTION to LANE (repeatable): remove, "
+                     help="at CYCLE, do ACTION to LANE (repeatable; the workload lane, or "
+                          "CPU lanes running --program): remove, "
                           "freeze, insert (a live resync from the survivors), reset-insert "
                           "(every lane reset), unplug (its presence input drops: surprise "
                           "removal), plug (present again, then insert), dump (freeze, read "
@@ -48,7 +49,7 @@ def add_parser(commands):
                           "on its own on the split path), merge (back, by a live resync); "
                           "the design is built with live resync")
     sim.add_argument("--timeline", metavar="FILE.png", type=path,
-                     help="with --program: draw the lanes' states over time, mismatches, "
+                     help="draw the lanes' states over time, mismatches, "
                           "rollbacks, actions and each resync's phases into FILE.png, the "
                           "same data as JSON in FILE.json (the design is built with live "
                           "resync)")
@@ -62,13 +63,11 @@ def add_parser(commands):
 
 def run(args):
     params = lockstep_params(args)
-    if args.program is not None or args.lane != "workload":
+    if args.program is not None or args.lane != "workload" or args.at or args.timeline:
         from ._sim_program import run_program_command
         return run_program_command(args, params)
     if args.console is not None:
         raise UsageError("--console needs --program")
-    if args.at:
-        raise UsageError("--at needs --program (a CPU lane running a program)")
     args.cycles = args.cycles or 10_000
     env = {"FTVOTER_CYCLES": args.cycles}
     if args.flip is not None:
