@@ -42,8 +42,10 @@ def _save(figure, path):
     return path
 
 
-def latency_plot(groups, path, title):
-    """Detection-latency histogram and CDF, one series per group (e.g. fault model)."""
+def latency_plot(groups, path, title, what="Detection latency", xlabel="cycles from injection",
+                 share="share detected within"):
+    """Detection-latency histogram and CDF, one series per group (e.g. fault model); or,
+    with ``what``, ``xlabel`` and ``share``, of another duration in cycles."""
     figure, (hist, cdf) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, stats in groups.items():
         if stats is None:
@@ -53,10 +55,8 @@ def latency_plot(groups, path, title):
         hist.stairs(counts, edges, label=f"{name} (n={stats['n']})")
         cdf.step(stats["cdf"]["x"], stats["cdf"]["p"], where="post",
                  label=f"{name}: p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}")
-    hist.set(title="Detection latency: histogram", xlabel="cycles from injection",
-             ylabel="injections")
-    cdf.set(title="Detection latency: CDF", xlabel="cycles from injection",
-            ylabel="share detected within", ylim=(0, 1.02))
+    hist.set(title=f"{what}: histogram", xlabel=xlabel, ylabel="injections")
+    cdf.set(title=f"{what}: CDF", xlabel=xlabel, ylabel=share, ylim=(0, 1.02))
     cdf.set_xscale("symlog", linthresh=10)
     for axes in (hist, cdf):
         axes.grid(alpha=0.3)

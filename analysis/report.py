@@ -56,6 +56,9 @@ def summarise(manifest, records, parameters=None, *, problems=""):
     availability = [evaluate(a, parameters) for a in ARCHITECTURES]
     per_site_group = {group: latency([r["detection_latency"] for r in rs])
                       for group, rs in by_group(detected, site_group).items()}
+    resynced = [r for r in records if r.get("resync_stop") is not None]
+    stops_by_model = {model: latency([r["resync_stop"] for r in group])
+                      for model, group in by_group(resynced, lambda r: r["model"]).items()}
     return {
         "campaign": manifest.get("campaign", {}).get("spec", {}),
         "seed": manifest.get("seed"),
@@ -75,6 +78,9 @@ def summarise(manifest, records, parameters=None, *, problems=""):
         "detection_latency_by_model": per_model,
         "detection_latency_by_site_group": per_site_group,
         "outcomes_by_site_group": per_group,
+        # Lane faults (remove-insert, unplug): the survivors' stop of each live resync.
+        "resync_stop": latency([r["resync_stop"] for r in resynced]),
+        "resync_stop_by_model": stops_by_model,
         "availability_parameters": parameters.as_dict(),
         "measured_parameters": measured,
         "availability": availability,
@@ -91,9 +97,10 @@ def _strip(summary):
             return None
         return {k: v for k, v in stats.items() if k not in ("cdf",)}
     out = dict(summary)
-    for key in ("detection_latency", "propagation_latency"):
+    for key in ("detection_latency", "propagation_latency", "resync_stop"):
         out[key] = clean(out[key])
-    for key in ("detection_latency_by_model", "detection_latency_by_site_group"):
+    for key in ("detection_latency_by_model", "detection_latency_by_site_group",
+                "resync_stop_by_model"):
         out[key] = {k: clean(v) for k, v in out[key].items()}
     return out
 
@@ -128,6 +135,11 @@ def write_report(directory, parameters=None):
         "downtime.png": plots.downtime_plot(summary["availability"],
                                             directory / "downtime.png"),
     }
+    if summary["resync_stop"] is not None:
+        pngs["resync.png"] = plots.latency_plot(
+            {"all": summary["resync_stop"], **summary["resync_stop_by_model"]},
+            directory / "resync.png", f"{name}: resync stop", what="Resync stop",
+            xlabel="the survivors' stop (cycles)", share="share of resyncs within")
     write_atomic(directory / "summary.json",
                  json.dumps(_strip(summary), indent=2, sort_keys=True))
     write_atomic(directory / "index.html", _page(summary, pngs, name))
@@ -181,6 +193,23 @@ def _latency_rows(summary):
                                                                      "p99", "max"))
                      + "</tr>")
     return lat_rows
+
+
+def _resync_section(summary, pngs):
+    """Lane faults: the distribution of the survivors' stops (empty without them)."""
+    if "resync.png" not in pngs:
+        return ""
+    rows = ""
+    for label, stats in (("all", summary["resync_stop"]),
+                         *summary["resync_stop_by_model"].items()):
+        rows += (f"<tr><td>{html.escape(label)}</td><td>{stats['n']}</td>"
+                 + "".join(f"<td>{stats[k]:.0f}</td>" for k in ("min", "p50", "p90", "p99",
+                                                                 "max")) + "</tr>")
+    return (f"<h2>Resync stops (cycles)</h2>\n<p class=\"note\">Lane faults: the lane "
+            f"came back by a live resync; the survivors stopped for this many cycles (the "
+            f"last resync of each run).</p>\n<table><tr><th>faults</th><th>n</th><th>min"
+            f"</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>{rows}</table>\n"
+            + _image(pngs["resync.png"], "Resync stop: histogram and cumulative distribution"))
 
 
 def _availability_rows(summary):
@@ -271,7 +300,7 @@ code {{ background: #f3f3f3; padding: 0 0.2em; }}
 <table><tr><th>latency</th><th>n</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>{lat_rows}</table>
 {_image(pngs['latency.png'], 'Detection latency: histogram and cumulative distribution')}
 {_image(pngs['outcomes.png'], 'Outcomes per site group')}
-
+{_resync_section(summary, pngs)}
 <h2>Availability</h2>
 <p class="note">Continuous-time Markov models (states, transitions and assumptions in
 <code>docs/availability.md</code>), with the parameters below: the masked share, coverage and

@@ -269,10 +269,12 @@ class VotingBridge(wiring.Component):
         self._blame(m, policy, compare, regs, manager)
 
         # --- lane manager, register status ------------------------------------------------
+        # A LANE_CMD write wins over a command from the hardware port (live resync only).
+        hw = (self.hw_cmd, self.hw_cmd_lane, self.hw_cmd_op) if self._live else (0, 0, 0)
         m.d.comb += [
-            manager.cmd.eq(regs.lane_cmd),
-            manager.cmd_lane.eq(regs.lane_cmd_lane),
-            manager.cmd_op.eq(regs.lane_cmd_op),
+            manager.cmd.eq(regs.lane_cmd | hw[0]),
+            manager.cmd_lane.eq(Mux(regs.lane_cmd, regs.lane_cmd_lane, hw[1])),
+            manager.cmd_op.eq(Mux(regs.lane_cmd, regs.lane_cmd_op, hw[2])),
             manager.safe.eq(write.idle & read.idle),
             regs.syncing.eq(manager.syncing),
             regs.online.eq(online),

@@ -73,13 +73,17 @@ def resync_members(lanes):
         Each lane's state (LANE_STATE's encoding, two bits a lane), for observation.
     split : Out(lanes)
         The lane split off (LANE_CMD SPLIT): its bus goes to the split path, not here.
+    hw_cmd : In(1), hw_cmd_lane : In(2), hw_cmd_op : In(3)
+        A lane command from hardware (a bench, a board's button), as LANE_CMD would give it
+        (``LANE_OPS``), for one cycle; a LANE_CMD write in the same cycle wins.
     """
     return {"present": In(lanes, init=(1 << lanes) - 1), "hold": In(1), "drain": In(1),
             "idle": Out(1),
             "resync_start": Out(1), "resync_lane": Out(2), "resync_rapid": Out(1),
             "resync_done": In(1), "mark": Out(1), "dump_lane": Out(2),
             "dump_memory": Out(1), "dump_index": Out(24), "dump_data": In(32),
-            "lane_states": Out(6), "split": Out(lanes)}
+            "lane_states": Out(6), "split": Out(lanes), "hw_cmd": In(1), "hw_cmd_lane": In(2),
+            "hw_cmd_op": In(3)}
 
 
 def connect_resync(m, bridge, *, write, read, manager, regs):

@@ -16,7 +16,6 @@ from amaranth.hdl import (
     EnableInserter,
     Fragment,
     Module,
-    Mux,
     ResetInserter,
     ResetSignal,
     Signal,
@@ -24,6 +23,7 @@ from amaranth.hdl import (
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect
 
+from .campaign_lane_faults import drive_lane_faults, lane_fault_fields, lane_fault_record
 from .campaign_lanes import (
     Events,
     StreamCheck,
@@ -35,6 +35,7 @@ from .campaign_lanes import (
 from .campaign_lanes import (
     first_cycle as _first,
 )
+from .campaign_lanes import lane_outputs as _outputs
 from .encodings import NEVER
 from .inject import FaultModel
 from .lockstep import Lockstep
@@ -47,22 +48,6 @@ __all__ = ["CampaignBench", "NEVER", "COPY_DOMAIN"]
 #: no reset, and not held by a load): lanes built for a bench put their RAM's copy port
 #: in it (``AXI4LiteMemory(copy_domain=COPY_DOMAIN)``).
 COPY_DOMAIN = "ftv_copy"
-
-
-def _outputs(bus, self_error, raw):
-    """A lane's outputs as its checker compares them.
-
-    The voting bridge compares payloads only while valid; the delayed-lockstep comparator
-    (``raw``) compares every output bit.
-    """
-    if raw:
-        return Cat(*(value for path, member, value in bus.signature.flatten(bus)
-                     if member.flow == Out), self_error)
-    return Cat(
-        Mux(bus.awvalid, Cat(bus.awaddr, bus.awprot), 0), bus.awvalid,
-        Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
-        Mux(bus.arvalid, Cat(bus.araddr, bus.arprot), 0), bus.arvalid, bus.rready,
-        self_error)
 
 
 class CampaignBench(wiring.Component):
@@ -167,12 +152,13 @@ class CampaignBench(wiring.Component):
                ("arm", "site", "mask", "model", "start", "duration", "common")},
             "window": 32,
             "restart": 1,
+            **lane_fault_fields(self._faulty),
         })
         self._record = data.StructLayout({
             "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
             "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
             "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
-            "rollbacks": 8, "rollback_cycles": 16,
+            "rollbacks": 8, "rollback_cycles": 16, **lane_fault_record(self._faulty),
         })
         super().__init__({
             "seq":       In(8),
@@ -237,6 +223,7 @@ class CampaignBench(wiring.Component):
         detected = self._monitor_detection(m, run, r, cycle)
         self._monitor_lanes(run, r, cycle)
         self._monitor_paths(m, run, r, cycle)
+        drive_lane_faults(m, run, self._faulty, q, r, cycle)
         self._end_run(m, run, q, r, cycle, detected, seen)
         m.submodules.run = ResetInserter(restart | load)(run)
         return m
@@ -350,16 +337,17 @@ class CampaignBench(wiring.Component):
     def _monitor_paths(self, m, run, r, cycle):
         """Compare the requests on the paths with the golden copy's, in order; report status."""
         golden, faulty = self._golden, self._faulty
-        rollback = "rollback" in faulty.signature.members
+        # A system that rolls back re-executes, one that resyncs a lane stops for it: it
+        # falls behind by what it redid, or by the stop.
+        deep = any(name in faulty.signature.members for name in ("rollback", "lane_cmd"))
         wrong, overflow, lag = [], [], []
         for j in range(self._paths):
             g = Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
             f = Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
             for kind in ("write", "read"):
-                # A system that rolls back re-executes: it falls behind by what it redid.
                 check = StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
                                      getattr(g, kind), getattr(f, f"{kind}_valid"),
-                                     getattr(f, kind), depth=64 if rollback else 8)
+                                     getattr(f, kind), depth=64 if deep else 8)
                 wrong.append(check.wrong)
                 overflow.append(check.overflow)
                 lag.append(check.lag)

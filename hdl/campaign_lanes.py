@@ -11,12 +11,13 @@ their initial contents. Registers written in Amaranth are copied by
 from amaranth.hdl import Cat, Mux, Signal
 from amaranth.lib import memory
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import Out
 
 from .encodings import NEVER
 from .mem_copy import MemoryCopier
 
-__all__ = ["Events", "StreamCheck", "lane_pairs", "load_lane_states", "copy_lane_memories",
-           "ram_differs"]
+__all__ = ["Events", "StreamCheck", "lane_outputs", "lane_pairs", "load_lane_states",
+           "copy_lane_memories", "ram_differs"]
 
 
 class Events:
@@ -152,3 +153,19 @@ def first_cycle(run, output, event, cycle):
     """Record in ``output`` the first ``cycle`` with ``event`` (``output`` starts at NEVER)."""
     with run.If(event & (output == NEVER)):
         run.d.sync += output.eq(cycle)
+
+
+def lane_outputs(bus, self_error, raw):
+    """A lane's outputs as its checker compares them.
+
+    The voting bridge compares payloads only while valid; the delayed-lockstep comparator
+    (``raw``) compares every output bit.
+    """
+    if raw:
+        return Cat(*(value for path, member, value in bus.signature.flatten(bus)
+                     if member.flow == Out), self_error)
+    return Cat(
+        Mux(bus.awvalid, Cat(bus.awaddr, bus.awprot), 0), bus.awvalid,
+        Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
+        Mux(bus.arvalid, Cat(bus.araddr, bus.arprot), 0), bus.arvalid, bus.rready,
+        self_error)

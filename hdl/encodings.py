@@ -7,7 +7,8 @@ from here.
 """
 
 __all__ = ["ID_VALUE", "VERSION", "UNLOCK_KEY", "LANE_STATES", "LANE_OPS", "EVENT_KINDS",
-           "CHANNELS", "POLICIES", "POLICY_NAMES", "FAULT_MODELS", "NEVER", "ADDR_WIDTH", "CAUSES"]
+           "CHANNELS", "POLICIES", "POLICY_NAMES", "FAULT_MODELS", "LANE_FAULTS", "NEVER",
+           "ADDR_WIDTH", "CAUSES"]
 
 #: The ID register's value, "FTVR".
 ID_VALUE = 0x46545652
@@ -33,6 +34,11 @@ POLICY_NAMES = tuple(name.lower() for name in POLICIES)
 #: Fault models by the names campaign specs use: the FaultInjector's ``model`` encoding
 #: (FaultRegisters CONTROL.MODEL).
 FAULT_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
+#: Lane faults of a campaign (a design with live resync): the campaign bench's
+#: ``lane_op`` encoding. ``remove-insert``: LANE_CMD REMOVE of the lane at the start,
+#: INSERT (a live resync) after the duration; ``unplug``: its presence input low for the
+#: duration (surprise removal), then high and INSERT.
+LANE_FAULTS = {"remove-insert": 1, "unplug": 2}
 #: A 32-bit cycle counter's value for "did not happen" (and where it saturates).
 NEVER = 2**32 - 1
 #: The default AXI4-Lite address width of lanes, paths and memories (what a SoC

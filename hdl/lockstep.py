@@ -152,6 +152,9 @@ class Lockstep(wiring.Component):
         the last one in cycles.
     present : In(lanes)
         With ``live_resync``: each lane's presence (surprise removal when it drops).
+    lane_cmd : In(1), lane_cmd_lane : In(2), lane_cmd_op : In(3)
+        With ``live_resync``: a lane command from hardware (a campaign bench, a board's
+        button), as LANE_CMD gives it (``LANE_OPS``), for one cycle.
     split_bus : Out(AXI4LiteSignature)
         With ``live_resync``: the split path: the bus of the lane split off by LANE_CMD
         SPLIT, running on its own (idle while no lane is split).

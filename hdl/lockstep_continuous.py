@@ -34,7 +34,8 @@ def continuous_members(rollback, live_resync, lanes, bus):
                         "resync_stop": Out(16), "resync_words": Out(32),
                         "resync_rounds": Out(8), "resync_flops": Out(32),
                         "resync_phase": Out(2), "lane_states": Out(6),
-                        "lane_frozen": Out(lanes)})
+                        "lane_frozen": Out(lanes), "lane_cmd": In(1), "lane_cmd_lane": In(2),
+                        "lane_cmd_op": In(3)})
     return members
 
 
@@ -143,6 +144,8 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
             rs.rapid.eq(bridge.resync_rapid), rs.online.eq(bridge.online),
             rs.idle.eq(bridge.idle), rs.accept.eq(accept),
             bridge.resync_done.eq(rs.done), bridge.present.eq(lockstep.present),
+            bridge.hw_cmd.eq(lockstep.lane_cmd), bridge.hw_cmd_lane.eq(lockstep.lane_cmd_lane),
+            bridge.hw_cmd_op.eq(lockstep.lane_cmd_op),
             lockstep.resync_busy.eq(rs.busy), lockstep.resync_stop.eq(rs.stop_cycles),
             lockstep.resync_words.eq(rs.words), lockstep.resync_rounds.eq(rs.rounds),
             lockstep.resync_flops.eq(rs.flops), lockstep.resync_phase.eq(rs.phase),

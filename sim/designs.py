@@ -234,7 +234,7 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
-         "ram_bytes": 16384, "parity": False, "rollback": False}),
+         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False}),
     # The board demo's core with its UART management port (simulated board top).
     "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16}),
     "bridge": Design(

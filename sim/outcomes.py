@@ -7,7 +7,7 @@ records as well as on simulations.
 """
 
 from ftvoter.analysis.files import OUTCOMES
-from ftvoter.hdl.encodings import NEVER  # the bench's value for "did not happen"
+from ftvoter.hdl.encodings import LANE_FAULTS, NEVER  # NEVER: "did not happen"
 
 __all__ = ["OUTCOMES", "NEVER", "classify"]
 
@@ -46,6 +46,14 @@ def classify(record, injection, *, lanes, detection_only=False):
       behind (stalled) → ``hang``; a lane output or the lanes' state still differs →
       ``latent``; otherwise ``masked``.
 
+    Lane faults (``remove-insert``, ``unplug``: a lane out for the duration, then inserted
+    by a live resync) are not detected by a comparison; undetected, they end ``sdc`` (a
+    wrong request), ``hang`` (the system fell more behind than the monitors hold: the
+    survivors' stop makes them lag a little), ``recovered`` (every lane online again: the
+    lane came back without a restart) or ``isolated`` (it did not come back in the
+    window). Their results also give ``resync_stop`` (the survivors' stop in cycles, of
+    the last resync) and ``resync_words``.
+
     ``escaped`` is true when a wrong request reached a path before the detection (only
     delayed lockstep, which checks after the fact, and faults beyond the checks can).
     Latencies are in cycles from the injection's ``start``: detection to the first
@@ -81,6 +89,16 @@ def classify(record, injection, *, lanes, detection_only=False):
             outcome = "corrected" if lanes == 3 and mismatch is not None else "isolated"
         elif record["halted"] or detection_only:
             outcome = "halted"
+    lane_fault = injection.get("model") in LANE_FAULTS
+    if outcome is None and lane_fault:
+        if io_wrong_at is not None:
+            outcome = "sdc"
+        elif record["lag_overflow"]:
+            outcome = "hang"
+        elif record["halted"]:
+            outcome = "halted"
+        else:
+            outcome = "isolated" if offline else "recovered"
     if outcome is None:     # undetected, or detected and nothing acted on it
         if io_wrong_at is not None:
             outcome = "sdc"
@@ -106,4 +124,7 @@ def classify(record, injection, *, lanes, detection_only=False):
         "end_cycle": record["cycle"],
         "rollbacks": record.get("rollbacks", 0),
         "rollback_cycles": record.get("rollback_cycles") if record.get("rollbacks") else None,
+        **({"resync_stop": record["resync_stop"] if record.get("resyncs") else None,
+            "resync_words": record["resync_words"] if record.get("resyncs") else None}
+           if lane_fault else {}),
     }

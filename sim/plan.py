@@ -10,7 +10,7 @@ import random
 import re
 import warnings
 
-from ftvoter.hdl.encodings import FAULT_MODELS
+from ftvoter.hdl.encodings import FAULT_MODELS, LANE_FAULTS
 
 from .spec import MAX_CYCLE, MAX_DURATION, SpecError, sample_size
 
@@ -33,6 +33,8 @@ def design_params(spec):
         params["parity"] = True
     if spec.design.get("rollback"):
         params["rollback"] = True
+    if spec.design.get("live_resync"):
+        params["live_resync"] = True
     if spec.workload.get("program") is not None:
         # A CPU lane: a 32-bit bus, the program in each lane's RAM.
         params.update(addr_width=32, program=spec.workload["program"])
@@ -78,6 +80,10 @@ def plan(spec, sites):
     """
     faults = spec.faults
     common = faults["common"]
+    if faults["models"][0] in LANE_FAULTS:
+        # Lane faults hit a lane as a whole: the lanes are the sites (faults.sites aside).
+        sites = [{"index": 0, "name": f"lane{i}", "register": "lane", "lane": i, "width": 1}
+                 for i in range(spec.design["lanes"])]
     if not sites:
         raise SpecError(f"{spec.source}: faults.sites: no site matches "
                         f"{', '.join(faults['sites'])}")
@@ -123,7 +129,8 @@ def plan(spec, sites):
         if start is None:
             start = rng.randint(low, high)
         injections.append(_injection(number, site, bit, faults["bits"], models[m], start,
-                                     faults["duration"], common))
+                                     faults["duration"], common,
+                                     name=site["name"] if models[m] in LANE_FAULTS else None))
     return injections
 
 
@@ -172,7 +179,19 @@ def explicit(spec, sites, wanted):
 
 
 def bench_injections(injections):
-    """The planned injections as the bench's ``injection`` fields (with their ``id``)."""
-    return [{"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
-             "model": _MODELS[i["model"]], "start": i["start"], "duration": i["duration"],
-             "common": int(i["common"])} for i in injections]
+    """The planned injections as the bench's ``injection`` fields (with their ``id``).
+
+    A lane fault arms the injector with an empty mask (a stuck-at that changes nothing,
+    lasting as long as the lane is out) and sets ``lane_op`` and ``lane_index``."""
+    fields = []
+    for i in injections:
+        if i["model"] in LANE_FAULTS:
+            fields.append({"id": i["id"], "arm": 1, "site": 0, "mask": 0,
+                           "model": _MODELS["stuck0"], "start": i["start"],
+                           "duration": i["duration"], "common": 0,
+                           "lane_op": LANE_FAULTS[i["model"]], "lane_index": i["lane"]})
+        else:
+            fields.append({"id": i["id"], "arm": 1, "site": i["site_index"], "mask": i["mask"],
+                           "model": _MODELS[i["model"]], "start": i["start"],
+                           "duration": i["duration"], "common": int(i["common"])})
+    return fields

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
-from ftvoter.hdl.encodings import FAULT_MODELS, NEVER, POLICY_NAMES
+from ftvoter.hdl.encodings import FAULT_MODELS, LANE_FAULTS, NEVER, POLICY_NAMES
 
 __all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"]
 
-#: Fault models and policies by name (their one definition is in hdl).
-MODELS = tuple(FAULT_MODELS)
+#: Fault models and policies by name (their one definition is in hdl): the register
+#: faults, then the lane faults (a design with live resync; not mixed with the others).
+MODELS = (*FAULT_MODELS, *LANE_FAULTS)
 POLICIES = POLICY_NAMES
 #: Lane kinds a campaign can inject (``picorv32-rtl`` has no fault sites), and the CPUs.
 CPU_LANES = ("picorv32", "sentinel")
@@ -115,7 +116,8 @@ def parse_spec(data, source="<spec>"):
                        f"'-'), not {name!r}")
     seed = c.integer(data, "seed", "seed", 1, minimum=0)
 
-    d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity", "rollback"))
+    d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity", "rollback",
+                                 "live_resync"))
     design = {
         "lane": c.choice(d, "lane", "design.lane", LANES, "workload"),
         "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
@@ -132,13 +134,15 @@ def parse_spec(data, source="<spec>"):
                                     f"workload lane has its own")
         if d["parity"]:
             design["parity"] = True
-    if "rollback" in d:
-        if not isinstance(d["rollback"], bool):
-            c.fail("design.rollback", f"must be true or false, not {d['rollback']!r}")
-        if d["rollback"] and design["offset"]:
-            c.fail("design.rollback", "needs the voting bridge: not with design.offset")
-        if d["rollback"]:
-            design["rollback"] = True
+    for key in ("rollback", "live_resync"):     # the voting bridge's options
+        if key not in d:
+            continue
+        if not isinstance(d[key], bool):
+            c.fail(f"design.{key}", f"must be true or false, not {d[key]!r}")
+        if d[key] and design["offset"]:
+            c.fail(f"design.{key}", "needs the voting bridge: not with design.offset")
+        if d[key]:
+            design[key] = True
 
     w = c.table(data, "workload", ("cycles", "seed", "program"))
     workload = {
@@ -162,10 +166,17 @@ def parse_spec(data, source="<spec>"):
     if (not isinstance(sites, list) or not sites or
             not all(isinstance(p, str) and p for p in sites)):
         c.fail("faults.sites", f"must be a non-empty list of site patterns, not {sites!r}")
-    models = f.get("models", list(MODELS))
+    models = f.get("models", list(FAULT_MODELS))
     if not isinstance(models, list) or not models or any(m not in MODELS for m in models):
         c.fail("faults.models", f"must be a non-empty list of {', '.join(MODELS)}, "
                                 f"not {models!r}")
+    lane_faults = [m for m in models if m in LANE_FAULTS]
+    if lane_faults and len(lane_faults) != len(models):
+        c.fail("faults.models", f"lane faults ({', '.join(LANE_FAULTS)}) cannot be mixed "
+                                f"with register faults in one campaign, not {models!r}")
+    if lane_faults and not design.get("live_resync"):
+        c.fail("faults.models", f"lane faults ({', '.join(lane_faults)}) need a design with "
+                                f"live resync (design.live_resync = true)")
     count = f.get("count")
     statistical = "margin" in f or "confidence" in f
     if count is not None and statistical:
@@ -198,6 +209,11 @@ def parse_spec(data, source="<spec>"):
         "bits": c.integer(f, "bits", "faults.bits", 1, minimum=1, maximum=32),
         "common": common,
     }
+    if lane_faults and common:
+        c.fail("faults.common", "lane faults hit one lane: not with faults.common")
+    if lane_faults and faults["duration"] < 1:
+        c.fail("faults.duration", f"is the cycles a lane is out with lane faults: at least "
+                                  f"1, not {faults['duration']!r}")
 
     o = c.table(data, "observation", ("window",))
     # A run ends at start + window: that cycle must fit the bench's cycle counter.

@@ -33,9 +33,12 @@ def summary(records):
         for key, values in latencies.items():
             if record.get(key) is not None:
                 values.append(record[key])
+    stops = [r["resync_stop"] for r in records if r.get("resync_stop") is not None]
     return {"injections": len(records), "outcomes": counts,
             "escaped": sum(bool(record.get("escaped")) for record in records),
-            **{key: _percentiles(values) for key, values in latencies.items()}}
+            **{key: _percentiles(values) for key, values in latencies.items()},
+            # Lane faults only: the survivors' stop of each live resync.
+            **({"resync_stop": _percentiles(stops)} if stops else {})}
 
 
 def format_summary(figures, title):
@@ -52,7 +55,7 @@ def format_summary(figures, title):
         escaped = figures["escaped"]
         lines.append(f"  {'escaped':<12} {escaped:>7} {100 * escaped / total:>6.1f}%  (a "
                      f"wrong request reached a path before any detection: sdc, late)")
-    for key in _LATENCIES:
+    for key in (*_LATENCIES, *(["resync_stop"] if "resync_stop" in figures else [])):
         p = figures[key]
         name = key.replace("_", " ")
         if p is None:

@@ -57,7 +57,7 @@ class TestSpec:
          r"give either count or margin and confidence, not both"),
         (("count = 500", ""), "faults.count", r"is required .*"),
         (("models = [\"flip\", \"stuck1\"]", "models = [\"zap\"]"), "faults.models",
-         r"must be a non-empty list of flip, stuck0, stuck1, not \['zap'\]"),
+         r"must be a non-empty list of flip, stuck0, stuck1, remove-insert, unplug, not \['zap'\]"),
         (("max = 2000", "max = 5000"), "faults.start.max", r"must be at most 2999, not 5000"),
         (("window = 1500", "window = \"long\""), "observation.window",
          r"must be an integer, not 'long'"),

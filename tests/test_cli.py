@@ -309,7 +309,7 @@ class TestCampaignCommand:
         code, out, err = run(["campaign", str(spec), "-o", str(out_dir)], capsys)
         assert code == 2
         assert err == (f"ftvoter: error: {spec}: faults.models: must be a non-empty list of "
-                       f"flip, stuck0, stuck1, not ['flip', 'melt']\n")
+                       f"flip, stuck0, stuck1, remove-insert, unplug, not ['flip', 'melt']\n")
         assert not out_dir.exists()
         assert not (tmp_path / "build").exists()
 
