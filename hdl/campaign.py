@@ -223,8 +223,8 @@ class CampaignBench(wiring.Component):
         detected = self._monitor_detection(m, run, r, cycle)
         self._monitor_lanes(run, r, cycle)
         self._monitor_paths(m, run, r, cycle)
-        drive_lane_faults(m, run, self._faulty, q, r, cycle)
-        self._end_run(m, run, q, r, cycle, detected, seen)
+        settled = drive_lane_faults(m, run, self._faulty, q, r, cycle)
+        self._end_run(m, run, q, r, cycle, detected, seen, settled)
         m.submodules.run = ResetInserter(restart | load)(run)
         return m
 
@@ -362,7 +362,7 @@ class CampaignBench(wiring.Component):
         if faulty.bridge is not None:
             m.d.comb += r["halted"].eq(faulty.halted)
 
-    def _end_run(self, m, run, q, r, cycle, detected, seen):
+    def _end_run(self, m, run, q, r, cycle, detected, seen, settled):
         """Raise ``done`` once the outcome is settled or the window is over."""
         faulty = self._faulty
         start, window = q["start"], q["window"]
@@ -374,7 +374,7 @@ class CampaignBench(wiring.Component):
         with m.Elif(q["duration"] != 0):
             m.d.comb += over.eq(cycle > start + q["duration"])
         converged = Signal()
-        m.d.comb += converged.eq(over & (r["diverged_at"] == NEVER) & ~detected &
+        m.d.comb += converged.eq(over & settled & (r["diverged_at"] == NEVER) & ~detected &
                                  (r["io_wrong_at"] == NEVER) & ~r["state_differs"].any())
         reacted = Signal()
         if faulty.bridge is not None:

@@ -34,9 +34,12 @@ def lane_fault_record(faulty):
 
 def drive_lane_faults(m, run, faulty, q, r, cycle):
     """Drive the faulty copy's lane command and presence inputs from the run's fault ``q``,
-    and fill the record ``r`` (``run``: the module cleared at each run's start)."""
+    and fill the record ``r`` (``run``: the module cleared at each run's start). Return
+    "settled": no lane fault, or its lane is back online (a lane out may run on exactly
+    as the golden one does, when it makes no I/O: the run must not end as converged
+    before the lane is inserted)."""
     if not _live(faulty):
-        return
+        return Const(1)
     lanes = len(faulty.present)
     everyone = Const((1 << lanes) - 1, lanes)
     op, lane, start = q["lane_op"], q["lane_index"], q["start"]
@@ -59,3 +62,7 @@ def drive_lane_faults(m, run, faulty, q, r, cycle):
     run.d.sync += busy.eq(faulty.resync_busy)
     with run.If(busy & ~faulty.resync_busy & ~r["resyncs"].all()):
         run.d.sync += r["resyncs"].eq(r["resyncs"] + 1)
+    settled = Signal(name="lane_settled")
+    m.d.comb += settled.eq((op == 0) | ((cycle > back + 1) & faulty.online.all() &
+                                        ~faulty.resync_busy))
+    return settled
