@@ -151,12 +151,16 @@ class ConsoleOptions:
     clear: bool = False
     insert: int | None = None
     inject: str | None = None
+    dump: str | None = None
+    dump_lane: int = 1
+    board_lane: object = None
     fault: tuple | None = field(init=False, default=None)
 
     def __post_init__(self):
         if self.inject is not None:
             object.__setattr__(self, "fault", parse_inject(self.inject))
-        for option, lane in (("--remove", self.remove), ("--insert", self.insert)):
+        for option, lane in (("--remove", self.remove), ("--insert", self.insert),
+                             ("--dump-lane", self.dump_lane)):
             if lane is not None and lane >= self.lanes:
                 raise ValueError(f"{option} {lane}: there are {self.lanes} lanes (0 to "
                                  f"{self.lanes - 1})")
@@ -189,6 +193,31 @@ def format_status(figures):
     return "\n".join(lines)
 
 
+async def dump_lane(driver, lane, board_lane, path):
+    """Quick dump of ``lane`` (:func:`ftvoter.boards.dump.quick_dump`) of a build whose
+    lanes are ``board_lane`` (a :class:`~ftvoter.boards.lanes.BoardLane`): write
+    ``{site: value}`` to ``path`` (JSON) and the RAM image beside it
+    (``<stem>-memory.bin``); return a line saying so."""
+    from pathlib import Path
+
+    from ftvoter.analysis.files import write_atomic
+
+    from .dump import decode_state, dump_record, lane_layout, memory_image, quick_dump
+    from .lanes import BoardLane
+    board_lane = BoardLane() if board_lane is None else board_lane
+    layout = lane_layout(board_lane.factory())
+    ram_words = board_lane.ram_bytes // 4 if board_lane.cpu else 0
+    words = await quick_dump(driver, lane, -(-layout.width // 32), ram_words)
+    path = Path(path)
+    image = memory_image(words["memory"])
+    memory = path.with_name(path.stem + "-memory.bin")
+    write_atomic(memory, image)
+    write_atomic(path, dump_record(lane, decode_state(layout, words["state"]), memory.name,
+                                   len(image), kind=board_lane.kind).encode())
+    return (f"dump of lane {lane}: {len(layout.names)} registers ({layout.width} bits) in "
+            f"{path}, {len(image)} bytes of RAM in {memory}; lane {lane} inserted again")
+
+
 def _show(text):
     print(text, flush=True)
 
@@ -219,6 +248,8 @@ async def console(driver, options, *, show=_show, interval=1.0):
     if options.fault is not None:
         site, mask, model, cycles = options.fault
         await driver.inject(site, mask, model, duration=cycles)
+    if options.dump is not None:
+        show(await dump_lane(driver, options.dump_lane, options.board_lane, options.dump))
     while True:
         show(format_status(await status(driver, options.lanes)))
         if options.once:

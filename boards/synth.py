@@ -68,7 +68,8 @@ def setup_tools():
             os.environ[variable] = shutil.which("true") or "true"
 
 
-def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, lane=None):
+def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, lane=None,
+                live_resync=False):
     """Build the demo for ``board`` with ``lanes`` lanes; return the summary dict.
 
     The summary has the board, lanes, the lane kind, the requested clock (the board's own
@@ -98,7 +99,7 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, 
     options = {"nextpnr_opts": f"--report report.json --seed {seed}"}
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
-    demo = design or BoardDemo(lanes, lane=lane)
+    demo = design or BoardDemo(lanes, lane=lane, live_resync=live_resync)
     started = time.monotonic()
     try:
         platform.build(demo, name=name, build_dir=str(build_dir), do_program=False, **options)

@@ -62,6 +62,9 @@ class DemoCore(wiring.Component):
         Depth of the path memory (default: the lane kind's ``path_words``).
     uart_divisor : int, optional
         With 2 or 3 lanes: build the management port, at this many cycles per bit.
+    live_resync : bool
+        With 2 or 3 lanes: INSERT is a live resync, and the quick-dump window (DUMP_SELECT,
+        DUMP_DATA) reads a frozen lane (``ftvoter console --dump``).
 
     Members
     -------
@@ -84,7 +87,8 @@ class DemoCore(wiring.Component):
         ``ram_words`` is not a positive integer.
     """
 
-    def __init__(self, lanes, *, lane=None, ram_words=None, uart_divisor=None):
+    def __init__(self, lanes, *, lane=None, ram_words=None, uart_divisor=None,
+                 live_resync=False):
         if lanes not in (1, 2, 3) or isinstance(lanes, bool):
             raise TypeError(f"Lane count must be 1, 2 or 3, not {lanes!r}")
         lane = BoardLane() if lane is None else lane
@@ -103,7 +107,8 @@ class DemoCore(wiring.Component):
         self.memory = lane.path_memory(self.ram_words)
         self.simplex = lane.factory() if lanes == 1 else None
         self.lockstep = (Lockstep(lane.factory, lanes=lanes,
-                                  faults=None if lane.sites is None else list(lane.sites))
+                                  faults=None if lane.sites is None else list(lane.sites),
+                                  live_resync=live_resync)
                          if lanes > 1 else None)
         self.management = (ManagementPort(uart_divisor)
                            if uart_divisor is not None and lanes > 1 else None)
@@ -201,17 +206,21 @@ class BoardDemo(Elaboratable):
         Depth of the path memory (default: the lane kind's).
     baud : int
         The management UART's bit rate.
+    live_resync : bool
+        Live resync and the quick-dump window (see :class:`DemoCore`).
     """
 
-    def __init__(self, lanes, *, lane=None, ram_words=None, baud=115200):
+    def __init__(self, lanes, *, lane=None, ram_words=None, baud=115200, live_resync=False):
         self.lanes, self.lane, self.ram_words, self.baud = lanes, lane, ram_words, baud
+        self.live_resync = live_resync
         self.core = None
 
     def elaborate(self, platform):
         m = Module()
         divisor = round(platform.default_clk_frequency / self.baud)
         m.submodules.core = core = DemoCore(self.lanes, lane=self.lane,
-                                            ram_words=self.ram_words, uart_divisor=divisor)
+                                            ram_words=self.ram_words, uart_divisor=divisor,
+                                            live_resync=self.live_resync)
         self.core = core
         for name, text in core.verilog_sources().items():
             platform.add_file(f"{name}.v", text)

@@ -169,15 +169,10 @@ def _retired(dut):
 
 async def _dump(dut, mgmt, lane, state_words, ram_words):
     """Freeze ``lane``, read its state vector and RAM through DUMP_SELECT/DUMP_DATA, then
-    insert it again (a resync); return the words."""
-    await mgmt.lane_command(lane, "FREEZE")
-    await ClockCycles(dut.clk, 2)
-    words = {}
-    for kind, count in (("state", state_words), ("memory", ram_words)):
-        await mgmt.write("DUMP_SELECT", INDEX=0, LANE=lane, MEMORY=int(kind == "memory"))
-        words[kind] = [await mgmt.read("DUMP_DATA") for _ in range(count)]
-    await mgmt.lane_command(lane, "INSERT")
-    return words
+    insert it again (a resync); return the words (:func:`ftvoter.boards.dump.quick_dump`)."""
+    from ftvoter.boards.dump import quick_dump
+    return await quick_dump(mgmt, lane, state_words, ram_words,
+                            settle=lambda: ClockCycles(dut.clk, 2))
 
 
 async def _play(dut, actions, start, log):

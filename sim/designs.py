@@ -203,7 +203,8 @@ CPU_PATH_WORDS = 256
 
 def _board(p):
     from ftvoter.boards.top import DemoCore
-    return DemoCore(p["lanes"], uart_divisor=p["uart_divisor"])
+    return DemoCore(p["lanes"], uart_divisor=p["uart_divisor"],
+                    live_resync=p.get("live_resync", False))
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ DESIGNS = {
          "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
          "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False}),
     # The board demo's core with its UART management port (simulated board top).
-    "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16}),
+    "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16,
+                                                "live_resync": False}),
     "bridge": Design(
         lambda p: VotingBridge(lanes=p["lanes"], paths=p["paths"], policy=p["policy"],
                                timeout=p["timeout"], addr_width=p["addr_width"],

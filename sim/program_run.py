@@ -11,6 +11,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from ftvoter.boards.dump import decode_state
+
 from .iss import REQUESTS
 from .programs import build_program, encode_requests, example_requests, image
 from .runs import simulate
@@ -109,20 +111,7 @@ def run_program(params, program, *, cycles, flip=None, io=None, waves_file=None,
 def lane_layout(params):
     """The state vector of one lane of the lockstep design of ``params``: its
     :class:`~ftvoter.hdl.lane_state.LaneState` (``names``, ``width``)."""
-    import warnings
-
-    from amaranth.hdl import UnusedElaboratable
-
-    from ftvoter.hdl.lane_state import elaborate_with_state
+    from ftvoter.boards.dump import lane_layout as layout
 
     from .designs import make_lane
-    warnings.filterwarnings("ignore", category=UnusedElaboratable)
-    _, state = elaborate_with_state(make_lane(params["lane"], params)(), None)
-    return state
-
-
-def decode_state(layout, words):
-    """``{register name: value}`` from a state vector read as 32-bit words (bit 0 first)."""
-    vector = sum(word << (32 * index) for index, word in enumerate(words))
-    return {name: vector >> offset & ((1 << width) - 1)
-            for name, offset, width in layout.names}
+    return layout(make_lane(params["lane"], params)())

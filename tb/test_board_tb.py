@@ -9,6 +9,7 @@ separate process on a pseudo-terminal whose other end the testbench joins to the
 UART, as a USB serial adapter joins a host to a board.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -92,13 +93,16 @@ async def run_test_console_pty(dut):
     tty.setraw(slave)
     os.set_blocking(master, False)
     cocotb.start_soon(_pump(tb, master))
-    site = os.environ["FTVOTER_PARITY_SITE"]
+    site = os.environ.get("FTVOTER_PARITY_SITE")
+    plan = (("before", []),
+            ("inject", ["--inject", site]),    # flip (the default model)
+            ("broken", []),
+            ("repair", ["--clear", "--insert", "1"]),
+            ("bad_inject", ["--inject", "1:x"]))
+    if os.environ.get("FTVOTER_CONSOLE_RUNS"):
+        plan = json.loads(os.environ["FTVOTER_CONSOLE_RUNS"])
     runs = {}
-    for name, options in (("before", []),
-                          ("inject", ["--inject", site]),    # flip (the default model)
-                          ("broken", []),
-                          ("repair", ["--clear", "--insert", "1"]),
-                          ("bad_inject", ["--inject", "1:x"])):
+    for name, options in plan:
         command = [os.environ["FTVOTER_PYTHON"], "-m", "ftvoter.sim", "console",
                    "--port", os.ttyname(slave), "--lanes", "2", "--once", *options]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -159,3 +163,41 @@ def test_console_over_uart(tmp_path):
     assert (event["VALID"], event["LANE"], event["KIND"]) == (1, 1, "BROKEN")
     assert "SELF_ERROR" in figures["cause"] and figures["cause_cleared"] == []
     assert figures["state_after"] == ["ONLINE", "ONLINE"]
+
+
+@pytest.mark.tb
+def test_console_dump_over_pty(tmp_path):
+    """``ftvoter console --dump`` on a board built with live resync: lane 1 is frozen, read
+    out through the UART while lane 0 runs, and inserted again; its registers are the
+    board lane's golden model's at the point its LFSR says."""
+    import sys
+
+    from ftvoter.boards.dump import lane_layout
+    from ftvoter.boards.lanes import board_lane
+    from ftvoter.sim.models import WorkloadModel
+    dump = tmp_path / "dump.json"
+    runs = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR, "live_resync": True},
+                         "test_board_tb", "run_test_console_pty", tmp_path,
+                         {"FTVOTER_PYTHON": sys.executable, "FTVOTER_CONSOLE_RUNS": json.dumps(
+                             [["dump", ["--dump", str(dump), "--dump-lane", "1"]],
+                              ["after", []]])})
+    for name in ("dump", "after"):
+        assert runs[name]["returncode"] == 0, runs[name]["stderr"]
+    assert "dump of lane 1:" in runs["dump"]["stdout"]
+    assert re.search(r"lanes: ONLINE ONLINE$", runs["after"]["stdout"], re.M)
+    record = json.loads(dump.read_text())
+    sites = record["sites"]
+    assert record["lane"] == 1 and record["memory_bytes"] == 0    # the lane has no RAM
+    assert set(sites) == {name for name, _, _ in lane_layout(board_lane()).names}
+    model, before = WorkloadModel(seed=0x5EED, regs=4, scratch_words=4, io_words=64), None
+    for _ in range(2_000_000):
+        if model.state == sites["lfsr.state"]:
+            break
+        before = list(model.regs)
+        model.step()
+    assert model.state == sites["lfsr.state"] and model.operations > 100
+    regs = list(model.regs)
+    if sites["fsm_state"] in (3, 4):       # a read in flight: its register not written yet
+        regs[sites["pending_rd"]] = before[sites["pending_rd"]]
+    assert [sites[f"regfile.r{i}"] for i in range(4)] == regs
+    assert [sites[f"scratch.m{i}"] for i in range(4)] == model.scratch

@@ -74,17 +74,17 @@ def _write_timeline(file, figures, args):
 
 def _write_dumps(folder, figures):
     """Write each dump's registers (JSON) and RAM image (little-endian words)."""
-    import json
+    from ftvoter.boards.dump import dump_record, memory_image
     for action in figures.get("actions", []):
         if action["action"] != "dump":
             continue
         stem = folder / f"dump-{action['cycle']}-lane{action['lane']}"
-        image = b"".join(word.to_bytes(4, "little") for word in action.pop("memory"))
+        image = memory_image(action.pop("memory"))
         check_output(stem.with_suffix(".json"))
         write_atomic(stem.with_name(stem.name + "-memory.bin"), image)
-        record = {"cycle": action["cycle"], "lane": action["lane"], "sites": action["sites"],
-                  "memory": stem.name + "-memory.bin", "memory_bytes": len(image)}
-        write_atomic(stem.with_suffix(".json"), json.dumps(record, indent=1).encode())
+        record = dump_record(action["lane"], action["sites"], stem.name + "-memory.bin",
+                             len(image), cycle=action["cycle"])
+        write_atomic(stem.with_suffix(".json"), record.encode())
         action["file"] = str(stem.with_suffix(".json"))
         del action["sites"]
 

@@ -14,7 +14,8 @@ def add_parser(commands):
         description="Talk to a board running the lockstep demo over its UART management "
                     "port (framing in ftvoter.boards.uart): show lane states, error causes, "
                     "counters and new events, refreshed every second (Ctrl-C ends), or "
-                    "once; remove or insert a lane, clear the errors, inject a fault.")
+                    "once; remove or insert a lane, clear the errors, inject a fault; dump "
+                    "a lane's flip-flops and RAM (a build with --live-resync).")
     console.add_argument("--port", required=True, metavar="DEV", type=path,
                          help="serial device (e.g. /dev/ttyUSB1)")
     console.add_argument("--baud", type=positive, default=115200,
@@ -34,7 +35,39 @@ def add_parser(commands):
                               "index (ftvoter sites), bit mask (default 1), model 0 flip / "
                               "1 stuck-at-0 / 2 stuck-at-1 (default 0), cycles a stuck-at "
                               "lasts (default 0: until disarmed)")
+    console.add_argument("--dump", metavar="FILE", type=path,
+                         help="quick dump (a build with --live-resync): freeze --dump-lane, "
+                              "read its flip-flops and RAM through the management port while "
+                              "the others run, insert it again; write {register: value} to "
+                              "FILE (JSON) and the RAM image to <FILE stem>-memory.bin")
+    console.add_argument("--dump-lane", type=integer(0, 2), default=1, metavar="LANE",
+                         help="the lane --dump reads (default: %(default)s)")
+    console.add_argument("--lane-kind", choices=("workload", "picorv32", "picorv32-rtl"),
+                         default="workload",
+                         help="the lanes of the build, for --dump's register names "
+                              "(default: %(default)s)")
+    console.add_argument("--program", metavar="FILE", type=path,
+                         help="with --lane-kind picorv32: the build's program")
+    console.add_argument("--ram-bytes", type=integer(1024, 2**28), metavar="BYTES",
+                         default=8192, help="with a CPU --lane-kind: each lane's RAM "
+                                            "(default: %(default)s)")
     return console
+
+
+def _board_lane(args):
+    """The build's lanes, for --dump (checked before the port is opened)."""
+    from ftvoter.boards.lanes import BoardLane
+
+    from ..programs import ProgramError
+    cpu = args.lane_kind != "workload"
+    if cpu and args.program is None:
+        raise UsageError(f"--lane-kind {args.lane_kind} needs --program (the build's)")
+    if not cpu and args.program is not None:
+        raise UsageError("--program is for a CPU --lane-kind")
+    try:
+        return BoardLane(args.lane_kind, program=args.program, ram_bytes=args.ram_bytes)
+    except (TypeError, ValueError, ProgramError) as error:
+        raise UsageError(str(error)) from None
 
 
 def run(args):
@@ -47,7 +80,8 @@ def run(args):
     try:
         options = ConsoleOptions(lanes=args.lanes, once=args.once, disarm=args.disarm,
                                  remove=args.remove, clear=args.clear, insert=args.insert,
-                                 inject=args.inject)
+                                 inject=args.inject, dump=args.dump, dump_lane=args.dump_lane,
+                                 board_lane=_board_lane(args) if args.dump else None)
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:

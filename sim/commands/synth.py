@@ -46,6 +46,9 @@ def add_parser(commands):
                        help="--lane picorv32: a parity bit per register of the register "
                             "file, so DMR isolates lane 1 after the button's flip instead of "
                             "halting")
+    synth.add_argument("--live-resync", action="store_true",
+                       help="INSERT is a live resync, and the quick-dump window reads a "
+                            "frozen lane (ftvoter console --dump)")
     synth.add_argument("--freq", type=mhz, metavar="MHZ",
                        help="clock to meet, MHz (default: the board's oscillator)")
     synth.add_argument("--compare", action="store_true",
@@ -70,6 +73,7 @@ def run(args):
     folder = Path(args.output or Path("build") / "synth" / args.board)
     lane = _board_lane(args)
     name = f"lanes{args.lanes}" if not lane.cpu else f"{lane.kind}-lanes{args.lanes}"
+    name += "-live" if args.live_resync else ""
     try:
         if args.compare:
             from ftvoter.boards.compare import compare
@@ -80,7 +84,8 @@ def run(args):
             print(table)
             return 0
         summary = synth.build_board(args.board, args.lanes, build_dir=folder / name,
-                                    freq_mhz=args.freq, lane=lane)
+                                    freq_mhz=args.freq, lane=lane,
+                                    live_resync=args.live_resync)
     except synth.SynthError as error:
         raise ToolchainError(str(error)) from None
     write_atomic(folder / name / "summary.json", json.dumps(summary, indent=2))
