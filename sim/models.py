@@ -8,7 +8,7 @@ testbenches check the hardware against them.
 from dataclasses import dataclass, field
 
 __all__ = ["LFSR_TAPS", "lfsr_next", "compare", "vote", "WorkloadModel", "MemoryModel",
-           "Write", "Read"]
+           "Write", "Read", "registers_at"]
 
 
 LFSR_TAPS = 0x80200003
@@ -142,3 +142,22 @@ class WorkloadModel:
             if event is not None:
                 events.append(event)
         return events
+
+
+def registers_at(model, sites, limit=2_000_000):
+    """Step ``model`` (a :class:`WorkloadModel`) until its LFSR state is a dumped lane's
+    (``sites["lfsr.state"]``, of ``{register: value}``); return ``(operations, regs,
+    scratch)`` as the lane holds them then (``None`` if not within ``limit`` steps). A
+    lane caught with a read in flight (``fsm_state`` READ or RRESP) has moved its LFSR on
+    but not written the read's register (``pending_rd``) yet: that one is the value from
+    before."""
+    before = None
+    for _ in range(limit):
+        if model.state == sites["lfsr.state"]:
+            regs = list(model.regs)
+            if sites["fsm_state"] in (3, 4) and before is not None:
+                regs[sites["pending_rd"]] = before[sites["pending_rd"]]
+            return model.operations, regs, list(model.scratch)
+        before = list(model.regs)
+        model.step()
+    return None

@@ -28,6 +28,9 @@ from ftvoter.sim.toolchain import report, run_testbench
 DIVISOR = 16                     # clock cycles per UART bit
 PERIOD_NS = 10
 BAUD = 1e9 / (DIVISOR * PERIOD_NS)
+#: One build for every test: the workload board with live resync (its INSERT a live resync,
+#: the quick-dump window for ftvoter console --dump).
+BOARD = {"lanes": 2, "uart_divisor": DIVISOR, "live_resync": True}
 
 
 class TB:
@@ -126,7 +129,7 @@ def test_console_tool_over_pty(tmp_path):
     """``ftvoter console`` on a pseudo-terminal: status; a flip of lane 1's parity-failure
     flag (the lane reports itself failed and is isolated); status; repair."""
     import sys
-    runs = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR},
+    runs = run_testbench("board", BOARD,
                          "test_board_tb", "run_test_console_pty", tmp_path,
                          {"FTVOTER_PARITY_SITE": _board_site("lane1.ctrl.parity_fail"),
                           "FTVOTER_PYTHON": sys.executable})
@@ -151,7 +154,7 @@ def test_console_tool_over_pty(tmp_path):
 @pytest.mark.tb
 def test_console_over_uart(tmp_path):
     site = _board_site("lane1.ctrl.parity_fail")
-    figures = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR},
+    figures = run_testbench("board", BOARD,
                             "test_board_tb", "run_test_console", tmp_path,
                             {"FTVOTER_PARITY_SITE": site})
     assert figures["id"] == ID_VALUE
@@ -174,9 +177,9 @@ def test_console_dump_over_pty(tmp_path):
 
     from ftvoter.boards.dump import lane_layout
     from ftvoter.boards.lanes import board_lane
-    from ftvoter.sim.models import WorkloadModel
+    from ftvoter.sim.models import WorkloadModel, registers_at
     dump = tmp_path / "dump.json"
-    runs = run_testbench("board", {"lanes": 2, "uart_divisor": DIVISOR, "live_resync": True},
+    runs = run_testbench("board", BOARD,
                          "test_board_tb", "run_test_console_pty", tmp_path,
                          {"FTVOTER_PYTHON": sys.executable, "FTVOTER_CONSOLE_RUNS": json.dumps(
                              [["dump", ["--dump", str(dump), "--dump-lane", "1"]],
@@ -189,15 +192,8 @@ def test_console_dump_over_pty(tmp_path):
     sites = record["sites"]
     assert record["lane"] == 1 and record["memory_bytes"] == 0    # the lane has no RAM
     assert set(sites) == {name for name, _, _ in lane_layout(board_lane()).names}
-    model, before = WorkloadModel(seed=0x5EED, regs=4, scratch_words=4, io_words=64), None
-    for _ in range(2_000_000):
-        if model.state == sites["lfsr.state"]:
-            break
-        before = list(model.regs)
-        model.step()
-    assert model.state == sites["lfsr.state"] and model.operations > 100
-    regs = list(model.regs)
-    if sites["fsm_state"] in (3, 4):       # a read in flight: its register not written yet
-        regs[sites["pending_rd"]] = before[sites["pending_rd"]]
+    model = WorkloadModel(seed=0x5EED, regs=4, scratch_words=4, io_words=64)
+    operations, regs, scratch = registers_at(model, sites)
+    assert operations > 100
     assert [sites[f"regfile.r{i}"] for i in range(4)] == regs
-    assert [sites[f"scratch.m{i}"] for i in range(4)] == model.scratch
+    assert [sites[f"scratch.m{i}"] for i in range(4)] == scratch

@@ -10,6 +10,7 @@ insert back, unplug and plug, a rollback, a quick dump). DMR on PicoRV32 without
 """
 
 import functools
+import glob
 
 import pytest
 
@@ -25,6 +26,8 @@ from ftvoter.sim.programs import (
 )
 
 REQUESTS = encode_requests(example_requests())
+#: The sites the tests flip: a0 (x10) and the next PC, in every lane.
+FLIPPED = [glob.escape("picorv32_core.cpuregs[10]"), "picorv32_core.reg_next_pc"]
 
 
 @functools.cache
@@ -36,8 +39,13 @@ def golden(name):
 
 def params(lane, lanes, faults=True):
     # The TMR build of make test has rollback and live resync: one model for every test.
-    extra = {"rollback": True, "live_resync": True} if (lane, lanes) == ("picorv32", 3) else {}
-    return {"lane": lane, "lanes": lanes, "faults": ["*"] if faults else None, **extra}
+    # Its injector reaches the sites the tests flip (a0 and the next PC of every lane): the
+    # saboteurs of the other flip-flops are constant and compile away (a build of 90 s
+    # instead of 230).
+    if (lane, lanes) == ("picorv32", 3):
+        return {"lane": lane, "lanes": lanes, "faults": FLIPPED if faults else None,
+                "rollback": True, "live_resync": True}
+    return {"lane": lane, "lanes": lanes, "faults": ["*"] if faults else None}
 
 
 def check_against_golden(figures, name):

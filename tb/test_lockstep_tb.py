@@ -198,10 +198,12 @@ def _run(tmp_path, params, testcase, env):
 
 
 @pytest.mark.tb
-# Delayed lockstep is built once, with a 64-bit bus (each build is about a minute of make
-# test; tests/test_lockstep.py runs the 32-bit delayed configuration in amaranth.sim).
+# Delayed lockstep is built once, with a 64-bit bus, in make test-long (each build is about
+# a minute; tests/test_lockstep.py runs the 32-bit delayed configuration in amaranth.sim,
+# tb/test_campaign_delayed_tb.py a delayed campaign bench under Verilator).
 @pytest.mark.parametrize("lanes, offset, data_width",
-                         [(2, 0, 32), (3, 0, 32), (2, 2, 64)])
+                         [(2, 0, 32), (3, 0, 32),
+                          pytest.param(2, 2, 64, marks=pytest.mark.long)])
 def test_fault_free(tmp_path, lanes, offset, data_width):
     cycles = 20_000
     figures = _run(tmp_path, {"lanes": lanes, "offset": offset, "data_width": data_width},
