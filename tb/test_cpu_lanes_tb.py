@@ -3,10 +3,11 @@ against the RV32I ISS (``ftvoter.sim.iss``) and the same C compiled natively, an
 injected into the instrumented cores' flip-flops through the fault injector.
 
 Each configuration is one Verilator build (the programs are loaded at run time), shared
-by the tests that use it: in make test, one, PicoRV32 in TMR with rollback and live
-resync (the programs, the flips; and, with lane 2 removed at the start, DMR: remove and
-insert back, unplug and plug, a rollback, a quick dump). DMR on PicoRV32 without rollback
-(a PC flip halts) is in tb/test_campaign_cpu_tb.py, on the campaign bench's build.
+by the tests that use it: in make test, one, PicoRV32 in DMR with rollback and live
+resync (the programs; remove and insert back, unplug and plug, split and merge, a rolled
+back flip and a quick dump, a repaired RAM upset); TMR (outvoting a flip) in make
+test-long. DMR on PicoRV32 without rollback (a PC flip halts) is in
+tb/test_campaign_cpu_tb.py, on the campaign bench's build.
 """
 
 import functools
@@ -38,11 +39,11 @@ def golden(name):
 
 
 def params(lane, lanes, faults=True):
-    # The TMR build of make test has rollback and live resync: one model for every test.
-    # Its injector reaches the sites the tests flip (a0 and the next PC of every lane): the
-    # saboteurs of the other flip-flops are constant and compile away (a build of 90 s
-    # instead of 230).
-    if (lane, lanes) == ("picorv32", 3):
+    # PicoRV32 is built with rollback and live resync: in make test, one DMR model for
+    # every test (the TMR one in make test-long). Its injector reaches the sites the tests
+    # flip (a0 and the next PC of every lane): the saboteurs of the other flip-flops are
+    # constant and compile away (a TMR build of 90 s instead of 230).
+    if lane == "picorv32":
         return {"lane": lane, "lanes": lanes, "faults": FLIPPED if faults else None,
                 "rollback": True, "live_resync": True}
     return {"lane": lane, "lanes": lanes, "faults": ["*"] if faults else None}
@@ -69,7 +70,7 @@ def check_against_golden(figures, name):
 def test_picorv32_runs_programs(name):
     # Instrumented, with the injector built in but not armed; three lanes, on the build of
     # the TMR flip tests.
-    figures = run_program(params("picorv32", 3), example(name), cycles=2_000_000)
+    figures = run_program(DMR, example(name), cycles=2_000_000)
     check_against_golden(figures, name)
     model, _ = golden(name)
     assert figures["retired"] == model.steps           # PicoRV32's count_instr
@@ -106,6 +107,7 @@ def _site_index(lanes, name):
 
 
 @pytest.mark.tb
+@pytest.mark.long     # the TMR build; TMR outvoting is tested on the workload lane in make test
 def test_tmr_outvotes_a_flip_in_x10():
     # At cycle 100,000 crc32's a0 (x10) is live (found by trying: earlier flips there are
     # overwritten first): lane 1 diverges when the value reaches the bus; TMR isolates it
@@ -122,6 +124,7 @@ def test_tmr_outvotes_a_flip_in_x10():
 
 
 @pytest.mark.tb
+@pytest.mark.long     # the TMR build
 def test_tmr_isolates_a_pc_flip():
     # A flip in one lane's fetch address (PicoRV32's reg_next_pc; reg_pc, the current
     # instruction's address, is often rewritten before it is used): the lane's fetches
@@ -137,8 +140,8 @@ def test_tmr_isolates_a_pc_flip():
     assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
 
 
-#: Lane 2 leaves at the start: the rest of the run is DMR on lanes 0 and 1.
-DMR = [(0, "remove", 2)]
+#: The DMR build of make test.
+DMR = params("picorv32", 2)
 
 
 @pytest.mark.tb
@@ -148,15 +151,15 @@ def test_dmr_remove_insert_unplug_plug_without_restart():
     # all along): the console, the I/O and the exit code are the ISS's (nothing restarted,
     # nothing sent or printed twice), both lanes online at the end, no divergence, every
     # stop within the documented bound.
-    at = [*DMR, (2_000, "remove", 1), (5_000, "insert", 1), (8_000, "unplug", 1),
+    at = [(2_000, "remove", 1), (5_000, "insert", 1), (8_000, "unplug", 1),
           (11_000, "plug", 1)]
-    figures = run_program(params("picorv32", 3), example("transactions"), cycles=2_000_000,
+    figures = run_program(DMR, example("transactions"), cycles=2_000_000,
                           at=at)
     model, _ = golden("transactions")
     assert figures["exit_code"] == 0 and figures["console"] == model.console
     assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
     assert figures["io_reads"] == [tuple(r) for r in model.io_reads]
-    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE"]
     assert figures["mismatch_events"] == 0 and figures["bridge"]["rollbacks"] == 0
     resyncs = figures["resyncs"]
     assert len(resyncs) == 2
@@ -172,15 +175,15 @@ def test_dmr_rollback_and_quick_dump():
     # back to their last checkpoint and go on (recovered: both online, the ISS's output).
     # Later lane 1 is dumped (frozen, read out, inserted again): its registers are the
     # ISS's after as many instructions as its core had retired.
-    site = _site_index(3, "lane1.picorv32_core.cpuregs[10]")
-    figures = run_program(params("picorv32", 3), example("transactions"), cycles=2_000_000,
-                          flip=(site, 3, 4_000), at=[*DMR, (6_000, "dump", 1)])
+    site = _site_index(2, "lane1.picorv32_core.cpuregs[10]")
+    figures = run_program(DMR, example("transactions"), cycles=2_000_000,
+                          flip=(site, 3, 4_000), at=[(6_000, "dump", 1)])
     model, _ = golden("transactions")
     assert figures["exit_code"] == 0 and figures["console"] == model.console
     assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
     assert figures["io_reads"] == [tuple(r) for r in model.io_reads]
     assert figures["bridge"]["rollbacks"] == 1
-    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE"]
     dump = next(a for a in figures["actions"] if a["action"] == "dump")
     sites = dump["sites"]
     regs = [sites[f"core.picorv32_core.cpuregs[{i}]"] for i in range(32)]
@@ -202,13 +205,13 @@ def test_dmr_ram_upset_is_rolled_back_and_repaired():
     # online, the ISS's console and I/O.
     elf = build_program(example("transactions"))
     word = _symbol(elf, "__udivsi3") // 4
-    figures = run_program(params("picorv32", 3), example("transactions"), cycles=2_000_000,
-                          at=DMR, ram_flip=(1, word, 20, 4_000))
+    figures = run_program(DMR, example("transactions"), cycles=2_000_000,
+                          ram_flip=(1, word, 20, 4_000))
     model, _ = golden("transactions")
     assert figures["exit_code"] == 0 and figures["console"] == model.console
     assert figures["io_writes"] == [tuple(w) for w in model.io_writes]
     assert figures["io_reads"] == [tuple(r) for r in model.io_reads]
-    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE"]
     assert figures["bridge"]["rollbacks"] >= 1 and not figures["bridge"]["halted"]
     original = int.from_bytes(image(elf, 16384)[4 * word:4 * word + 4], "little")
     assert figures["ram_flip"]["words"][:2] == [original, original]
@@ -227,14 +230,14 @@ def test_dmr_split_and_merge():
     # split path (its writes there are a stretch of the program's own); MERGE brings it
     # back by a live resync from lane 0 (a full copy): lane 0's I/O and console are the
     # ISS's, both online at the end, no divergence.
-    at = [*DMR, (5_000, "split", 1), (11_000, "merge", 1)]
-    figures = run_program(params("picorv32", 3), example("transactions"), cycles=2_000_000,
+    at = [(5_000, "split", 1), (11_000, "merge", 1)]
+    figures = run_program(DMR, example("transactions"), cycles=2_000_000,
                           at=at)
     model, _ = golden("transactions")
     writes = [tuple(w) for w in model.io_writes]
     assert figures["exit_code"] == 0 and figures["console"] == model.console
     assert figures["io_writes"] == writes
-    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE", "REMOVED"]
+    assert figures["bridge"]["lane_states"] == ["ONLINE", "ONLINE"]
     assert figures["mismatch_events"] == 0
     alone = [tuple(w) for w in figures["split_writes"]]
     assert alone and any(writes[k:k + len(alone)] == alone for k in range(len(writes)))
