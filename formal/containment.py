@@ -39,21 +39,35 @@ def bridge(lanes, **kw):
     return VotingBridge(lanes=lanes, paths=1, timeout=TIMEOUT, addr_width=ADDR_WIDTH, **kw)
 
 
-class Containment(Harness):
-    """Containment on the voting bridge with ``lanes`` lanes, lane 0 faulty.
+class BridgeHarness(Harness):
+    """A harness on :func:`bridge` with ``lanes`` lanes. ``mutants`` maps each mutant's name
+    to ``make(real, lanes)``, the broken design built around the real bridge."""
 
-    Mutant ``forward_lane0``: the bridge forwards lane 0 without comparing.
-    """
-
-    mutants = ("forward_lane0",)
+    mutants = {}
 
     def __init__(self, lanes, *, mutant=None):
         super().__init__(mutant=mutant)
         self.lanes = lanes
 
-    def build(self, m):
+    def designs(self):
+        """``(real, dut)``: the real bridge, and the design under proof (the mutant's, or
+        the real one)."""
         real = bridge(self.lanes)
-        dut = real if self.mutant is None else forward_lane0(real, self.lanes)
+        if self.mutant is None:
+            return real, real
+        return real, self.mutants[self.mutant](real, self.lanes)
+
+
+class Containment(BridgeHarness):
+    """Containment on the voting bridge with ``lanes`` lanes, lane 0 faulty.
+
+    Mutant ``forward_lane0``: the bridge forwards lane 0 without comparing.
+    """
+
+    mutants = {"forward_lane0": forward_lane0}
+
+    def build(self, m):
+        real, dut = self.designs()
         m.submodules.dut = dut
         base = real.csr_base
         g = drive_lanes(self, dut, self.lanes, avoid=(csr_address(base, "LANE_CMD"),))

@@ -20,7 +20,7 @@ bridge halted.
 
 from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 from common import AnySeq, Harness, csr_address, drive_lanes, drive_path, idle_mgmt, peek
-from containment import bridge
+from containment import BridgeHarness
 from mutants import blind_addr_bit, blind_bit
 
 from ftvoter.hdl.compare import LockstepComparator
@@ -73,19 +73,14 @@ class ComparatorDetection(Harness):
         m.d.comb += Cover(seen & (dut.syndrome == 1) & self.f_past_valid)
 
 
-class BridgeDetection(Harness):
+class BridgeDetection(BridgeHarness):
     """Mutant ``blind_addr_bit``: a bridge whose comparison ignores bit 0 of lane 0's
     write address."""
 
-    mutants = ("blind_addr_bit",)
-
-    def __init__(self, lanes, *, mutant=None):
-        super().__init__(mutant=mutant)
-        self.lanes = lanes
+    mutants = {"blind_addr_bit": lambda real, lanes: blind_addr_bit(real)}
 
     def build(self, m):
-        real = bridge(self.lanes)
-        dut = real if self.mutant is None else blind_addr_bit(real)
+        real, dut = self.designs()
         inner = "" if dut is real else "inner."
         m.submodules.dut, (f_pending, f_aw_full, f_addr, f_csr) = peek(
             dut, *(inner + name for name in ("manager.pending", "write.aw_full",

@@ -20,29 +20,23 @@ from amaranth.hdl import Assert, Assume, Cover
 from common import (
     REQUESTS,
     AnySeq,
-    Harness,
     drive_lanes,
     drive_path,
     hs,
     response_rules,
     source_rules,
 )
-from containment import TIMEOUT, bridge
+from containment import TIMEOUT, BridgeHarness
 from mutants import hasty_withdraw
 
 __all__ = ["Handshake", "DESIGNS"]
 
 
-class Handshake(Harness):
-    mutants = ("hasty_withdraw",)
-
-    def __init__(self, lanes, *, mutant=None):
-        super().__init__(mutant=mutant)
-        self.lanes = lanes
+class Handshake(BridgeHarness):
+    mutants = {"hasty_withdraw": lambda real, lanes: hasty_withdraw(real)}
 
     def build(self, m):
-        real = bridge(self.lanes)
-        dut = real if self.mutant is None else hasty_withdraw(real)
+        real, dut = self.designs()
         m.submodules.dut = dut
         drive_lanes(self, dut, self.lanes)
         mgmt = dut.mgmt

@@ -35,7 +35,7 @@ from common import (
     idle_mgmt,
     source_rules,
 )
-from containment import bridge
+from containment import BridgeHarness
 from mutants import forward_lane0
 
 from ftvoter.hdl.encodings import CAUSES, UNLOCK_KEY
@@ -148,18 +148,13 @@ class RegisterRules(Harness):
         ]
 
 
-class SingleLane(Harness):
+class SingleLane(BridgeHarness):
     """Mutant ``forward_lane0``: the bridge forwards lane 0 without comparing."""
 
-    mutants = ("forward_lane0",)
-
-    def __init__(self, lanes, *, mutant=None):
-        super().__init__(mutant=mutant)
-        self.lanes = lanes
+    mutants = {"forward_lane0": forward_lane0}
 
     def build(self, m):
-        real = bridge(self.lanes)
-        dut = real if self.mutant is None else forward_lane0(real, self.lanes)
+        real, dut = self.designs()
         m.submodules.dut = dut
         # The good lanes never write LANE_CMD (their own command could take them out of
         # the vote, leaving lane 0 alone: no fault of lane 0), so no lane command may

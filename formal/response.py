@@ -16,8 +16,8 @@ error response to the lanes).
 """
 
 from amaranth.hdl import Assert, Cover, Signal
-from common import Harness, csr_address, drive_lanes, drive_path, hs, idle_mgmt
-from containment import TIMEOUT, bridge
+from common import csr_address, drive_lanes, drive_path, hs, idle_mgmt
+from containment import TIMEOUT, BridgeHarness
 from invariants import bridge_invariants
 from mutants import no_slverr
 
@@ -29,16 +29,11 @@ __all__ = ["BoundedResponse", "DESIGNS", "BOUND"]
 BOUND = TIMEOUT + 1
 
 
-class BoundedResponse(Harness):
-    mutants = ("no_slverr",)
-
-    def __init__(self, lanes, *, mutant=None):
-        super().__init__(mutant=mutant)
-        self.lanes = lanes
+class BoundedResponse(BridgeHarness):
+    mutants = {"no_slverr": no_slverr}
 
     def build(self, m):
-        real = bridge(self.lanes)
-        dut = real if self.mutant is None else no_slverr(real, self.lanes)
+        real, dut = self.designs()
         f = bridge_invariants(self, dut, real, self.lanes)
         g = drive_lanes(self, dut, self.lanes,
                         avoid=(csr_address(real.csr_base, "LANE_CMD"),))

@@ -156,7 +156,7 @@ def elaborate_continuous(lockstep, m, bridge, platform, *, rollback, live_resync
     if rs is not None:
         _dump(m, bridge, states, ports, rs)
     if rb is not None and signature is not None and signature.check:
-        _check_ports(m, ports, rb, rs)
+        _check_ports(m, ports, rb)
 
     return [fragment for fragment, _ in built]
 
@@ -182,7 +182,7 @@ def _dump(m, bridge, states, ports, resync):
     m.d.comb += bridge.dump_data.eq(Mux(bridge.dump_memory, ram_word, state_word))
 
 
-def _check_ports(m, ports, rb, rs):
+def _check_ports(m, ports, rb):
     """The check-bit members of the lane memory ports: the rollback's (it reads the words
     its lanes read, and puts back the old check bits with the old words)."""
     for i, port in enumerate(ports):
@@ -190,10 +190,6 @@ def _check_ports(m, ports, rb, rs):
         m.d.comb += [ours.rd.eq(port.rd), ours.rd_addr.eq(port.rd_addr),
                      ours.rbad.eq(port.rbad), ours.wr_old_check.eq(port.wr_old_check),
                      port.wcheck.eq(ours.wcheck), port.wcheck_en.eq(ours.wcheck_en)]
-        if rs is not None:
-            theirs = getattr(rs, f"ram{i}")
-            m.d.comb += [theirs.rd.eq(port.rd), theirs.rd_addr.eq(port.rd_addr),
-                         theirs.rbad.eq(port.rbad), theirs.wr_old_check.eq(port.wr_old_check)]
         with m.If(rb.restoring):
             m.d.comb += port.raddr.eq(ours.raddr)
 

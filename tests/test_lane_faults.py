@@ -36,12 +36,9 @@ class TestSpec:
          "needs the voting bridge: not with design.offset"),
     ])
     def test_rejected(self, data, key, reason):
-        with pytest.raises(SpecError, match=r"^<spec>: " + key.replace(".", r"\.") + ": "):
+        with pytest.raises(SpecError) as error:
             parse_spec(data)
-        try:
-            parse_spec(data)
-        except SpecError as error:
-            assert str(error) == f"<spec>: {key}: {reason}"
+        assert str(error.value) == f"<spec>: {key}: {reason}"
 
 
 class TestPlan:
