@@ -17,6 +17,7 @@ from .compare import _check_lanes
 from .encodings import ADDR_WIDTH
 from .lanes import LaneManager
 from .registers import ErrorRegisters
+from .selftest import connect_compare
 from .signatures import AXI4LiteSignature, _check_width
 
 __all__ = ["VotingBridge", "POLICIES"]
@@ -134,6 +135,12 @@ class VotingBridge(wiring.Component):
         With ``mismatch``: the lanes blamed (the odd lane in TMR, all online in DMR).
     halted : Out(1)
         The bridge stopped forwarding (fail-safe) until software writes CONTROL.RESUME.
+    selftest_fail : Out(1)
+        The comparator's self-test (:mod:`~ftvoter.hdl.selftest`, SELFTEST.PERIOD) did not
+        see the mismatch it forced (ERROR_CAUSE.SELFTEST), for one cycle.
+    checker_in : In(1)
+        Only with ``checked``: the copies of a self-checking bridge disagree
+        (ERROR_CAUSE.CHECKER).
     diag_request : Out(1); lane<i>_diag_done, lane<i>_diag_pass : In(1)
         Only with ``policy="diagnose"``: the self-test handshake.
 
@@ -147,7 +154,8 @@ class VotingBridge(wiring.Component):
     """
 
     def __init__(self, *, lanes=2, paths=1, policy="halt", timeout=64, addr_width=ADDR_WIDTH,
-                 irq_width=1, csr_base=None, rollback=False, live_resync=False):
+                 irq_width=1, csr_base=None, rollback=False, live_resync=False,
+                 checked=False):
         _check_lanes(lanes)
         _check_paths(paths)
         if policy not in POLICIES:
@@ -162,7 +170,8 @@ class VotingBridge(wiring.Component):
         if csr_base % 256 or not 0 <= csr_base <= 2**addr_width - 256:
             raise ValueError(f"CSR base must be a multiple of 256 within the "
                              f"{addr_width}-bit address space, not {csr_base:#x}")
-        for name, value in (("Rollback", rollback), ("Live resync", live_resync)):
+        for name, value in (("Rollback", rollback), ("Live resync", live_resync),
+                            ("Checked", checked)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, not {value!r}")
         self._lanes, self._paths, self._policy, self._timeout = lanes, paths, policy, timeout
@@ -186,7 +195,10 @@ class VotingBridge(wiring.Component):
             "mismatch":    Out(1),
             "disagree":    Out(lanes),
             "halted":      Out(1),
+            "selftest_fail": Out(1),
         })
+        if checked:
+            members["checker_in"] = In(1)
         if policy == "diagnose":
             members["diag_request"] = Out(1)
             for i in range(lanes):
@@ -200,20 +212,6 @@ class VotingBridge(wiring.Component):
         self._regs = ErrorRegisters(lanes=lanes, paths=paths, policy=policy, timeout=timeout)
         self._manager = LaneManager(lanes, live=live_resync)
         self._write = WriteEngine(paths=paths, timeout=timeout, addr_width=addr_width)
-        self.sites = self._write.sites      # the test-only fault site w_data
-
-    def site_registers(self):
-        """Yield ``(name, register)`` for the bridge's test-only fault sites.
-
-        ``w_data`` holds the agreed write data after the comparison, so a fault there
-        reaches the path unchecked: campaigns use it to prove that silent corruption is
-        seen as such.
-        """
-        yield from self.sites
-
-    def attach_saboteurs(self, saboteurs):
-        """Give the test-only sites saboteurs (see :meth:`site_registers`)."""
-        self.sites.saboteurs.update(saboteurs)
 
     @property
     def lanes(self):
@@ -260,13 +258,10 @@ class VotingBridge(wiring.Component):
         lanes = [getattr(self, f"lane{i}_bus") for i in range(n)]
         online = manager.online
 
-        # --- compare the lanes, blame and isolate ---------------------------------------
-        for i, bus in enumerate(lanes):
-            lane = getattr(compare, f"lane{i}")
-            m.d.comb += [getattr(lane, name).eq(getattr(bus, name))
-                         for name in lane.signature.members]
-        m.d.comb += compare.online.eq(online)
-        self._blame(m, policy, compare, regs, manager)
+        # --- compare the lanes (and test the comparison), blame and isolate -------------
+        selftest = connect_compare(m, lanes, compare, policy, regs.selftest_period, online)
+        m.d.comb += self.selftest_fail.eq(selftest.fail)
+        self._blame(m, policy, compare, regs, manager, selftest)
 
         # --- lane manager, register status ------------------------------------------------
         # A LANE_CMD write wins over a command from the hardware port (live resync only).
@@ -293,7 +288,7 @@ class VotingBridge(wiring.Component):
         wiring.connect(m, wiring.flipped(self.mgmt), regs.mgmt)
 
         # --- engines, register window, responses -------------------------------------------
-        self._engines(m, write, read, compare, policy, regs, manager)
+        self._engines(m, write, read, compare, policy, regs, manager, selftest)
         connect_window(m, window, write, read, regs)
         for engine, fanout, kind in ((write, b_fanout, "b"), (read, r_fanout, "r")):
             held = self.hold if "hold" in self.signature.members else 0   # no response
@@ -315,13 +310,16 @@ class VotingBridge(wiring.Component):
             cause["PATH_ERROR"].eq(write.path_error | read.path_error),
             cause["PATH_TIMEOUT"].eq(write.path_timeout | read.path_timeout),
             cause["NO_PATH"].eq(write.no_path | read.no_path),
+            cause["SELFTEST"].eq(selftest.fail),
+            cause["CHECKER"].eq(self.checker_in if "checker_in" in self.signature.members
+                                else 0),
             regs.cause_set.eq(policy.cause | cause.value()),
             regs.retry.eq(Cat(write.retry, read.retry)),
             regs.path_fail_set.eq(write.path_fail | read.path_fail),
         ]
         return m
 
-    def _blame(self, m, policy, compare, regs, manager):
+    def _blame(self, m, policy, compare, regs, manager, selftest):
         """Connect the blame policy to the comparison, the lane manager and the registers."""
         n = self._lanes
         m.d.comb += [
@@ -342,8 +340,8 @@ class VotingBridge(wiring.Component):
             regs.halted.eq(policy.halted),
             regs.diagnosing.eq(policy.diagnosing),
             self.halted.eq(policy.halted),
-            self.mismatch.eq(policy.mismatch),
-            self.disagree.eq(policy.disagree),
+            self.mismatch.eq(policy.mismatch & ~selftest.tested),
+            self.disagree.eq(Mux(selftest.tested, 0, policy.disagree)),
         ]
         with m.If(policy.diverged):
             m.d.comb += [regs.div_channel.eq(compare.channel), regs.div_bits.eq(compare.bits),
@@ -357,7 +355,7 @@ class VotingBridge(wiring.Component):
                                           for i in range(n)))),
             ]
 
-    def _engines(self, m, write, read, compare, policy, regs, manager):
+    def _engines(self, m, write, read, compare, policy, regs, manager, selftest):
         """Feed the engines the agreed beats; connect them to the paths and the lanes."""
         p = self._paths
         failed = regs.path_failed[:p]
@@ -370,7 +368,8 @@ class VotingBridge(wiring.Component):
         m.d.comb += regs.active_path.eq(preferred)
         window = self._csr_base >> 8        # addresses of the register window, >> 8
         for engine in (write, read):
-            m.d.comb += [engine.allow.eq(~policy.frozen & ~policy.diverged),
+            m.d.comb += [engine.allow.eq(~policy.frozen & ~policy.diverged &
+                                         ~selftest.active),
                          engine.syncing.eq(manager.quiesce |
                                            (self.drain if self._live else 0)),
                          engine.preferred.eq(preferred), engine.failed.eq(failed)]

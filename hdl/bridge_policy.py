@@ -80,6 +80,10 @@ class BlamePolicy(wiring.Component):
     online, self_error : In(lanes)
     lanes_reset : In(1)
         The lanes are being reset (resynchronisation): nothing is compared.
+    test : In(1)
+        A self-test cycle (:mod:`~ftvoter.hdl.selftest`): a divergence in it sets
+        ``mismatch`` and ``disagree`` (the odd lane in TMR, else every online lane) as
+        usual, and nothing else: no ``diverged``, isolation, halt, rollback or cause.
     resume : In(1)
         Leave the halted state (CONTROL.RESUME).
     frozen, diverged, halted, diagnosing : Out(1)
@@ -124,6 +128,7 @@ class BlamePolicy(wiring.Component):
             "online":      In(lanes),
             "self_error":  In(lanes),
             "lanes_reset": In(1),
+            "test":        In(1),
             "resume":      In(1),
             "frozen":      Out(1),
             "diverged":    Out(1),
@@ -172,7 +177,9 @@ class BlamePolicy(wiring.Component):
         frozen, diverged = self.frozen, self.diverged
         state_diverged = self.state_diverged if self._rollback else 0
         rollback_ok = self.rollback_ok if self._rollback else 0
-        m.d.comb += diverged.eq(~frozen & (self.differs.any() | state_diverged))
+        raw = Signal()
+        m.d.comb += [raw.eq(~frozen & (self.differs.any() | state_diverged)),
+                     diverged.eq(raw & ~self.test)]
         with m.If(diverged):
             for name, bit in CHANNELS.items():
                 m.d.comb += cause[name if name in ("AW", "W", "AR") else
@@ -203,8 +210,9 @@ class BlamePolicy(wiring.Component):
             # trust, so stop before their output goes out.
             m.d.comb += [cause["SELF_ERROR"].eq(1), cause["HALTED"].eq(1)]
             m.d.sync += halted.eq(1)
-        m.d.sync += [self.mismatch.eq(diverged),
-                     self.disagree.eq(Mux(diverged, self.blamed, 0))]
+        m.d.sync += [self.mismatch.eq(raw),
+                     self.disagree.eq(Mux(diverged, self.blamed,
+                                          Mux(raw, Mux(tmr_ok, self.odd, online), 0)))]
 
         with m.If(self.resume):
             m.d.sync += halted.eq(0)

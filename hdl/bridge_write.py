@@ -29,7 +29,6 @@ from amaranth.lib.wiring import In, Out
 
 from .bridge_path import PathEngine, _Request
 from .encodings import ADDR_WIDTH
-from .sabotage import StateRegisters
 
 __all__ = ["WriteEngine"]
 
@@ -130,11 +129,7 @@ class WriteEngine(PathEngine):
                              "w_ready": Out(1), "broken": Out(paths),
                              "csr_data": Out(32), "csr_strb": Out(4),
                          })
-        # The forwarded write data, registered after the comparison: a test-only fault
-        # site (a fault here is beyond every check, so it must show as silent corruption).
-        self._w_data = Signal(32, name="w_data")
-        self.sites = StateRegisters()
-        self.sites.add("w_data", self._w_data)
+        self._w_data = Signal(32, name="w_data")   # the forwarded write data
 
     def elaborate(self, platform):
         m = Module()
@@ -158,7 +153,6 @@ class WriteEngine(PathEngine):
         self._outcome(m, r)
         self._finish(m, r)
         self._respond(m, r, path_fail=r.fail | r.finish_fail)
-        self.sites.commit(m)
         return m
 
     def _accept(self, m, r):
@@ -170,13 +164,12 @@ class WriteEngine(PathEngine):
                             self.w_valid),
             self.idle.eq(~r.aw_full & ~r.w_full),
         ]
-        self.sites.hold(m)
         with m.If(self.aw_ready):
             m.d.sync += r.aw_full.eq(1)
         self._load(m, r, self.aw_ready, self.aw_addr, self.aw_prot, self.aw_csr)
         with m.If(self.w_ready):
-            m.d.comb += self.sites.next("w_data").eq(self.w_data)
-            m.d.sync += [r.w_full.eq(1), r.w_strb.eq(self.w_strb), r.w_sent.eq(0)]
+            m.d.sync += [self._w_data.eq(self.w_data), r.w_full.eq(1),
+                         r.w_strb.eq(self.w_strb), r.w_sent.eq(0)]
         m.d.comb += [
             self.csr_request.eq(r.aw_full & r.w_full & r.csr & ~r.local),
             self.csr_addr.eq(r.addr[:8]), self.csr_data.eq(self._w_data),

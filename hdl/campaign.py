@@ -28,7 +28,9 @@ from .campaign_lanes import (
     Events,
     StreamCheck,
     copy_lane_memories,
+    instrumented_bridge,
     lane_pairs,
+    load_bridge_state,
     load_lane_states,
     ram_differs,
 )
@@ -107,7 +109,8 @@ class CampaignBench(wiring.Component):
     record : Out(StructLayout)
         What the run did (field offsets: :attr:`record_fields`):
 
-        - ``cycle``: cycles since the run started;
+        - ``cycle``: cycles since the run started; ``checker_at``: first cycle of the
+          faulty copy's ``checker_error`` (the checker found a fault in itself);
         - ``mismatch_at``, ``self_error_at``, ``diverged_at``, ``io_wrong_at``: first cycle
           of the faulty copy's ``mismatch``; of a lane's ``self_error``; of a lane output
           differing from the same lane's in the golden copy (as the design's checker
@@ -115,6 +118,7 @@ class CampaignBench(wiring.Component):
           path differing from the golden copy's, or one it did not make;
         - ``diverged``: the lanes whose outputs diverged first (at ``diverged_at``);
         - ``state_differs``: lanes whose state registers differ from the golden copy's;
+          ``bridge_differs``: the same for an instrumented bridge (sites ``bridge.*``);
         - ``online``, ``halted``: the faulty copy's lanes in the vote; its bridge halted;
         - ``lag``: requests the faulty copy owes the golden copy (stalled or stopped);
           ``lag_overflow``: it fell more behind than the monitors hold;
@@ -155,10 +159,12 @@ class CampaignBench(wiring.Component):
             **lane_fault_fields(self._faulty),
         })
         self._record = data.StructLayout({
-            "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "diverged_at": 32,
+            "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "checker_at": 32,
+            "diverged_at": 32,
             "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
             "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
-            "rollbacks": 8, "rollback_cycles": 16, **lane_fault_record(self._faulty),
+            "rollbacks": 8, "rollback_cycles": 16, "bridge_differs": 1,
+            **lane_fault_record(self._faulty),
         })
         super().__init__({
             "seq":       In(8),
@@ -170,7 +176,7 @@ class CampaignBench(wiring.Component):
 
     @staticmethod
     def _fields(layout):
-        return [(name, field.offset, field.width) for name, field in layout]
+        return [(name, f.offset, f.width) for name, f in layout]
 
     @property
     def injection_fields(self):
@@ -198,8 +204,9 @@ class CampaignBench(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         seen, pending, restart, load = self._start(m)
-        if any(getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
-               for g, _ in self._pairs):
+        if instrumented_bridge(self._golden) is not None or any(
+                getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
+                for g, _ in self._pairs):
             # CPU lanes: the systems run in their own domain, reset at a restart (the cores
             # given as Verilog instances included: ResetInserter does not reach them), and
             # the lane RAMs' memory ports in one that neither a load nor a restart holds.
@@ -215,10 +222,10 @@ class CampaignBench(wiring.Component):
             # a derived domain's clock).
             m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
         load_lane_states(m, self._pairs, load, self._golden, self._faulty)
+        self._bridge_differs = load_bridge_state(m, self._golden, self._faulty, load)
         q = self._latch_program(m, pending)
         r = self._record_signals(m)
-        cycle = r["cycle"]
-        self._count_cycles(m, cycle, restart, load)
+        self._count_cycles(m, cycle := r["cycle"], restart, load)
         run = Module()   # the monitors: cleared at the start of each injection
         detected = self._monitor_detection(m, run, r, cycle)
         self._monitor_lanes(run, r, cycle)
@@ -316,7 +323,10 @@ class CampaignBench(wiring.Component):
                 run.d.sync += r["rollbacks"].eq(r["rollbacks"] + 1)
             m.d.comb += r["rollback_cycles"].eq(faulty.rollback_cycles)
         _first(run, r["self_error_at"], self_error, cycle)
-        m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER))
+        checker = faulty.checker_error if "checker_error" in faulty.signature.members else 0
+        _first(run, r["checker_at"], checker, cycle)
+        m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER) |
+                                (r["checker_at"] != NEVER))
         return detected
 
     def _monitor_lanes(self, run, r, cycle):
@@ -331,6 +341,7 @@ class CampaignBench(wiring.Component):
             f_state = Cat(*(register for _, register in f.site_registers()))
             ram_differs_ = ram_differs(run, i, g, f)
             run.d.comb += r["state_differs"][i].eq((g_state != f_state) | ram_differs_)
+        run.d.comb += r["bridge_differs"].eq(self._bridge_differs)
         with run.If(differs.any() & (r["diverged_at"] == NEVER)):
             run.d.sync += [r["diverged_at"].eq(cycle), r["diverged"].eq(differs)]
 
@@ -375,7 +386,8 @@ class CampaignBench(wiring.Component):
             m.d.comb += over.eq(cycle > start + q["duration"])
         converged = Signal()
         m.d.comb += converged.eq(over & settled & (r["diverged_at"] == NEVER) & ~detected &
-                                 (r["io_wrong_at"] == NEVER) & ~r["state_differs"].any())
+                                 (r["io_wrong_at"] == NEVER) & ~r["state_differs"].any() &
+                                 ~r["bridge_differs"])
         reacted = Signal()
         if faulty.bridge is not None:
             m.d.comb += reacted.eq(detected & (faulty.halted | ~faulty.online.all()))

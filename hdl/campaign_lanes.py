@@ -169,3 +169,23 @@ def lane_outputs(bus, self_error, raw):
         Mux(bus.wvalid, Cat(bus.wdata, bus.wstrb), 0), bus.wvalid, bus.bready,
         Mux(bus.arvalid, Cat(bus.araddr, bus.arprot), 0), bus.arvalid, bus.rready,
         self_error)
+
+
+def instrumented_bridge(system):
+    """The system's bridge if it has a state port (an instrumented bridge), else None."""
+    bridge = getattr(system, "bridge", None)
+    if bridge is None or "state_out" not in bridge.signature.members:
+        return None
+    return bridge
+
+
+def load_bridge_state(m, golden, faulty, load):
+    """At a load, the faulty copy's instrumented bridge takes the golden one's state, and
+    the golden one stands still (it loads its own); return "the bridges' states differ"
+    (0 without an instrumented bridge)."""
+    g, f = instrumented_bridge(golden), instrumented_bridge(faulty)
+    if g is None:
+        return 0
+    m.d.comb += [g.state_in.eq(g.state_out), g.state_load.eq(load),
+                 f.state_in.eq(g.state_out), f.state_load.eq(load)]
+    return g.state_out != f.state_out

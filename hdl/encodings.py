@@ -62,4 +62,6 @@ CAUSES = [
     ("DIAG_FAIL", "a lane failed its self-test under the diagnose policy"),
     ("ROLLBACK", "a divergence without blame was rolled back to the last checkpoint"),
     ("STATE", "the lanes' states differed when they presented a request (rolled back)"),
+    ("SELFTEST", "the comparator's self-test failed: a forced mismatch was not seen"),
+    ("CHECKER", "the two copies of a self-checking bridge disagreed (it stopped)"),
 ]

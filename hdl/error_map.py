@@ -145,6 +145,13 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     Register("DUMP_DATA", 0x70, [Field("DATA", 0, 32, RO, doc="The selected word.")],
              doc="Quick dump: the word at DUMP_SELECT; each read moves INDEX on by one.",
              read_strobe=True),
+    Register("SELFTEST", 0x90, [
+        Field("PERIOD", 0, 24, RW, reset=1024, doc="Cycles from one comparator self-test "
+              "sequence's start to the next (each sequence: one cycle per channel in which "
+              "a mismatch is forced on the highest online lane and must be seen, and the "
+              "lanes wait; one sequence runs at reset); 0: only the one at reset. A failed "
+              "check sets ERROR_CAUSE.SELFTEST."),
+    ], doc="Comparator self-test. Protected: from the management port, write UNLOCK first."),
 ], size=256, doc="Error registers of the ftvoter voting bridge. Reached by the lanes "
                  "(agreed transactions at the bridge's csr_base) and by the out-of-band "
                  "management port (mgmt).")

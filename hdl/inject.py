@@ -62,11 +62,15 @@ def lane_sites(units, patterns=("*",)):
 
 
 def bridge_sites(bridge, patterns):
-    """Return the :class:`Site` list of a bridge's test-only registers matching ``patterns``.
+    """Return the :class:`Site` list of a bridge's flip-flops matching ``patterns``.
 
-    Only patterns that start with ``bridge.`` match: these sites sit after the checks, so
-    a campaign includes them only when asked by name.
+    ``bridge`` is an :class:`~ftvoter.hdl.bridge_netlist.InstrumentedBridge` (every
+    flip-flop of it is a register ``write.aw_full``, ``regs.errors0_count``, ...; any other
+    bridge has no sites). Only patterns that start with ``bridge.`` match: these sites are
+    the checker's own, so a campaign includes them only when asked (``bridge.*``).
     """
+    if not hasattr(bridge, "netlist"):
+        return []
     return [Site(None, register, signal, bridge)
             for register, signal in bridge.site_registers()
             if any(p.startswith("bridge.") and fnmatch.fnmatchcase(f"bridge.{register}", p)

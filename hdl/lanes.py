@@ -150,7 +150,13 @@ class LaneManager(wiring.Component):
         reset_count = Signal(range(RESYNC_RESET_CYCLES + 1))
         resetting = Signal()
         by_reset = Signal()     # the SYNCING lane comes back by the reset-everything kind
-        m.d.comb += [self.lanes_reset.eq(resetting), self.quiesce.eq(self.syncing & by_reset)]
+        # A SPLIT waits for a transaction boundary (nothing new accepted meanwhile): a lane
+        # split off with a request in flight would wait for its answer for ever.
+        splitting = Signal()
+        if self._live:
+            m.d.comb += splitting.eq(pending & (pending_op == LANE_OPS["SPLIT"]))
+        m.d.comb += [self.lanes_reset.eq(resetting),
+                     self.quiesce.eq((self.syncing & by_reset) | splitting)]
 
         isolating = Signal()
         unplugged = Signal(n)
@@ -174,7 +180,7 @@ class LaneManager(wiring.Component):
             self._unplug(m, unplugged, freeze, split)
         self._resynchronise(m, resetting, reset_count, isolating, finishing, was_broken,
                             by_reset)
-        with m.If(pending & ~isolating & ~finishing & ~self.cmd):
+        with m.If(pending & ~isolating & ~finishing & ~self.cmd & (~splitting | self.safe)):
             m.d.sync += pending.eq(0)
             for lane in range(n):
                 with m.If(pending_lane == lane):

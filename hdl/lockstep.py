@@ -4,9 +4,12 @@ from amaranth.hdl import Cat, EnableInserter, Module, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
+from . import inject
 from .bridge import VotingBridge
+from .bridge_check import SelfCheckingBridge
+from .bridge_netlist import InstrumentedBridge
 from .compare import LockstepComparator, _check_lanes
-from .inject import FaultInjector, bridge_sites, lane_sites
+from .inject import FaultInjector, lane_sites
 from .lockstep_continuous import continuous_members, elaborate_continuous
 from .resync import MAX_ROUNDS
 from .rollback import LOG_DEPTH, Rollback
@@ -40,14 +43,9 @@ class _OutputCheck(wiring.Component):
     def __init__(self, width, *, lanes, registered, offset):
         self._comparator = LockstepComparator(width, lanes=lanes, registered=registered,
                                               offset=offset)
-        members = {f"out{i}": In(width) for i in range(lanes)}
-        members.update({
-            "voted":    Out(width),
-            "mismatch": Out(1),
-            "disagree": Out(lanes),
-            "syndrome": Out(width),
-        })
-        super().__init__(members)
+        super().__init__({**{f"out{i}": In(width) for i in range(lanes)},
+                          "voted": Out(width), "mismatch": Out(1), "disagree": Out(lanes),
+                          "syndrome": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
@@ -104,8 +102,17 @@ class Lockstep(wiring.Component):
         Build a :class:`~ftvoter.hdl.inject.FaultInjector` with saboteurs on the lane
         registers matching these patterns (``["*"]``: every state register of every lane)
         and expose its controls as ``fault``. Without it, no saboteur logic is built.
-        Patterns starting with ``bridge.`` select the bridge's test-only sites
-        (``bridge.w_data``, after the comparison); ``*`` never does.
+        Patterns starting with ``bridge.`` select the bridge's own flip-flops (its
+        comparison, blame policy, engines, lane manager and error registers:
+        ``bridge.write.aw_full``; see ``bridge_sites``); ``*`` never does.
+    self_check : bool
+        Plain lockstep: a :class:`~ftvoter.hdl.bridge_check.SelfCheckingBridge` (two
+        copies of the bridge checked against each other) instead of a
+        :class:`~ftvoter.hdl.bridge.VotingBridge`.
+    bridge_sites : bool or None
+        Plain lockstep: every flip-flop of the bridge a fault site, with a state port
+        (:class:`~ftvoter.hdl.bridge_netlist.InstrumentedBridge`); ``None``: when a
+        ``faults`` pattern starts with ``bridge.``.
     rollback : bool
         Plain lockstep: a divergence that no lane's ``self_error`` explains rolls the lanes
         back to their last verified checkpoint and re-executes
@@ -143,6 +150,9 @@ class Lockstep(wiring.Component):
         Plain lockstep: out-of-band access to the error registers, and their interrupt.
     halted : Out(1)
         Plain lockstep: the bridge stopped forwarding (fail-safe).
+    checker_error : Out(1)
+        Plain lockstep: the checker found a fault in itself: a failed comparator self-test
+        (one cycle) or, with ``self_check``, its copies disagreed (until reset).
     fault : Out(FaultInjector signature)
         With ``faults``: ``fault__arm``, ``fault__site``, ``fault__mask``,
         ``fault__model``, ``fault__start``, ``fault__duration``, ``fault__common`` (inputs),
@@ -179,14 +189,14 @@ class Lockstep(wiring.Component):
         ``lanes`` is not 2 or 3, ``offset`` is not a non-negative integer, or a bridge
         parameter is invalid.
     ValueError
-        If the lanes' signatures differ, an offset is asked for with 3 lanes or with
-        bridge options, or the bridge is given lanes whose data width is not 32.
+        If the lanes' signatures differ, an offset is asked for with 3 lanes or bridge
+        options, or the bridge is given lanes whose data width is not 32.
     """
 
     def __init__(self, lane_factory, *, lanes=2, offset=0, registered=True, paths=1,
                  policy="halt", timeout=64, csr_base=None, faults=None, rollback=False,
                  log_depth=LOG_DEPTH, live_resync=False, precopy_rounds=MAX_ROUNDS,
-                 watchdog=False):
+                 watchdog=False, self_check=False, bridge_sites=None):
         if not callable(lane_factory):
             raise TypeError(f"Lane factory must be callable, not {lane_factory!r}")
         _check_lanes(lanes)
@@ -198,8 +208,11 @@ class Lockstep(wiring.Component):
         if offset and paths != 1:
             raise ValueError(f"Delayed lockstep is detection-only, with one path, "
                              f"not {paths!r}")
+        if bridge_sites is None:
+            bridge_sites = any(str(p).startswith("bridge.") for p in faults or ())
         for name, value in (("Rollback", rollback), ("Live resync", live_resync),
-                            ("Watchdog", watchdog)):
+                            ("Watchdog", watchdog), ("Self check", self_check),
+                            ("Bridge sites", bridge_sites)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, not {value!r}")
         if watchdog and (offset or policy != "diagnose"):
@@ -207,7 +220,9 @@ class Lockstep(wiring.Component):
                              f"policy='diagnose' and no offset, not {policy!r}")
         bridge_options = {"policy": (policy, "halt"), "timeout": (timeout, 64),
                           "csr_base": (csr_base, None), "rollback": (rollback, False),
-                          "live_resync": (live_resync, False)}
+                          "live_resync": (live_resync, False),
+                          "self_check": (self_check, False),
+                          "bridge_sites": (bridge_sites, False)}
         for name, (value, default) in bridge_options.items():
             if offset and value != default:
                 raise ValueError(f"Delayed lockstep has no voting bridge: {name} must be "
@@ -236,10 +251,13 @@ class Lockstep(wiring.Component):
             if lane_sig.data_width != 32:
                 raise ValueError(f"The voting bridge needs lanes with 32-bit data, "
                                  f"not {lane_sig.data_width}")
-            self._bridge = VotingBridge(lanes=lanes, paths=paths, policy=policy,
-                                        timeout=timeout, addr_width=lane_sig.addr_width,
-                                        irq_width=lane_sig.irq_width, csr_base=csr_base,
-                                        rollback=rollback, live_resync=live_resync)
+            kind = SelfCheckingBridge if self_check else VotingBridge
+            self._bridge = kind(lanes=lanes, paths=paths, policy=policy,
+                                timeout=timeout, addr_width=lane_sig.addr_width,
+                                irq_width=lane_sig.irq_width, csr_base=csr_base,
+                                rollback=rollback, live_resync=live_resync)
+            if bridge_sites:
+                self._bridge = InstrumentedBridge(self._bridge)
             if rollback:
                 # Checked here, so that a bad depth is reported at construction.
                 Rollback._check_depth(log_depth)
@@ -247,8 +265,7 @@ class Lockstep(wiring.Component):
             if paths == 2:
                 members["path1_bus"] = Out(bus)
             members["mgmt"] = In(AXI4LiteSignature(addr_width=8, data_width=32))
-            members["mgmt_irq"] = Out(1)
-            members["halted"] = Out(1)
+            members.update(mgmt_irq=Out(1), halted=Out(1), checker_error=Out(1))
         else:
             members["syndrome"] = Out(self._compared_width)
         self._injector = None
@@ -257,7 +274,7 @@ class Lockstep(wiring.Component):
                 raise TypeError(f"Faults must be a list of site patterns, not {faults!r}")
             sites = lane_sites(self._units, faults)
             if self._bridge is not None:
-                sites += bridge_sites(self._bridge, faults)
+                sites += inject.bridge_sites(self._bridge, faults)
             if not sites:
                 raise ValueError(f"Faults must match at least one site, not {faults!r}")
             self._injector = FaultInjector(sites)
@@ -348,6 +365,8 @@ class Lockstep(wiring.Component):
             self.mismatch.eq(bridge.mismatch),
             self.disagree.eq(bridge.disagree),
             self.halted.eq(bridge.halted),
+            self.checker_error.eq(bridge.selftest_fail | (
+                bridge.checker_error if "checker_error" in bridge.signature.members else 0)),
         ]
 
     def _elaborate_delayed(self, m):

@@ -33,12 +33,13 @@ class ErrorRegisters(wiring.Component):
     interrupt line, and access control:
 
     - ``lanes`` is the access port of agreed transactions from the lanes. With
-      CONTROL.LOCK set, their writes to CONTROL, UNLOCK and LANE_CMD are ignored.
-    - ``mgmt`` is an AXI4-Lite target for out-of-band access
-      (:class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge`). A write to CONTROL or
-      LANE_CMD is only accepted right after UNLOCK was written with :data:`UNLOCK_KEY`
-      (one write per unlock); a wrong key, or a protected write without unlock, is
+      CONTROL.LOCK set, their writes to CONTROL, UNLOCK, LANE_CMD and SELFTEST are
       ignored.
+    - ``mgmt`` is an AXI4-Lite target for out-of-band access
+      (:class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge`). A write to CONTROL,
+      LANE_CMD or SELFTEST is only accepted right after UNLOCK was written with
+      :data:`UNLOCK_KEY` (one write per unlock); a wrong key, or a protected write
+      without unlock, is ignored.
 
     One access per cycle: the lanes' port has priority (its reads are combinational and
     it cannot wait), so a mgmt access offered in a cycle of a lanes' access waits a
@@ -124,6 +125,7 @@ class ErrorRegisters(wiring.Component):
             "dump_lane":     Out(2),
             "dump_memory":   Out(1),
             "dump_index":    Out(24),
+            "selftest_period": Out(24),
         })
 
     def elaborate(self, platform):
@@ -179,9 +181,9 @@ class ErrorRegisters(wiring.Component):
         protected = Signal()
         rejected = Signal()
         is_unlock = enable & write & (addr == ERROR_REGISTERS["UNLOCK"].offset)
-        m.d.comb += protected.eq(enable & write & ((addr == ERROR_REGISTERS["CONTROL"].offset) |
-                                          (addr == ERROR_REGISTERS["LANE_CMD"].offset) |
-                                          (addr == ERROR_REGISTERS["UNLOCK"].offset)))
+        m.d.comb += protected.eq(enable & write & Cat(
+            addr == ERROR_REGISTERS[name].offset
+            for name in ("CONTROL", "LANE_CMD", "UNLOCK", "SELFTEST")).any())
         with m.If(from_mgmt):
             m.d.comb += rejected.eq((protected & ~is_unlock & ~unlocked) |
                                     (is_unlock & (wdata != UNLOCK_KEY)))
@@ -322,4 +324,5 @@ class ErrorRegisters(wiring.Component):
             self.lane_cmd_lane.eq(port("LANE_CMD", "LANE")),
             self.lane_cmd_op.eq(port("LANE_CMD", "OP")),
             self.path_failed.eq(port("PATH_STATUS", "FAILED")),
+            self.selftest_period.eq(port("SELFTEST", "PERIOD")),
         ]

@@ -169,7 +169,9 @@ def _lockstep(p):
                         paths=p["paths"], policy=p["policy"], timeout=p["timeout"],
                         csr_base=p["csr_base"], faults=p["faults"], rollback=p["rollback"],
                         live_resync=p.get("live_resync", False),
-                        precopy_rounds=p.get("precopy_rounds", MAX_ROUNDS))
+                        precopy_rounds=p.get("precopy_rounds", MAX_ROUNDS),
+                        self_check=p.get("self_check", False),
+                        bridge_sites=p.get("bridge_sites"))
     if p["ram"]:
         return LockstepDemo(lockstep, ram_words=p["ram"])
     return lockstep
@@ -191,9 +193,13 @@ def _campaign(p):
             words[(address >> 2) % ram_words] = word
         ram_init = words
 
+    # Both copies get the same bridge: instrumented when faults reach into it.
+    bridge_sites = p["offset"] == 0 and any(str(s).startswith("bridge.") for s in p["faults"])
+
     def system(faults):
         # The bench copies the CPU lanes' RAMs through their memory ports.
-        return _lockstep({**p, "faults": faults, "ram": 0, "copy_domain": COPY_DOMAIN})
+        return _lockstep({**p, "faults": faults, "ram": 0, "copy_domain": COPY_DOMAIN,
+                          "bridge_sites": bridge_sites})
     return CampaignBench(system, faults=p["faults"], ram_words=ram_words, ram_init=ram_init)
 
 
@@ -226,7 +232,7 @@ DESIGNS = {
          "data_width": 32, "io_words": 256, "ram": 0, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": None, "program": None,
          "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False,
-         "precopy_rounds": MAX_ROUNDS}),
+         "precopy_rounds": MAX_ROUNDS, "self_check": False}),
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
     # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
     # simulators (and results) what they were before the 32-bit default.
@@ -235,7 +241,8 @@ DESIGNS = {
         {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
          "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
          "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
-         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False}),
+         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False,
+         "self_check": False}),
     # The board demo's core with its UART management port (simulated board top).
     "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16,
                                                 "live_resync": False}),

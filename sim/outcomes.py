@@ -28,7 +28,9 @@ def classify(record, injection, *, lanes, detection_only=False):
 
     Rules, in order:
 
-    - detected (``mismatch`` or a lane's ``self_error``): a wrong request had already
+    - detected (``mismatch``, a lane's ``self_error``, or the checker's own
+      ``checker_error``: a failed self-test, a self-checking bridge's copies disagreeing;
+      ``detected_by`` says which came first): a wrong request had already
       reached a path before the detection → ``late`` (decided first: whatever the
       bridge did next, the wrong output is out); the system rolled back (a design built
       with rollback), kept every lane online and did not halt, no wrong request reached
@@ -44,7 +46,7 @@ def classify(record, injection, *, lanes, detection_only=False):
       classified as if undetected;
     - not detected: a request differed from the golden run's → ``sdc``; the system fell
       behind (stalled) → ``hang``; a lane output or the lanes' state still differs →
-      ``latent``; otherwise ``masked``.
+      ``latent`` (for a bridge site: the bridge's state); otherwise ``masked``.
 
     Lane faults (``remove-insert``, ``unplug``: a lane out for the duration, then inserted
     by a live resync) are not detected by a comparison; undetected, they end ``sdc`` (a
@@ -62,7 +64,9 @@ def classify(record, injection, *, lanes, detection_only=False):
     """
     start = injection["start"]
     mismatch, self_error = _at(record, "mismatch_at"), _at(record, "self_error_at")
-    detected_at = min((c for c in (mismatch, self_error) if c is not None), default=None)
+    checker = _at(record, "checker_at") if "checker_at" in record else None
+    detected_at = min((c for c in (mismatch, self_error, checker) if c is not None),
+                      default=None)
     diverged_at, io_wrong_at = _at(record, "diverged_at"), _at(record, "io_wrong_at")
     everyone = (1 << lanes) - 1
     if injection.get("common"):
@@ -104,7 +108,8 @@ def classify(record, injection, *, lanes, detection_only=False):
             outcome = "sdc"
         elif record["lag_overflow"] or record["lag"] >= HANG_LAG:
             outcome = "hang"
-        elif diverged_at is not None or record["state_differs"]:
+        elif diverged_at is not None or record["state_differs"] or \
+                record.get("bridge_differs"):
             outcome = "latent"
         else:
             outcome = "masked"
@@ -119,7 +124,8 @@ def classify(record, injection, *, lanes, detection_only=False):
         "io_latency": latency(io_wrong_at),
         "escaped": escaped,
         "detected_by": (None if detected_at is None else
-                        "mismatch" if detected_at == mismatch else "self_error"),
+                        "mismatch" if detected_at == mismatch else
+                        "self_error" if detected_at == self_error else "checker"),
         "offline": [i for i in range(lanes) if offline >> i & 1],
         "end_cycle": record["cycle"],
         "rollbacks": record.get("rollbacks", 0),

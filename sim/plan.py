@@ -33,8 +33,9 @@ def design_params(spec):
         params["parity"] = True
     if spec.design.get("rollback"):
         params["rollback"] = True
-    if spec.design.get("live_resync"):
-        params["live_resync"] = True
+    for key in ("live_resync", "self_check"):
+        if spec.design.get(key):
+            params[key] = True
     if spec.workload.get("program") is not None:
         # A CPU lane: a 32-bit bus, the program in each lane's RAM.
         params.update(addr_width=32, program=spec.workload["program"])

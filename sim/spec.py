@@ -117,7 +117,7 @@ def parse_spec(data, source="<spec>"):
     seed = c.integer(data, "seed", "seed", 1, minimum=0)
 
     d = c.table(data, "design", ("lane", "lanes", "offset", "policy", "parity", "rollback",
-                                 "live_resync"))
+                                 "live_resync", "self_check"))
     design = {
         "lane": c.choice(d, "lane", "design.lane", LANES, "workload"),
         "lanes": c.choice(d, "lanes", "design.lanes", (2, 3), 2),
@@ -134,7 +134,7 @@ def parse_spec(data, source="<spec>"):
                                     f"workload lane has its own")
         if d["parity"]:
             design["parity"] = True
-    for key in ("rollback", "live_resync"):     # the voting bridge's options
+    for key in ("rollback", "live_resync", "self_check"):     # the voting bridge's
         if key not in d:
             continue
         if not isinstance(d[key], bool):

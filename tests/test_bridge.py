@@ -1,6 +1,7 @@
 import pytest
 
 from ftvoter.hdl.bridge import VotingBridge
+from ftvoter.hdl.encodings import CHANNELS
 from ftvoter.sim.latency import measure_latency
 
 
@@ -42,12 +43,18 @@ class TestVotingBridge:
             VotingBridge(**kwargs)
 
     def test_adds_one_cycle(self):
-        # Every transaction through the bridge takes exactly one cycle more than the same
-        # transaction on a lane wired straight to the RAM (2 cycles: request, response).
+        # Every transaction through the bridge takes one cycle more than the same
+        # transaction on a lane wired straight to the RAM (2 cycles: request, response),
+        # except one that meets the comparator's self-test sequence at reset (800 cycles:
+        # before the next, SELFTEST.PERIOD 1024): it waits for the sequence's test
+        # cycles, one per channel, at most.
         rows = measure_latency(cycles=800)
         assert rows["direct"]["min"] == rows["direct"]["max"] == 2
         for name in ("bridge DMR", "bridge TMR"):
-            assert rows[name]["min"] == rows[name]["max"] == 3, rows[name]
+            row = rows[name]
+            assert row["min"] == 3 and row["max"] <= 3 + len(CHANNELS), row
+            assert row["mean"] * row["transactions"] <= 3 * row["transactions"] + \
+                len(CHANNELS), row
 
 
 class TestAddressWindow:

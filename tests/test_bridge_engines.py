@@ -273,11 +273,6 @@ class TestEngineInit:
             cls(**kwargs)
 
 
-def test_write_engine_site():
-    dut = WriteEngine()
-    assert [name for name, _ in dut.sites] == ["w_data"]
-
-
 # --- directed: timing in closed form ------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["write", "read"])

@@ -85,7 +85,7 @@ class TestVerilog:
         initiator_out = {"awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
                          "araddr", "arprot", "arvalid", "rready"}
         expected = {"clk", "rst", "irq_in", "mgmt_irq", "online", "lane_freeze",
-                    "lanes_reset", "mismatch", "disagree", "halted"}
+                    "lanes_reset", "mismatch", "disagree", "halted", "selftest_fail"}
         for i in range(lanes):
             expected |= {f"lane{i}_bus__{name}" for name in axi}
             expected |= {f"lane{i}_self_error", f"lane{i}_irq"}

@@ -155,7 +155,7 @@ class Recorder:
 
 def test_console_order_of_actions():
     # Offsets and values from docs/registers.md: UNLOCK 0x10 takes 0x554E4C4B, LANE_CMD
-    # 0x50 is LANE | OP << 4 (REMOVE 1, INSERT 2), ERROR_CAUSE 0x1C has 15 RW1C bits.
+    # 0x50 is LANE | OP << 4 (REMOVE 1, INSERT 2), ERROR_CAUSE 0x1C has 17 RW1C bits.
     log, shown = [], []
     errors = {0x18: 0b0100, 0x1C: 1 << 5, 0x14: 1, 0x40: 3, 0x44: 4, 0x30: 0}
     driver = RegisterDriver(Recorder("error", log, errors),
@@ -166,7 +166,7 @@ def test_console_order_of_actions():
     key = 0x554E4C4B
     assert log == [("fault", CONTROL, 0),
                    ("error", 0x10, key), ("error", 0x50, 0x11),
-                   ("error", 0x1C, 0x7FFF),
+                   ("error", 0x1C, 0x1FFFF),
                    ("error", 0x10, key), ("error", 0x50, 0x20),
                    ("fault", CONTROL, 0), ("fault", SITE, 3), ("fault", MASK, 0x10),
                    ("fault", DURATION, 7), ("fault", START, 2000 + 3000 + 16),

@@ -44,7 +44,7 @@ class TestEncodeDecode:
             name: int(name in ("SELF_ERROR", "DIAG_FAIL")) for name in (
                 "AW", "W", "AR", "B_READY", "R_READY", "SELF_ERROR", "NO_MAJORITY",
                 "HALTED", "PATH_ERROR", "PATH_TIMEOUT", "NO_PATH", "REJECTED", "DIAG_FAIL",
-                "ROLLBACK", "STATE")}
+                "ROLLBACK", "STATE", "SELFTEST", "CHECKER")}
         assert ERROR_REGISTERS.decode("SYNDROME", 0x80000321) == {
             "CHANNEL": "W", "LANES": 2, "CTRL": 3, "VALID": 1}
         assert ERROR_REGISTERS.decode("SYNDROME", 0x7)["CHANNEL"] == 7      # no name: int
@@ -189,7 +189,7 @@ class TestRegisterDriver:
         run(driver.clear_errors())
         run(driver.clear("PATH_STATUS"))
         run(driver.clear("IRQ_STATUS", "HALT"))
-        assert regs.writes() == [(ERROR_CAUSE, 0x7FFF), (PATH_STATUS, 0b11), (0x5C, 0b100)]
+        assert regs.writes() == [(ERROR_CAUSE, 0x1FFFF), (PATH_STATUS, 0b11), (0x5C, 0b100)]
         with pytest.raises(ValueError, match=r"^Register IRQ_STATUS has no RW1C field "
                                              r"'LOUD'$"):
             run(driver.clear("IRQ_STATUS", "LOUD"))

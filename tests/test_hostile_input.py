@@ -227,8 +227,11 @@ def _inspect(spec):
 
 
 def _snapshot(folder):
+    # The build folder's instrumentation cache may grow (a spec's bridge.* patterns are
+    # matched against the instrumented bridge's flip-flops): a cache, not the user's files.
     return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
-            for p in sorted(Path(folder).rglob("*"))}
+            for p in sorted(Path(folder).rglob("*"))
+            if not str(p.relative_to(folder)).startswith("build")}
 
 
 def _run(argv, folder):
