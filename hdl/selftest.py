@@ -107,7 +107,7 @@ class ComparatorSelfTest(wiring.Component):
             m.d.sync += timer.eq(self.period - 1)
         with m.Elif(timer != 0):
             m.d.sync += timer.eq(timer - 1)
-        with m.Elif(~running & (self.period != 0)):
+        with m.If(~running & (self.period != 0) & (timer <= 1)):
             m.d.sync += running.eq(1)
 
         expected = Signal(n)

@@ -1,8 +1,8 @@
 """The campaign engine under Verilator, DMR: classification of hand-built injections, and
 robustness (resume after a kill or Ctrl-C, worker count, crashed and hung shards).
 
-All tests here use one bench build (DMR, halt, every lane site and the bridge's test-only
-``bridge.w_data``), made once by the ``built`` fixture.
+All tests here use one bench build (DMR, halt, every lane site and every flip-flop of the
+bridge, ``bridge.*``), made once by the ``built`` fixture.
 """
 
 import json
@@ -109,17 +109,36 @@ class TestClassification:
         assert result["escaped"] is False
 
     def test_fault_after_the_comparator_is_sdc(self, built, tmp_path):
-        # Forwarded write data, stuck at 1 in bit 0 after the lanes were compared: no lane
-        # output differs, nothing detects it, and the first even word written is wrong.
-        # The lanes may diverge later, alike, when they read the corrupted word back.
+        # Forwarded write data (the bridge's register after the comparison; the netlist
+        # names it by the port it drives, csr_data), stuck at 1 in bit 0: no lane output
+        # differs, nothing detects it, and the first even word written is wrong. The lanes
+        # may diverge later, alike, when they read the corrupted word back. (A
+        # self-checking bridge stops it: tb/test_campaign_checked_tb.py.)
         [result] = hand_built(built, tmp_path, [
-            {"site": "bridge.w_data[0]", "model": "stuck1", "start": 0}])
+            {"site": "bridge.csr_data[0]", "model": "stuck1", "start": 0}])
         assert result["outcome"] == "sdc"
         assert result["detection_latency"] is None
         assert result["io_latency"] is not None
         assert (result["propagation_latency"] is None or
                 result["propagation_latency"] > result["io_latency"])
         assert result["escaped"] is True
+
+    def test_stuck_mismatch_is_found_by_the_self_test(self, built, tmp_path):
+        # The blame policy's registered mismatch stuck at 0 from cycle 10 would hide every
+        # later divergence. The comparator's self-test sequence after the one at reset
+        # (SELFTEST.PERIOD, 1024 cycles by default, later) forces a mismatch and does not
+        # see it: a checker error (ERROR_CAUSE.SELFTEST) at most PERIOD + 1 cycles after
+        # the fault, with no lane output diverged and no wrong I/O.
+        spec = built["small"].with_name("window.toml")
+        spec.write_text(built["small"].read_text().replace("window = 200",
+                                                           "window = 1100"))
+        run_campaign(load_spec(spec), tmp_path, workers=1, progress=False, injections=[
+            {"site": "bridge.policy.mismatch[0]", "model": "stuck0", "start": 10}])
+        [result] = by_id(tmp_path).values()
+        assert result["detected_by"] == "checker"
+        assert 1000 < result["detection_latency"] <= 1024 + 1
+        assert result["outcome"] == "false_alarm"
+        assert result["io_latency"] is None
 
     def test_parity_error_isolates_the_lane(self, built, tmp_path):
         # A permanent parity-bit fault: the lane's own check reports it, and the bridge
