@@ -305,10 +305,10 @@ def _stop_share(share):
 
 def describe_stop(stop):
     """One line saying which rule ended a campaign (the manifest's ``stop``, written by
-    :mod:`ftvoter.sim.stopping`): ``interval``, ``sample_size``, ``count``, ``exhaustive``
-    or ``explicit``."""
+    :mod:`ftvoter.sim.stopping`): ``interval``, ``limit``, ``sample_size``, ``count``,
+    ``exhaustive`` or ``explicit``."""
     rule, count = stop.get("rule"), stop.get("injections")
-    if rule not in ("interval", "sample_size") or "coverage" not in stop:
+    if rule not in ("interval", "limit") or "coverage" not in stop:
         what = {"count": "faults.count", "exhaustive": "every site bit and model once",
                 "explicit": "the injections given", "sample_size":
                 "the sample size of the margin and confidence"}.get(rule, rule)
@@ -318,5 +318,5 @@ def describe_stop(stop):
              f"{_stop_share(stop['sdc_late'])}")
     if rule == "interval":
         return f"interval: {found} {level} after {count} injections (round {stop['rounds']})"
-    return (f"sample_size: the whole sample ({count} injections, {stop['rounds']} rounds) ran "
+    return (f"limit: the most to run ({count} injections, {stop['rounds']} rounds) ran "
             f"before the intervals were {level}: {found}")

@@ -128,10 +128,10 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
                 _add(figures, runner.run(_job(spec, layout, env, reuse, hang_timeout),
                                          pending, recorder, bar))
             if in_rounds:
-                found, narrow = decide(store.records(), spec.faults["margin"],
-                                       spec.faults["confidence"])
+                found, narrow = decide([r for r in store.records() if r["id"] < end],
+                                       spec.faults["margin"], spec.faults["confidence"])
                 if narrow or end == len(injections):
-                    figures["stop"] = {"rule": "interval" if narrow else "sample_size",
+                    figures["stop"] = {"rule": "interval" if narrow else "limit",
                                        "injections": end, "rounds": number,
                                        "margin": spec.faults["margin"],
                                        "confidence": spec.faults["confidence"], **found}

@@ -68,12 +68,13 @@ class DaskRunner:
     ``scheduler`` is the address of a running scheduler; ``local`` a number of worker
     processes for a :class:`distributed.LocalCluster` started here (one thread each),
     closed with the runner. ``batch`` fixes the injections per task (default: sized by
-    time). Raises :class:`ClusterError` if no scheduler answers, or no worker joins it
-    within ``worker_timeout`` seconds.
+    time). Raises :class:`ClusterError` if no scheduler answers within ``connect_timeout``
+    seconds, or no worker joins it within ``worker_timeout`` (default:
+    :data:`CONNECT_TIMEOUT`, :data:`WORKER_TIMEOUT`).
     """
 
     def __init__(self, *, scheduler=None, local=None, batch=None,
-                 connect_timeout=CONNECT_TIMEOUT, worker_timeout=WORKER_TIMEOUT):
+                 connect_timeout=None, worker_timeout=None):
         if (scheduler is None) == (local is None):
             raise ValueError("Give either a scheduler address or a local worker count")
         try:
@@ -81,6 +82,8 @@ class DaskRunner:
         except ImportError:
             raise ClusterError("the Dask backend needs dask.distributed: pip install "
                                "distributed") from None
+        connect_timeout = connect_timeout or CONNECT_TIMEOUT
+        worker_timeout = worker_timeout or WORKER_TIMEOUT
         self._cluster = None
         self._batch = batch
         self._per_injection = None      # simulated seconds per injection, measured

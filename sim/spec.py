@@ -34,6 +34,11 @@ MAX_DURATION = NEVER
 STOP_RULES = ("sample_size", "interval")
 #: ``faults.round``: the injections of the first round of statistical stopping.
 DEFAULT_ROUND = 100
+#: With ``faults.stop = "interval"`` and no ``faults.count``, the most a campaign runs is
+#: this many times the sample size sized up front: the coverage's denominator is the
+#: faults that were not masked, so that is its worst case (p = 0.5) with up to three
+#: quarters of the faults masked.
+STOP_LIMIT = 4
 
 
 class SpecError(ValueError):
@@ -185,8 +190,13 @@ def parse_spec(data, source="<spec>"):
                                 f"live resync (design.live_resync = true)")
     count = f.get("count")
     statistical = "margin" in f or "confidence" in f
-    if count is not None and statistical:
-        c.fail("faults.count", "give either count or margin and confidence, not both")
+    if count is not None and statistical and f.get("stop") != "interval":
+        c.fail("faults.count", "give either count or margin and confidence, not both "
+                               "(or, with faults.stop = \"interval\", count as the most "
+                               "to run)")
+    if count == "exhaustive" and f.get("stop") == "interval":
+        c.fail("faults.count", "is the most to run with faults.stop = \"interval\": a "
+                               "number, not 'exhaustive'")
     if count is None and not statistical:
         c.fail("faults.count", "is required (a number, \"exhaustive\", or margin and "
                                "confidence instead)")
@@ -249,7 +259,7 @@ def _stopping(c, f, statistical):
         c.fail("faults.stop", f"must be one of {', '.join(STOP_RULES)}, not {stop!r}")
     if not statistical:
         c.fail("faults.stop", "needs faults.margin and faults.confidence (the interval's "
-                              "margin and confidence level) instead of faults.count")
+                              "margin and confidence level)")
     if stop != "interval":
         if "round" in f:
             c.fail("faults.round", "is for faults.stop = \"interval\"")

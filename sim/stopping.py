@@ -1,10 +1,12 @@
 """Statistical stopping: sample in rounds, stop once the intervals are within the margin.
 
 A spec with ``faults.margin``, ``faults.confidence`` and ``faults.stop = "interval"``
-plans the sample sized up front (Leveugle et al., DATE 2009: the worst case, p = 0.5, so
-the most it can need), in a random order, and runs it in rounds, the way DAVOS samples:
-the first round is ``faults.round`` injections, each next one as many again or a quarter
-of those already run, whichever is more (:func:`round_ends`). After each round the
+plans a sample in a random order, at most ``faults.count`` injections or
+:data:`~ftvoter.sim.spec.STOP_LIMIT` times the sample size of Leveugle et al. (DATE 2009,
+for a share of all injections in its worst case, p = 0.5; the coverage is a share of the
+faults not masked, a smaller number), and runs it in rounds, as DAVOS samples: the first
+round is ``faults.round`` injections, each next one as many again or a quarter of those
+already run, whichever is more (:func:`round_ends`). After each round the
 campaign looks at every injection so far (``sim_error`` left out) and stops when both
 intervals, Wilson score intervals at the spec's confidence, are within the margin of their
 estimate (:func:`decide`):
@@ -20,10 +22,10 @@ the repeated looks: a campaign may stop on a round that happened to look narrow 
 more often than the confidence says.)
 
 Every finished campaign's manifest gets a ``stop`` object saying which rule ended it:
-``interval`` (with the two intervals), ``sample_size`` (the whole sample sized up front
-ran: margin and confidence without ``stop = "interval"``, or rounds whose intervals never
-came within the margin), ``count``, ``exhaustive`` or ``explicit`` (hand-built
-injections).
+``interval`` (with the two intervals), ``limit`` (rounds whose intervals were not within
+the margin when the most to run had run; with the intervals too), ``sample_size`` (margin
+and confidence without ``stop = "interval"``: the sample sized up front ran), ``count``,
+``exhaustive`` or ``explicit`` (hand-built injections).
 """
 
 import math

@@ -56,7 +56,7 @@ def format_summary(figures, title):
         lines.append(f"  {'escaped':<12} {escaped:>7} {100 * escaped / total:>6.1f}%  (a "
                      f"wrong request reached a path before any detection: sdc, late)")
     stop = figures.get("stop")
-    if stop and stop.get("rule") in ("interval", "sample_size"):
+    if stop and stop.get("rule") in ("interval", "limit", "sample_size"):
         lines.append(f"  {'stopped by':<12} {describe_stop(stop)}")
     for key in (*_LATENCIES, *(["resync_stop"] if "resync_stop" in figures else [])):
         p = figures[key]
