@@ -92,11 +92,11 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
     sites = layout["sites"]
     explicitly = injections is not None
     injections = explicit(spec, sites, injections) if explicitly else plan(spec, sites)
-    runner = None
+    runner = simulation = None
     if scheduler is not None or cluster is not None:
         from .dask_backend import DaskRunner
         if cluster is not None:
-            build_bench(spec)       # here, once: the local workers find it in the cache
+            simulation = build_bench(spec)      # here, once: the local workers are given it
         runner = DaskRunner(scheduler=scheduler, local=cluster, batch=batch)
     try:
         store = _open_store(directory, _manifest(spec, sites, injections, explicitly),
@@ -125,8 +125,8 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
                     figures["workers"] = runner.threads()
                 if bar is None and progress:
                     bar = Progress(len(injections), len(store.done))
-                _add(figures, runner.run(_job(spec, layout, env, reuse, hang_timeout),
-                                         pending, recorder, bar))
+                _add(figures, runner.run(_job(spec, layout, env, reuse, hang_timeout,
+                                              simulation), pending, recorder, bar))
             if in_rounds:
                 found, narrow = decide([r for r in store.records() if r["id"] < end],
                                        spec.faults["margin"], spec.faults["confidence"])
@@ -179,17 +179,20 @@ def _local_runner(spec, layout, recorder, pending, workers, env, reuse, hang_tim
     return _LocalRunner(supervisor, workers)
 
 
-def _job(spec, layout, env, reuse, hang_timeout):
+def _job(spec, layout, env, reuse, hang_timeout, simulation):
     from .dask_worker import Job
     return Job(spec, layout["injection_fields"], layout["record_fields"],
                window=spec.observation["window"], golden_cycles=spec.workload["cycles"],
-               reuse=reuse, hang_timeout=hang_timeout, env=dict(env or {}))
+               reuse=reuse, hang_timeout=hang_timeout, env=dict(env or {}),
+               simulation=simulation)
 
 
 def _add(figures, run):
     """Add one run's (one round's) figures to the campaign's."""
     for key in ("ran", "sim_errors", "cycles"):
         figures[key] += run[key]
+    if "submitted" in run:
+        figures["submitted"] = figures.get("submitted", 0) + run["submitted"]
     figures["seconds"] = figures.get("seconds", 0.0) + run["seconds"]
     if "startup_seconds" in run:
         figures.setdefault("startup_seconds", run["startup_seconds"])

@@ -29,6 +29,8 @@ __all__ = ["ClusterError", "DaskRunner", "local_workers", "check_address"]
 TARGET_SECONDS = 0.3
 #: The smallest and largest batch, and the first batches' size (before any is timed).
 MIN_BATCH, MAX_BATCH, FIRST_BATCH = 16, 8192, 64
+#: Seconds between two looks at the cluster's size (workers may come and go).
+THREADS_EVERY = 2.0
 #: Seconds to reach a scheduler, and to wait for its first worker.
 CONNECT_TIMEOUT, WORKER_TIMEOUT = 10, 120
 
@@ -145,7 +147,8 @@ class DaskRunner:
         (:class:`~ftvoter.sim.dask_worker.Job`) and record every one; return the figures
         ``ran``, ``sim_errors``, ``cycles``, ``startup_seconds`` (to the first golden check
         passed on a worker) and ``seconds``, as :meth:`Supervisor.run
-        <ftvoter.sim.supervisor.Supervisor.run>` does.
+        <ftvoter.sim.supervisor.Supervisor.run>` does, and ``submitted`` (injections sent
+        to the workers; a task the scheduler runs again after its worker died counts once).
 
         Raises :class:`CampaignError` when a task fails (a simulator that fails before its
         first injection or keeps failing, a task that kills its workers); on any exit
@@ -155,15 +158,17 @@ class DaskRunner:
         import distributed
 
         from .dask_worker import run_batch
-        figures = {"ran": 0, "sim_errors": 0, "cycles": 0}
+        figures = {"ran": 0, "sim_errors": 0, "cycles": 0, "submitted": 0}
         started, wall = time.monotonic(), time.time()
         queue = deque(pending)
         flying = {}
         finished = distributed.as_completed(loop=self.client.loop)
         name = f"ftvoter-{job.key}-{uuid.uuid4().hex[:8]}"
+        threads, asked = 1, -math.inf
         try:
             while queue or flying:
-                threads = max(1, self.threads())
+                if time.monotonic() - asked > THREADS_EVERY:    # a round trip: not often
+                    threads, asked = max(1, self.threads()), time.monotonic()
                 while queue and len(flying) < 2 * threads + 1:
                     size = self._size(len(queue), threads)
                     batch = [queue.popleft() for _ in range(min(size, len(queue)))]
@@ -171,6 +176,7 @@ class DaskRunner:
                                                 pure=False, key=f"{name}-{batch[0]['id']}")
                     flying[future] = batch
                     finished.add(future)
+                    figures["submitted"] += len(batch)
                 done = finished.next_batch(block=False)
                 if not done:
                     time.sleep(0.01)

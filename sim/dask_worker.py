@@ -50,6 +50,9 @@ class Job:
     reuse: bool = True
     hang_timeout: float = 120.0
     env: dict = field(default_factory=dict)
+    #: The client's build of the bench (a :class:`~ftvoter.sim.toolchain.Simulation`), for
+    #: workers on its machine; a worker that does not find it builds its own.
+    simulation: object = None
 
     @property
     def key(self):
@@ -81,10 +84,9 @@ class Simulator:
     def start(self):
         """Start the simulator and wait for its golden check; :class:`CampaignError` if it
         fails before (the tools or the design, not an injection)."""
-        from .bench_top import build_bench
         from .toolchain import ToolchainError, cocotb_command
         try:
-            simulation = _simulation(self.job.spec, build_bench)
+            simulation = _simulation(self.job, _build)
             in_read, self._in = os.pipe()
             self._out, out_write = os.pipe()
             command, environment = cocotb_command(
@@ -213,13 +215,22 @@ _idle = {}
 _simulations = {}
 
 
-def _simulation(spec, build):
-    """The job's built bench, built (or found in the build cache) once per process."""
-    key = json.dumps(spec.as_dict(), sort_keys=True)
+def _simulation(job, build):
+    """The job's built bench: the client's, if this machine has it; else built (or found
+    in the build cache) once per process."""
+    given = job.simulation
+    if given is not None and (Path(given.build_dir) / "ftvoter.stamp").is_file():
+        return given
+    key = json.dumps(job.spec.as_dict(), sort_keys=True)
     with _lock:
         if key not in _simulations:
-            _simulations[key] = build(spec)
+            _simulations[key] = build(job.spec)
         return _simulations[key]
+
+
+def _build(spec):
+    from .bench_top import build_bench
+    return build_bench(spec)
 
 
 def _take(job):
