@@ -91,10 +91,14 @@ class DaskRunner:
         self._per_injection = None      # simulated seconds per injection, measured
         self.description = f"local cluster of {local} workers" if local else scheduler
         if local is not None:
+            import dask
             try:
-                self._cluster = distributed.LocalCluster(
-                    n_workers=local, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                # Workers that only wait for their simulators need no statistical profiler
+                # (it samples every thread's stack every 10 ms).
+                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=local, threads_per_worker=1, processes=True,
+                        dashboard_address=None, silence_logs=logging.ERROR)
             except Exception as error:      # Dask raises many kinds
                 raise ClusterError(f"cannot start a local Dask cluster: {error}") from None
             scheduler = self._cluster.scheduler_address

@@ -64,11 +64,12 @@ class Job:
 
 
 class _Failed(Exception):
-    """The simulator stopped (``reason``) before the batch was through."""
+    """The simulator stopped (``reason``) before the batch was through, having written
+    ``lines``."""
 
-    def __init__(self, reason):
+    def __init__(self, reason, lines):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.lines = reason, lines
 
 
 class Simulator:
@@ -95,6 +96,9 @@ class Simulator:
                      "FTVOTER_SERVE_OUT": out_write, "FTVOTER_PARENT": os.getpid()})
         except ToolchainError as error:
             raise CampaignError(f"worker {_host()}: {error}") from None
+        self._records = self.folder / "records.jsonl"
+        self._records.write_bytes(b"")
+        environment["FTVOTER_SERVE_RECORDS"] = str(self._records)
         with open(self.folder / "sim.log", "wb") as log:
             self.process = subprocess.Popen(command, cwd=self.folder, env=environment,
                                             stdout=log, stderr=subprocess.STDOUT,
@@ -102,17 +106,13 @@ class Simulator:
                                             start_new_session=True)
         os.close(in_read)
         os.close(out_write)
-        self._buffer = b""
-        self._next = None
+        self._offset, self._next, self._lines = 0, None, []
         self._send({"injection_fields": self.job.injection_fields,
                     "record_fields": self.job.record_fields, "window": self.job.window,
                     "golden_cycles": self.job.golden_cycles, "reuse": self.job.reuse})
         try:
-            while True:
-                line = self._line()
-                if "golden" in line:
-                    break
-            _check_golden(line["golden"])
+            [golden] = [line for line in self._wait() if "golden" in line]
+            _check_golden(golden["golden"])
             self.golden_at = time.time()
         except CampaignError:
             self.close()
@@ -133,46 +133,63 @@ class Simulator:
         that ran, and ``None`` or ``(injection id or None, reason)`` if the simulator
         stopped (it is then closed; its log is :meth:`log`)."""
         self._batch += 1
-        records = []
+        self._send({"batch": self._batch, "injections": injections})
         try:
-            self._send({"batch": self._batch, "injections": injections})
-            while True:
-                line = self._line()
-                if "done" in line:
-                    return records, None
-                if "id" in line:
-                    records.append(line)
+            lines = self._wait()
+            failure = None
         except _Failed as failed:
-            return records, (self._next, failed.reason)
+            lines, failure = failed.lines, (self._next, failed.reason)
+        return [line for line in lines if "id" in line], failure
 
     def _send(self, message):
         try:
             os.write(self._in, (json.dumps(message) + "\n").encode())
         except OSError:
-            pass        # the simulator is gone: reading says how
+            pass        # the simulator is gone: waiting says how
 
-    def _line(self):
-        """The next line of output that is not a heartbeat; :class:`_Failed` when the
-        simulator exits or makes no progress for the hang timeout."""
+    def _wait(self):
+        """Wait for the simulator's notice (on the pipe) that a golden check or a batch is
+        through; return the lines it wrote (to its records file) meanwhile, heartbeats
+        left out. :class:`_Failed`, with the lines, when the simulator exits or makes no
+        progress (no line) for the hang timeout. The records go through a file, not the
+        pipe, so that the simulator's every line costs the worker nothing."""
+        progress = time.monotonic()
         while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                line, self._buffer = self._buffer[:end], self._buffer[end + 1:]
-                message = json.loads(line)
-                if "next" in message:
-                    self._next = message["next"]
-                if "alive" not in message:
-                    return message
-                continue
-            ready, _, _ = select.select([self._out], [], [], self.job.hang_timeout)
-            if not ready:
+            ready, _, _ = select.select([self._out], [], [], min(1.0, self.job.hang_timeout))
+            if ready:
+                notice = os.read(self._out, 1 << 12)
+                self._read()
+                if not notice:
+                    self.process.wait()
+                    raise _Failed(f"exit status {self.process.returncode}", self._take())
+                return self._take()
+            if self._read():
+                progress = time.monotonic()
+            elif time.monotonic() - progress > self.job.hang_timeout:
                 self.kill()
-                raise _Failed("hang")
-            data = os.read(self._out, 1 << 16)
-            if not data:
-                self.process.wait()
-                raise _Failed(f"exit status {self.process.returncode}")
-            self._buffer += data
+                self._read()
+                raise _Failed("hang", self._take())
+
+    def _read(self):
+        """Parse the new complete lines of the records file; return how many."""
+        with open(self._records, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        count = 0
+        for line in data[:end].splitlines():
+            message = json.loads(line)
+            count += 1
+            if "next" in message:
+                self._next = message["next"]
+            if "alive" not in message:
+                self._lines.append(message)
+        return count
+
+    def _take(self):
+        lines, self._lines = self._lines, []
+        return lines
 
     def log(self):
         """The end of the simulator's log (bytes)."""

@@ -8,11 +8,14 @@ worker, not once per task. It is :mod:`ftvoter.sim.shard`'s loop, fed from a pip
   (``injection_fields``, ``record_fields``, ``window``, ``golden_cycles``, ``reuse``),
   then one batch per line (``{"batch": n, "injections": [...]}``, the bench's injection
   fields with their ``id``); end of file ends the simulation;
-- out (``$FTVOTER_SERVE_OUT``), JSON lines, each naming the injection that runs next (so a
+- the records file (``$FTVOTER_SERVE_RECORDS``, line-buffered, so a crash loses at most
+  the injection in flight), JSON lines, each naming the injection that runs next (so a
   crash is pinned on the right one): ``{"golden": record, "next": null}`` once, then per
   batch ``{"batch": n, "next": id}``, one record per injection (with ``id``, ``restart``,
   ``run_cycles``, ``next``), heartbeats ``{"alive": cycle}``, and ``{"done": n, "next":
-  null}``.
+  null}``;
+- notices (file descriptor ``$FTVOTER_SERVE_OUT``): a line ``golden`` or ``done`` once the
+  golden check or a batch is written, so the worker sleeps until then.
 
 A batch goes on from where the previous one ended (the bench loads the faulty copy from the
 golden one when it can, see :class:`~ftvoter.sim.shard.Schedule`); an injection's record
@@ -46,7 +49,8 @@ def _alive(parent):
 @cocotb.test()
 async def serve_shard(dut):
     source = os.fdopen(int(os.environ["FTVOTER_SERVE_IN"]), "r")
-    out = os.fdopen(int(os.environ["FTVOTER_SERVE_OUT"]), "w", buffering=1)
+    notices = int(os.environ["FTVOTER_SERVE_OUT"])
+    out = open(os.environ["FTVOTER_SERVE_RECORDS"], "a", buffering=1)
     crash = int(os.environ.get("FTVOTER_SHARD_CRASH", "-1"))
     hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
@@ -59,6 +63,7 @@ async def serve_shard(dut):
     golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0, "duration": 0,
                               "restart": 1}, layout["golden_cycles"])
     out.write(json.dumps({"golden": golden, "next": None}) + "\n")
+    os.write(notices, b"golden\n")
     cycle = None        # where the bench stands: None = the golden run just ended
     count = 0
     for line in source:
@@ -86,3 +91,4 @@ async def serve_shard(dut):
             record["next"] = following[0] and following[0]["id"]
             out.write(json.dumps(record) + "\n")
         out.write(json.dumps({"done": batch["batch"], "next": None}) + "\n")
+        os.write(notices, b"done\n")
