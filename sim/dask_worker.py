@@ -77,7 +77,8 @@ class Simulator:
 
     def __init__(self, job):
         self.job = job
-        self.folder = Path(tempfile.mkdtemp(prefix="ftvoter-worker-"))
+        _remove_orphans()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"ftvoter-worker-{os.getpid()}-"))
         self.process = None
         self.golden_at = None       # time.time() when the golden check passed
         self._batch = 0
@@ -133,6 +134,9 @@ class Simulator:
         that ran, and ``None`` or ``(injection id or None, reason)`` if the simulator
         stopped (it is then closed; its log is :meth:`log`)."""
         self._batch += 1
+        # The simulator is idle and appends: the last batch's lines can go.
+        os.truncate(self._records, 0)
+        self._offset = 0
         self._send({"batch": self._batch, "injections": injections})
         try:
             lines = self._wait()
@@ -243,6 +247,20 @@ def _simulation(job, build):
         if key not in _simulations:
             _simulations[key] = build(job.spec)
         return _simulations[key]
+
+
+def _remove_orphans():
+    """Remove the simulator folders of worker processes that died (killed, say)."""
+    for folder in Path(tempfile.gettempdir()).glob("ftvoter-worker-*-*"):
+        pid = folder.name.split("-")[2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:     # someone else's process
+            pass
 
 
 def _build(spec):
