@@ -191,8 +191,9 @@ class ErrorRegisters(wiring.Component):
         m.d.comb += port("DUMP_DATA", "DATA").eq(self.dump_data)
 
     def _access(self, m, bank):
-        """Arbitrate the two ports and protect CONTROL, UNLOCK and LANE_CMD; return the
-        ``rejected`` (this cycle's write is ignored) and ``unlocked`` signals."""
+        """Arbitrate the two ports and protect CONTROL, UNLOCK, LANE_CMD and the compare
+        masks; return the ``rejected`` (this cycle's write is ignored) and ``unlocked``
+        signals."""
         port = bank.port
         # --- access arbitration: the lanes' port has priority; mgmt waits a cycle ------
         m.submodules.mgmt_bridge = mgmt = AXI4LiteCSRBridge(self._mgmt_addr_width)
