@@ -58,6 +58,7 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/ftvoter bench
 	$(BIN)/ftvoter bench-campaign campaigns/dmr.toml
+	$(BIN)/ftvoter bench-dask campaigns/dmr.toml
 	$(BIN)/ftvoter bench --program programs/matmul.c --cycles 2000000
 	$(BIN)/ftvoter bench-campaign campaigns/picorv32-dmr.toml --naive 20
 	$(BIN)/ftvoter bench-resync

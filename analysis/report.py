@@ -21,10 +21,12 @@ from .stats import (
     by_group,
     campaign_parameters,
     coverage,
+    describe_stop,
     incomplete,
     latency,
     load_campaign,
     outcome_shares,
+    planned_injections,
     site_group,
     wilson,
 )
@@ -42,7 +44,7 @@ def summarise(manifest, records, parameters=None, *, problems=""):
     :meth:`~ftvoter.analysis.stats.Campaign.problems`). ``escaped`` counts the records
     whose wrong request reached a path before any detection (``escaped: true``).
     """
-    planned = manifest.get("campaign", {}).get("injections")
+    planned = planned_injections(manifest)
     missing = incomplete(len(records), planned)
     escaped = sum(record.get("escaped") is True for record in records)
     measured = campaign_parameters(records)
@@ -67,6 +69,7 @@ def summarise(manifest, records, parameters=None, *, problems=""):
         "lanes": lanes,
         "injections": len(records),
         "planned": planned,
+        "stop": manifest.get("stop"),
         "complete": not missing,
         "problems": "; ".join(part for part in (problems, missing) if part),
         "outcomes": outcome_shares(records),
@@ -266,6 +269,9 @@ def _page(summary, pngs, name):
                f"are computed from the {summary['injections']} records that were read."
                f"</p>" if summary["problems"] else "")
     settings = _settings(summary)
+    stop = summary.get("stop")
+    stopped = (f'<p id="stop">Stopped by {e(describe_stop(stop))}.</p>'
+               if isinstance(stop, dict) else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ftvoter campaign {e(name)}</title>
@@ -284,6 +290,7 @@ code {{ background: #f3f3f3; padding: 0 0.2em; }}
 </style></head><body>
 <h1>Fault campaign <code>{e(name)}</code></h1>
 <p>{settings}</p>
+{stopped}
 {warning}
 
 <h2>Outcomes</h2>

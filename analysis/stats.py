@@ -17,7 +17,8 @@ from .files import OUTCOMES, Results, read_results
 
 __all__ = ["OUTCOMES", "DETECTED", "COVERED", "Campaign", "load", "load_campaign",
            "incomplete", "wilson", "outcome_shares", "coverage", "latency", "site_group",
-           "by_group", "campaign_parameters", "Z95"]
+           "by_group", "campaign_parameters", "Z95", "planned_injections",
+           "describe_stop"]
 
 #: Outcomes in which the fault was detected (a ``mismatch`` or a lane's ``self_error``),
 #: in time or not: ``late`` is detected, but only after a wrong request had reached a
@@ -120,7 +121,21 @@ def load_campaign(directory):
         raise FileNotFoundError(f"{directory} holds no campaign results (results.jsonl)")
     manifest = _manifest(directory / "manifest.json")
     planned = manifest.get("campaign", {}).get("injections")
-    return Campaign(directory, manifest, read_results(path, planned=planned), planned)
+    return Campaign(directory, manifest, read_results(path, planned=planned),
+                    planned_injections(manifest))
+
+
+def planned_injections(manifest):
+    """The injections a campaign is to hold: the manifest's planned number, or fewer when
+    its ``stop`` says the campaign stopped early (statistical stopping,
+    :mod:`ftvoter.sim.stopping`); ``None`` when the manifest does not say."""
+    planned = manifest.get("campaign", {}).get("injections")
+    stop = manifest.get("stop")
+    if planned is not None and isinstance(stop, dict):
+        ran = stop.get("injections")
+        if isinstance(ran, int) and not isinstance(ran, bool) and 0 <= ran < planned:
+            return ran
+    return planned
 
 
 def load(directory):
@@ -279,3 +294,29 @@ def campaign_parameters(records):
             "coverage": covered / (n - quiet) if n > quiet else 1.0,
             "isolation": went_on / covered if covered else 0.0,
             "recovery": count["recovered"] / covered if covered else 0.0}
+
+
+def _stop_share(share):
+    if share["value"] is None:
+        return "none yet"
+    low, high = share["interval"]
+    return f"{100 * share['value']:.2f}% ({100 * low:.2f}%-{100 * high:.2f}%)"
+
+
+def describe_stop(stop):
+    """One line saying which rule ended a campaign (the manifest's ``stop``, written by
+    :mod:`ftvoter.sim.stopping`): ``interval``, ``limit``, ``sample_size``, ``count``,
+    ``exhaustive`` or ``explicit``."""
+    rule, count = stop.get("rule"), stop.get("injections")
+    if rule not in ("interval", "limit") or "coverage" not in stop:
+        what = {"count": "faults.count", "exhaustive": "every site bit and model once",
+                "explicit": "the injections given", "sample_size":
+                "the sample size of the margin and confidence"}.get(rule, rule)
+        return f"{rule}: all {count} planned injections ran ({what})"
+    level = f"within ±{100 * stop['margin']:g}% at {100 * stop['confidence']:g}%"
+    found = (f"coverage {_stop_share(stop['coverage'])}, sdc+late "
+             f"{_stop_share(stop['sdc_late'])}")
+    if rule == "interval":
+        return f"interval: {found} {level} after {count} injections (round {stop['rounds']})"
+    return (f"limit: the most to run ({count} injections, {stop['rounds']} rounds) ran "
+            f"before the intervals were {level}: {found}")

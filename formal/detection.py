@@ -108,11 +108,14 @@ class BridgeDetection(BridgeHarness):
         good_lanes = Cat(*(dut.online[i] for i in range(1, self.lanes)))
         # Invariants for the induction: a held write is for the register window exactly
         # when its address is, and not for LANE_CMD; no lane command is pending (none is
-        # written); the good lanes stay in the vote.
+        # written); the good lanes stay in the vote; the compare masks are as reset (only
+        # the management port, idle here, writes them).
         with m.If(f_aw_full):
             m.d.comb += [Assert(f_csr == ((f_addr >> 8) == (real.csr_base >> 8))),
                          Assert(f_addr != lane_cmd)]
-        m.d.comb += [Assert(~f_pending), Assert(good_lanes.all())]
+        masks = real.registers.masks
+        m.d.comb += [Assert(~f_pending), Assert(good_lanes.all()),
+                     Assert(Cat(*(getattr(masks, n) for n in masks.signature.members)) == 0)]
         m.d.comb += Assert(dut.mismatch == seen)
         everyone = (1 << self.lanes) - 1
         with m.If(seen):

@@ -26,8 +26,9 @@ def bridge_invariants(h, dut, real, lanes):
     They hold in the environment of :func:`~common.drive_lanes` with LANE_CMD avoided and
     the management port idle: no lane command is ever pending, the good lanes stay
     online, a held request is for the register window exactly when its address is (and
-    never for LANE_CMD), and a response the engine makes itself for a request outside the
-    window is SLVERR.
+    never for LANE_CMD), a response the engine makes itself for a request outside the
+    window is SLVERR, and the compare masks are as reset (zero: only the management port
+    writes them).
     """
     m = h.m
     inner = "" if dut is real else "inner."
@@ -35,8 +36,10 @@ def bridge_invariants(h, dut, real, lanes):
     f = dict(zip(_NAMES, found, strict=True))
     window = real.csr_base >> 8
     lane_cmd = csr_address(real.csr_base, "LANE_CMD")
+    masks = real.registers.masks
     m.d.comb += [Assert(~f["manager.pending"]),
-                 Assert(Cat(*(dut.online[i] for i in range(1, lanes))).all())]
+                 Assert(Cat(*(dut.online[i] for i in range(1, lanes))).all()),
+                 Assert(Cat(*(getattr(masks, n) for n in masks.signature.members)) == 0)]
     for kind, full in (("write", "aw_full"), ("read", "ar_full")):
         addr, csr = f[f"{kind}.{kind}_addr"], f[f"{kind}.{kind}_csr"]
         with m.If(f[f"{kind}.{full}"]):

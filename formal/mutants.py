@@ -10,8 +10,8 @@ from amaranth.lib import wiring
 
 from ftvoter.hdl.signatures import AXI4_RESP_SLVERR
 
-__all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "no_slverr",
-           "hasty_withdraw"]
+__all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "blind_mask_bit",
+           "no_slverr", "hasty_withdraw"]
 
 
 class Rewired(wiring.Component):
@@ -81,6 +81,16 @@ def blind_addr_bit(bridge, bit=0):
         return Cat(*(outer.lane1_bus.awaddr[k] if k == bit else value[k]
                      for k in range(len(value))))
     return Rewired(bridge, inputs={("lane0_bus", "awaddr"): awaddr})
+
+
+def blind_mask_bit(bridge, lanes, bit=0):
+    """A bridge whose comparison ignores bit ``bit`` of the write data as if it were
+    masked, while the registers' compare masks leave it compared: the bridge's own
+    comparator (``bridge._compare``, a :class:`~ftvoter.hdl.bridge_compare.BusCompare`) is
+    rewired in place so that its ``masks.w_data`` input always has that bit set."""
+    bridge._compare = Rewired(bridge._compare, inputs={
+        ("masks", "w_data"): lambda outer, inner: outer.masks.w_data | (1 << bit)})
+    return bridge
 
 
 def no_slverr(bridge, lanes):

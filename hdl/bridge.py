@@ -14,6 +14,7 @@ from .bridge_rollback import connect_resync, connect_rollback, resync_members, r
 from .bridge_window import RegisterWindow, connect_window
 from .bridge_write import WriteEngine
 from .compare import _check_lanes
+from .compare_masks import connect_masks
 from .encodings import ADDR_WIDTH
 from .lanes import LaneManager
 from .registers import ErrorRegisters
@@ -35,7 +36,9 @@ class VotingBridge(wiring.Component):
     ``rready``. An AW, W or AR beat is accepted (ready to all online lanes in the same
     cycle) only in a cycle in which all online lanes present it identically; it is then
     registered and presented to a path in the next cycle, so divergent data never reaches
-    a path. In a cycle with any divergence nothing is accepted, and:
+    a path. (Bits set in the compare masks are not compared; the first online lane's value
+    is forwarded on them: :mod:`~ftvoter.hdl.compare_masks`.) In a cycle with any
+    divergence nothing is accepted, and:
 
     - TMR (3 online): the single lane that differs from the other two is isolated (state
       BROKEN, CORRECTED counted); the two others go on in DMR;
@@ -212,6 +215,7 @@ class VotingBridge(wiring.Component):
         self._regs = ErrorRegisters(lanes=lanes, paths=paths, policy=policy, timeout=timeout)
         self._manager = LaneManager(lanes, live=live_resync)
         self._write = WriteEngine(paths=paths, timeout=timeout, addr_width=addr_width)
+        self._compare = BusCompare(lanes=lanes, addr_width=addr_width, csr_base=csr_base)
 
     @property
     def lanes(self):
@@ -246,7 +250,7 @@ class VotingBridge(wiring.Component):
         n, p, a = self._lanes, self._paths, self._addr_width
         m.submodules.regs = regs = self._regs
         m.submodules.manager = manager = self._manager
-        m.submodules.compare = compare = BusCompare(lanes=n, addr_width=a)
+        m.submodules.compare = compare = self._compare
         m.submodules.policy = policy = BlamePolicy(lanes=n, policy=self._policy,
                                                    timeout=self._timeout,
                                                    rollback=self._rollback)
@@ -259,7 +263,8 @@ class VotingBridge(wiring.Component):
         online = manager.online
 
         # --- compare the lanes (and test the comparison), blame and isolate -------------
-        selftest = connect_compare(m, lanes, compare, policy, regs.selftest_period, online)
+        selftest = connect_compare(m, lanes, compare, policy, regs, online)
+        connect_masks(m, compare, regs, write)
         m.d.comb += self.selftest_fail.eq(selftest.fail)
         self._blame(m, policy, compare, regs, manager, selftest)
 

@@ -6,7 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from .bridge_args import _check_addr_width, _check_range
 from .compare import _check_lanes, compare_lanes, odd_lane
-from .registers import CHANNELS
+from .compare_masks import CompareMaskSignature, channel_masks
+from .encodings import CHANNELS
 from .signatures import AXI4LiteSignature
 
 __all__ = ["ChannelCompare", "RequestSignature", "BusCompare"]
@@ -25,6 +26,11 @@ class ChannelCompare(wiring.Component):
 
     A channel without payload (``width=0``: a ready signal) compares only ``valid``.
 
+    **Mask.** Payload bits set in ``mask`` are not compared (a compare mask): they never
+    make two lanes differ and are zero in ``syndrome``; ``valid`` is always compared, and
+    ``agreed`` carries the lowest online lane's value on them. Without payload, ``mask``
+    (1 bit) excludes ``valid`` itself: the lanes' readies are then not compared at all.
+
     Parameters
     ----------
     lanes : int
@@ -40,6 +46,8 @@ class ChannelCompare(wiring.Component):
         Each lane's valid bit.
     lane<i> : In(width)
         Each lane's payload (only with ``width`` > 0).
+    mask : In(width), or In(1) without payload
+        Bits not compared (the payload's, or without payload ``valid``).
     differs : Out(1)
         Two online lanes differ.
     odd : Out(lanes)
@@ -66,6 +74,7 @@ class ChannelCompare(wiring.Component):
         members = {"online": In(lanes), "valid": In(lanes)}
         if width:
             members.update({f"lane{i}": In(width) for i in range(lanes)})
+        members["mask"] = In(max(width, 1))
         members.update({
             "differs":        Out(1),
             "odd":            Out(lanes),
@@ -92,11 +101,11 @@ class ChannelCompare(wiring.Component):
         online = [self.online[i] for i in range(n)]
         if self._width:
             payloads = [getattr(self, f"lane{i}") for i in range(n)]
-            comparison = compare_lanes(payloads, valid=valid, active=online)
+            comparison = compare_lanes(payloads, valid=valid, active=online, mask=self.mask)
             valid_syndrome = comparison.valid_syndrome
             m.d.comb += self.syndrome.eq(comparison.syndrome)
         else:
-            comparison = compare_lanes(valid, active=online)
+            comparison = compare_lanes(valid, active=online, mask=self.mask)
             valid_syndrome = comparison.syndrome
         odd, no_majority = odd_lane(comparison, n)
         m.d.comb += [
@@ -159,12 +168,26 @@ class BusCompare(wiring.Component):
     ``awvalid``), W (``wdata`` and ``wstrb`` while ``wvalid``), AR (``araddr`` and
     ``arprot`` while ``arvalid``), B (``bready``), R (``rready``). Purely combinational.
 
+    **Compare masks** (``masks``). A bit set in a channel's mask (its bit of
+    ``masks.channels``, which stands for the whole payload or the ready, or its own bit)
+    is not compared: a difference there is never a divergence, never in the syndrome, and
+    in TMR never makes a lane odd (masked bits are not voted). The beat forwarded carries
+    the lowest online lane's value on a masked bit. ``valid`` of AW, W and AR is always
+    compared, so the lanes' transactions stay paired. One exception keeps the register
+    window out of a single lane's reach: in a cycle in which any online lane's AW (or AR)
+    address lies in the window ``[csr_base, csr_base + 256)``, that channel's address and
+    prot are compared in full, so a masked address bit can neither take a request into or
+    out of the window nor change the register it reaches.
+
     Parameters
     ----------
     lanes : int
         2 or 3.
     addr_width : int
         AXI4-Lite address width of the lanes (9 to 32; data width 32).
+    csr_base : int or None
+        Byte address of the register window (aligned to 256); by default the top 256
+        bytes of the address space, as :class:`~ftvoter.hdl.bridge.VotingBridge`'s.
 
     Members
     -------
@@ -172,6 +195,9 @@ class BusCompare(wiring.Component):
         Each lane's requests.
     online : In(lanes)
         Lanes taking part.
+    masks : In(CompareMaskSignature())
+        The compare masks (:mod:`~ftvoter.hdl.compare_masks`; all zero: every bit
+        compared).
     differs : Out(5)
         Bit ``CHANNELS[name]``: the online lanes differ on that channel.
     odd, no_majority : Out(lanes), Out(1)
@@ -179,24 +205,32 @@ class BusCompare(wiring.Component):
     channel : Out(3), bits : Out(32), ctrl : Out(8)
         The syndrome of the first differing channel (in channel order; zero when none
         differs): its number, the differing address (AW, AR) or data (W) bits, and the
-        differing control bits (bit 0 valid or ready, bits 1-3 prot or 1-4 wstrb).
+        differing control bits (bit 0 valid or ready, bits 1-3 prot or 1-4 wstrb); masked
+        bits are never shown.
     aw_valid, aw_addr, aw_prot, w_valid, w_data, w_strb, ar_valid, ar_addr, ar_prot : Out
         The lowest online lane's request beats (the agreed beats when nothing differs).
+    w_masked : Out(1)
+        Some bit of the W channel is masked: a W beat taken now may carry one lane's bits.
 
     Raises
     ------
     TypeError
-        If ``lanes`` is not 2 or 3 or ``addr_width`` is not an integer from 9 to 32.
+        If ``lanes`` is not 2 or 3, ``addr_width`` is not an integer from 9 to 32 or
+        ``csr_base`` is not an integer.
+    ValueError
+        If ``csr_base`` is not aligned to 256 or lies outside the address space.
     """
 
-    def __init__(self, *, lanes, addr_width):
+    def __init__(self, *, lanes, addr_width, csr_base=None):
         _check_lanes(lanes)
         _check_addr_width(addr_width)
+        self._csr_base = _check_csr_base(csr_base, addr_width)
         self._lanes, self._addr_width = lanes, addr_width
         members = {f"lane{i}": In(RequestSignature(addr_width=addr_width))
                    for i in range(lanes)}
         members.update({
             "online":      In(lanes),
+            "masks":       In(CompareMaskSignature()),
             "differs":     Out(len(CHANNELS)),
             "odd":         Out(lanes),
             "no_majority": Out(1),
@@ -206,6 +240,7 @@ class BusCompare(wiring.Component):
             "aw_valid":    Out(1), "aw_addr": Out(addr_width), "aw_prot": Out(3),
             "w_valid":     Out(1), "w_data":  Out(32),         "w_strb":  Out(4),
             "ar_valid":    Out(1), "ar_addr": Out(addr_width), "ar_prot": Out(3),
+            "w_masked":    Out(1),
         })
         super().__init__(members)
 
@@ -216,6 +251,10 @@ class BusCompare(wiring.Component):
     @property
     def addr_width(self):
         return self._addr_width
+
+    @property
+    def csr_base(self):
+        return self._csr_base
 
     def elaborate(self, platform):
         m = Module()
@@ -229,12 +268,13 @@ class BusCompare(wiring.Component):
             "B":  ("bready", (), 0),
             "R":  ("rready", (), 0),
         }
+        masks = channel_masks(m, self.masks, lanes, self.online, a, self._csr_base)
         channels = {}
         for name, (valid, payload, _) in layout.items():
             width = sum(len(getattr(lanes[0], member)) for member in payload)
             m.submodules[name.lower()] = channel = ChannelCompare(lanes=n, width=width)
             channels[name] = channel
-            m.d.comb += [channel.online.eq(self.online),
+            m.d.comb += [channel.online.eq(self.online), channel.mask.eq(masks[name]),
                          channel.valid.eq(Cat(*(getattr(lane, valid) for lane in lanes)))]
             for i, lane in enumerate(lanes):
                 if payload:
@@ -244,6 +284,7 @@ class BusCompare(wiring.Component):
         m.d.comb += [
             self.odd.eq(_or([channel.odd for channel in channels.values()])),
             self.no_majority.eq(_or([channel.no_majority for channel in channels.values()])),
+            self.w_masked.eq(masks["W"].any()),
         ]
         self._syndrome(m, channels, layout)
         for name, prefix in (("AW", "aw"), ("W", "w"), ("AR", "ar")):
@@ -270,6 +311,18 @@ class BusCompare(wiring.Component):
             with m.If(channel.differs):
                 m.d.comb += [self.channel.eq(CHANNELS[name]), self.bits.eq(payload_bits),
                              self.ctrl.eq(ctrl)]
+
+
+def _check_csr_base(csr_base, addr_width):
+    """Return the register window's base address (by default the top 256 bytes)."""
+    if csr_base is None:
+        return 2**addr_width - 256
+    if not isinstance(csr_base, int) or isinstance(csr_base, bool):
+        raise TypeError(f"CSR base must be an integer, not {csr_base!r}")
+    if csr_base % 256 or not 0 <= csr_base <= 2**addr_width - 256:
+        raise ValueError(f"CSR base must be a multiple of 256 within the "
+                         f"{addr_width}-bit address space, not {csr_base:#x}")
+    return csr_base
 
 
 def _or(values):

@@ -58,13 +58,15 @@ class LaneComparison:
         self.valid_syndrome = valid_syndrome
 
 
-def compare_lanes(values, *, valid=None, active=None):
+def compare_lanes(values, *, valid=None, active=None, mask=None):
     """Compare 2 or 3 lanes' values pair by pair; return a :class:`LaneComparison`.
 
     Two lanes differ when exactly one of them is valid, or both are and their values
     differ: the value of an idle beat is not compared. Without ``valid``, every value is
     valid (every bit is compared, as :class:`LockstepComparator` does). Only pairs of
-    lanes that are both ``active`` (by default, all) are compared. Combinational.
+    lanes that are both ``active`` (by default, all) are compared. Bits set in ``mask``
+    are not compared at all: they never make two lanes differ and are zero in
+    ``syndrome`` (the ``valid`` bits are never masked). Combinational.
 
     The value comparison does not wait for the ``valid`` bits (it is qualified after),
     which keeps the longest path short.
@@ -77,14 +79,19 @@ def compare_lanes(values, *, valid=None, active=None):
         One 1-bit value per lane: the lane's beat is valid.
     active : list of Value, optional
         One 1-bit value per lane: the lane takes part in the comparison.
+    mask : Value, optional
+        As wide as the values: bits excluded from the comparison (a compare mask).
     """
     lanes = range(len(values))
     pairs = {}
     syndromes, valid_syndromes = [], []
     for i in lanes:
         for j in lanes[i + 1:]:
-            differ = values[i] != values[j]
             syndrome = values[i] ^ values[j]
+            differ = values[i] != values[j]
+            if mask is not None:
+                syndrome = syndrome & ~mask
+                differ = syndrome.any()
             valid_syndrome = Const(0, 1)
             if valid is not None:
                 valid_syndrome = valid[i] ^ valid[j]

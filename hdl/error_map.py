@@ -51,8 +51,9 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     ], doc="Protected: from the management port, write UNLOCK first."),
     Register("UNLOCK", 0x10, [Field("KEY", 0, 32, WO, doc=f"Write 0x{UNLOCK_KEY:08x} "
                                     "(\"UNLK\") to allow the next management write to "
-                                    "CONTROL or LANE_CMD; other values are counted as "
-                                    "rejected.")],
+                                    "CONTROL, LANE_CMD or a compare mask (COMPARE_MASK, "
+                                    "MASK_AWADDR, MASK_WDATA, MASK_ARADDR); other values "
+                                    "are counted as rejected.")],
              doc="One-shot unlock of the protected registers for the management port."),
     Register("STATUS", 0x14, [
         Field("HALTED", 0, 1, RO, doc="Forwarding stopped (fail-safe); see CONTROL.RESUME."),
@@ -60,6 +61,8 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
         Field("DIAGNOSING", 2, 1, RO, doc="Waiting for the lanes' self-test verdicts."),
         Field("UNLOCKED", 3, 1, RO, doc="The management unlock is armed."),
         Field("ONLINE", 4, 3, RO, doc="Mask of online lanes."),
+        Field("MASKED", 7, 1, RO, doc="A compare mask is set (COMPARE_MASK, MASK_AWADDR, "
+                                      "MASK_WDATA or MASK_ARADDR not zero)."),
     ], doc="Live state of the bridge."),
     Register("LANE_STATE", 0x18, _lane_fields(2, RO, "State of lane {i}.", enum=LANE_STATES),
              doc="Per-lane state."),
@@ -87,7 +90,9 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     _count("CORRECTED", 0x30, "TMR divergences outvoted (odd lane taken out)."),
     _count("RETRIES", 0x34, "Path operations retried on the other path."),
     _count("REJECTED", 0x38, "Writes ignored: protected register locked, no unlock, "
-                             "wrong key, or a lane command that could not be done."),
+                             "wrong key, a lane command that could not be done, a lanes' "
+                             "write to a compare mask or one whose W beat was taken while "
+                             "a W bit was masked."),
     _count("ERRORS0", 0x40, "Divergences in which lane 0 disagreed."),
     _count("ERRORS1", 0x44, "Divergences in which lane 1 disagreed."),
     _count("ERRORS2", 0x48, "Divergences in which lane 2 disagreed."),
@@ -145,7 +150,48 @@ ERROR_REGISTERS = RegisterMap("ftvoter_regs", [
     Register("DUMP_DATA", 0x70, [Field("DATA", 0, 32, RO, doc="The selected word.")],
              doc="Quick dump: the word at DUMP_SELECT; each read moves INDEX on by one.",
              read_strobe=True),
-    Register("SELFTEST", 0x90, [
+    Register("COMPARE_MASK", 0x74, [
+        *(Field(name, bit, 1, RW, doc=f"1: {what} not compared{valid}.")
+          for name, bit, what, valid in (
+              ("AW", 0, "awaddr and awprot are", " (awvalid still is; nor are any AW bits "
+                                                 "masked in a cycle in which an online lane's "
+                                                 "awaddr is in the register window)"),
+              ("W", 1, "wdata and wstrb are", " (wvalid still is)"),
+              ("AR", 2, "araddr and arprot are", " (arvalid still is; as for AW)"),
+              ("B", 3, "bready is", "; each lane still takes a response at its own pace "
+                                    "and the next waits for all"),
+              ("R", 4, "rready is", "; as for B"))),
+        Field("AWPROT", 8, 3, RW, doc="awprot bits not compared."),
+        Field("WSTRB", 12, 4, RW, doc="wstrb bits not compared."),
+        Field("ARPROT", 16, 3, RW, doc="arprot bits not compared."),
+    ], doc="Compare masks per channel (the whole payload, or the ready) and per control bit "
+           "(reset 0: every bit compared). A masked bit never causes a divergence; the beat "
+           "forwarded carries the first online lane's value on it (TMR: masked bits are not "
+           "voted). Protected: written only from the management port, each write after its "
+           "own UNLOCK; the lanes' writes are refused."),
+    Register("MASK_AWADDR", 0x78, [Field("ADDR", 0, 32, RW, doc="awaddr bits not compared "
+                                         "(bits above the bridge's address width are "
+                                         "ignored).")],
+             doc="Compare mask of the write address, per bit, as COMPARE_MASK; not applied "
+                 "in a cycle in which an online lane's awaddr is in the register window."),
+    Register("MASK_WDATA", 0x7C, [Field("DATA", 0, 32, RW, doc="wdata bits not compared.")],
+             doc="Compare mask of the write data, per bit, as COMPARE_MASK. A lanes' write "
+                 "to any of the error registers whose W beat was taken while a W bit (here, "
+                 "COMPARE_MASK.W or WSTRB) was masked is refused."),
+    Register("MASK_ARADDR", 0x80, [Field("ADDR", 0, 32, RW, doc="araddr bits not compared "
+                                         "(bits above the bridge's address width are "
+                                         "ignored).")],
+             doc="Compare mask of the read address, per bit, as COMPARE_MASK; not applied "
+                 "in a cycle in which an online lane's araddr is in the register window."),
+    Register("SYNDROME_MASK", 0x84, [
+        Field("ACTIVE", 0, 1, RO, doc="A compare mask was set (STATUS.MASKED) when the "
+                                      "syndrome was captured: SYNDROME.CTRL and "
+                                      "SYNDROME_BITS show only bits that were compared."),
+        Field("CHANNEL", 1, 1, RO, doc="The syndrome's channel itself had a mask bit set "
+                                       "(its COMPARE_MASK bit or a bit of its own masks)."),
+    ], doc="The compare masks at the first divergence: captured with SYNDROME; zero while "
+           "SYNDROME.VALID is."),
+    Register("SELFTEST", 0x88, [
         Field("PERIOD", 0, 24, RW, reset=1024, doc="Cycles from one comparator self-test "
               "sequence's start to the next (each sequence: one cycle per channel in which "
               "a mismatch is forced on the highest online lane and must be seen, and the "

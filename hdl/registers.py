@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from .compare_masks import CompareMaskSignature
 from .csr_bank import CSRAccessSignature, CSRBank
 from .csr_bus import AXI4LiteCSRBridge
 from .encodings import (
@@ -22,7 +23,10 @@ from .error_map import ERROR_REGISTERS
 from .signatures import AXI4LiteSignature
 
 __all__ = ["ERROR_REGISTERS", "ErrorRegisters", "UNLOCK_KEY", "ID_VALUE", "CAUSES",
-           "LANE_STATES", "LANE_OPS", "EVENT_KINDS", "CHANNELS", "POLICIES"]
+           "LANE_STATES", "LANE_OPS", "EVENT_KINDS", "CHANNELS", "POLICIES", "MASK_REGISTERS"]
+
+#: The compare-mask registers (:mod:`~ftvoter.hdl.compare_masks`), in map order.
+MASK_REGISTERS = ("COMPARE_MASK", "MASK_AWADDR", "MASK_WDATA", "MASK_ARADDR")
 
 
 class ErrorRegisters(wiring.Component):
@@ -34,12 +38,19 @@ class ErrorRegisters(wiring.Component):
 
     - ``lanes`` is the access port of agreed transactions from the lanes. With
       CONTROL.LOCK set, their writes to CONTROL, UNLOCK, LANE_CMD and SELFTEST are
-      ignored.
+      ignored. Their writes to the compare masks (:data:`MASK_REGISTERS`) are always
+      ignored, and so is every write of theirs while ``w_masked`` (its W beat was taken
+      while a W bit was masked, so its data may be one lane's).
     - ``mgmt`` is an AXI4-Lite target for out-of-band access
-      (:class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge`). A write to CONTROL,
-      LANE_CMD or SELFTEST is only accepted right after UNLOCK was written with
+      (:class:`~ftvoter.hdl.csr_bus.AXI4LiteCSRBridge`). A write to CONTROL, LANE_CMD,
+      SELFTEST or a compare mask is only accepted right after UNLOCK was written with
       :data:`UNLOCK_KEY` (one write per unlock); a wrong key, or a protected write
       without unlock, is ignored.
+
+    ``masks`` drives the stored compare masks to the bridge's comparison
+    (:mod:`~ftvoter.hdl.compare_masks`); STATUS.MASKED shows that one is set, and
+    SYNDROME_MASK, captured with SYNDROME, whether one was (and on the syndrome's
+    channel).
 
     One access per cycle: the lanes' port has priority (its reads are combinational and
     it cannot wait), so a mgmt access offered in a cycle of a lanes' access waits a
@@ -113,6 +124,7 @@ class ErrorRegisters(wiring.Component):
             "event_kind":    In(3),
             "rollback":      In(1),
             "dump_data":     In(32),
+            "w_masked":      In(1),
             # Outputs to the bridge and lane manager.
             "irq":           Out(1),
             "lock":          Out(1),
@@ -126,6 +138,7 @@ class ErrorRegisters(wiring.Component):
             "dump_memory":   Out(1),
             "dump_index":    Out(24),
             "selftest_period": Out(24),
+            "masks":         Out(CompareMaskSignature()),
         })
 
     def elaborate(self, platform):
@@ -141,7 +154,31 @@ class ErrorRegisters(wiring.Component):
         logged = self._event_log(m, bank, cycle)
         self._controls(m, bank.port, causes, logged)
         self._dump(m, bank)
+        self._masks(m, bank.port)
         return m
+
+    def _masks(self, m, port):
+        """Drive the stored compare masks on ``masks``."""
+        masks = self.masks
+        m.d.comb += [
+            masks.channels.eq(Cat(*(port("COMPARE_MASK", name) for name in CHANNELS))),
+            masks.aw_prot.eq(port("COMPARE_MASK", "AWPROT")),
+            masks.w_strb.eq(port("COMPARE_MASK", "WSTRB")),
+            masks.ar_prot.eq(port("COMPARE_MASK", "ARPROT")),
+            masks.aw_addr.eq(port("MASK_AWADDR", "ADDR")),
+            masks.w_data.eq(port("MASK_WDATA", "DATA")),
+            masks.ar_addr.eq(port("MASK_ARADDR", "ADDR")),
+        ]
+
+    def _mask_flags(self):
+        """Return ``(active, channel)``: some compare mask is set; per channel (in
+        :data:`CHANNELS` order), one of its masks is."""
+        masks = self.masks
+        mine = {"AW": (masks.aw_addr, masks.aw_prot), "W": (masks.w_data, masks.w_strb),
+                "AR": (masks.ar_addr, masks.ar_prot), "B": (), "R": ()}
+        channel = [Cat(masks.channels[bit], *mine[name]).any()
+                   for name, bit in CHANNELS.items()]
+        return Cat(*channel).any(), channel
 
     def _dump(self, m, bank):
         """DUMP_SELECT and DUMP_DATA: the quick-dump window, its index moving on by itself."""
@@ -155,8 +192,9 @@ class ErrorRegisters(wiring.Component):
         m.d.comb += port("DUMP_DATA", "DATA").eq(self.dump_data)
 
     def _access(self, m, bank):
-        """Arbitrate the two ports and protect CONTROL, UNLOCK and LANE_CMD; return the
-        ``rejected`` (this cycle's write is ignored) and ``unlocked`` signals."""
+        """Arbitrate the two ports and protect CONTROL, UNLOCK, LANE_CMD and the compare
+        masks; return the ``rejected`` (this cycle's write is ignored) and ``unlocked``
+        signals."""
         port = bank.port
         # --- access arbitration: the lanes' port has priority; mgmt waits a cycle ------
         m.submodules.mgmt_bridge = mgmt = AXI4LiteCSRBridge(self._mgmt_addr_width)
@@ -181,9 +219,16 @@ class ErrorRegisters(wiring.Component):
         protected = Signal()
         rejected = Signal()
         is_unlock = enable & write & (addr == ERROR_REGISTERS["UNLOCK"].offset)
-        m.d.comb += protected.eq(enable & write & Cat(
-            addr == ERROR_REGISTERS[name].offset
-            for name in ("CONTROL", "LANE_CMD", "UNLOCK", "SELFTEST")).any())
+        to_mask = Signal()
+        m.d.comb += [
+            to_mask.eq(enable & write & Cat(*(addr == ERROR_REGISTERS[name].offset
+                                              for name in MASK_REGISTERS)).any()),
+            protected.eq(to_mask | (enable & write & (
+                (addr == ERROR_REGISTERS["CONTROL"].offset) |
+                (addr == ERROR_REGISTERS["LANE_CMD"].offset) |
+                (addr == ERROR_REGISTERS["UNLOCK"].offset) |
+                (addr == ERROR_REGISTERS["SELFTEST"].offset)))),
+        ]
         with m.If(from_mgmt):
             m.d.comb += rejected.eq((protected & ~is_unlock & ~unlocked) |
                                     (is_unlock & (wdata != UNLOCK_KEY)))
@@ -192,7 +237,8 @@ class ErrorRegisters(wiring.Component):
             with m.Elif(protected):
                 m.d.sync += unlocked.eq(0)
         with m.Else():
-            m.d.comb += rejected.eq(protected & port("CONTROL", "LOCK"))
+            m.d.comb += rejected.eq((protected & port("CONTROL", "LOCK")) | to_mask |
+                                    (enable & write & self.w_masked))
         # A rejected write does not reach the bank; mgmt gets SLVERR, the lanes lanes_error.
         m.d.comb += [
             bank.access.en.eq(enable), bank.access.write.eq(write & ~rejected),
@@ -242,12 +288,15 @@ class ErrorRegisters(wiring.Component):
             m.d.sync += first_cycle.eq(cycle)
         m.d.comb += port("FIRST_ERROR_CYCLE", "CYCLE").eq(first_cycle)
 
-        syndrome = Signal(3 + 3 + 8 + 32)
+        syndrome = Signal(3 + 3 + 8 + 32 + 2)
         syndrome_valid = Signal()
+        active, channel_masked = self._mask_flags()
         with m.If(self.divergence & ~syndrome_valid):
             m.d.sync += [syndrome_valid.eq(1),
                          syndrome.eq(Cat(self.div_channel, self.div_lanes, self.div_ctrl,
-                                         self.div_bits))]
+                                         self.div_bits, active,
+                                         Cat(*channel_masked).bit_select(self.div_channel,
+                                                                         1)))]
         with m.Elif(~cause_value.any() & ~causes.any()):
             m.d.sync += syndrome_valid.eq(0)
         m.d.comb += [
@@ -256,6 +305,8 @@ class ErrorRegisters(wiring.Component):
             port("SYNDROME", "CTRL").eq(syndrome[6:14]),
             port("SYNDROME", "VALID").eq(syndrome_valid),
             port("SYNDROME_BITS", "BITS").eq(syndrome[14:46]),
+            port("SYNDROME_MASK", "ACTIVE").eq(syndrome[46] & syndrome_valid),
+            port("SYNDROME_MASK", "CHANNEL").eq(syndrome[47] & syndrome_valid),
         ]
         return causes
 
@@ -274,6 +325,7 @@ class ErrorRegisters(wiring.Component):
             port("STATUS", "DIAGNOSING").eq(self.diagnosing),
             port("STATUS", "UNLOCKED").eq(unlocked),
             port("STATUS", "ONLINE").eq(self.online),
+            port("STATUS", "MASKED").eq(self._mask_flags()[0]),
             port("CYCLE", "CYCLE").eq(cycle),
             port("PATH_STATUS", "ACTIVE").eq(self.active_path),
             port("PATH_STATUS", "FAILED", "_set").eq(self.path_fail_set),

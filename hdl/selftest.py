@@ -54,6 +54,9 @@ class ComparatorSelfTest(wiring.Component):
     -------
     period : In(PERIOD_WIDTH)
         Cycles from one sequence's start to the next (SELFTEST.PERIOD).
+    skip : In(5)
+        Channels not to test (bit ``CHANNELS[name]``): a ready excluded from the
+        comparison by a compare mask (COMPARE_MASK.B, .R) cannot show a forced mismatch.
     frozen : In(1)
         The policy compares nothing (halted, diagnosing, lanes resetting, held).
     online : In(lanes)
@@ -73,6 +76,7 @@ class ComparatorSelfTest(wiring.Component):
         self._lanes = lanes
         super().__init__({
             "period":   In(PERIOD_WIDTH),
+            "skip":     In(len(CHANNELS)),
             "frozen":   In(1),
             "online":   In(lanes),
             "mismatch": In(1),
@@ -98,7 +102,8 @@ class ComparatorSelfTest(wiring.Component):
                 m.d.comb += highest.eq(i)
         m.d.comb += [self.lane.eq(highest), self.channel.eq(step)]
         with m.If(running):
-            m.d.comb += self.active.eq(able & (step < len(CHANNELS)))
+            m.d.comb += self.active.eq(able & (step < len(CHANNELS)) &
+                                       ~self.skip.bit_select(step, 1))
             m.d.sync += step.eq(step + 1)
             with m.If(step == SEQUENCE_CYCLES - 1):
                 m.d.sync += [running.eq(0), step.eq(0)]
@@ -119,10 +124,14 @@ class ComparatorSelfTest(wiring.Component):
         return m
 
 
-def connect_compare(m, buses, compare, policy, period, online):
+def connect_compare(m, buses, compare, policy, regs, online):
     """Feed the lanes' ``buses`` to the bridge's ``compare`` through a self-test's test
-    cycles, and the test to ``policy``; return the :class:`ComparatorSelfTest`."""
+    cycles (SELFTEST.PERIOD from ``regs``; the readies masked from the comparison not
+    tested), and the test to ``policy``; return the :class:`ComparatorSelfTest`."""
     m.submodules.selftest = selftest = ComparatorSelfTest(lanes=len(buses))
+    ready = (1 << CHANNELS["B"]) | (1 << CHANNELS["R"])
+    m.d.comb += [selftest.period.eq(regs.selftest_period),
+                 selftest.skip.eq(regs.masks.channels & ready)]
     tests = {bit: CHANNELS[name] for name, bit in TEST_BITS.items()}
     for i, bus in enumerate(buses):
         lane = getattr(compare, f"lane{i}")
@@ -133,7 +142,7 @@ def connect_compare(m, buses, compare, policy, period, online):
                     (selftest.lane == i)
             m.d.comb += getattr(lane, name).eq(getattr(bus, name) ^ test)
     m.d.comb += [compare.online.eq(online), policy.test.eq(selftest.active),
-                 selftest.period.eq(period), selftest.frozen.eq(policy.frozen),
+                 selftest.frozen.eq(policy.frozen),
                  selftest.online.eq(online), selftest.mismatch.eq(policy.mismatch),
                  selftest.disagree.eq(policy.disagree)]
     return selftest

@@ -37,6 +37,7 @@ from .plan import (
 )
 from .progress import Progress
 from .results import ResultStore, ResultStoreError, discard
+from .stopping import decide, final_rule, round_ends, sequential
 from .summary import format_summary, summary
 from .supervisor import CampaignError, Recorder, Shard, Supervisor, bench_records
 
@@ -50,7 +51,7 @@ _Shard = Shard
 
 def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
                  hang_timeout=120.0, env=None, progress=True, injections=None, reuse=True,
-                 say=None):
+                 say=None, scheduler=None, cluster=None, batch=None):
     """Run (or finish) a campaign into ``directory``; return the figures of this run.
 
     ``injections``, if given, replaces the spec's sampled plan: dicts with ``site`` (a
@@ -68,8 +69,16 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
     copy from the golden one (see :class:`~ftvoter.sim.shard.Schedule`); without it, every
     run starts from reset. Both give the same results.
 
-    Raises :class:`CampaignError`, :class:`~ftvoter.sim.spec.SpecError` or
-    :class:`~ftvoter.sim.results.ResultStoreError` (one-line messages) when it cannot run,
+    ``scheduler`` (an address) or ``cluster`` (a number of local worker processes) run the
+    shards as tasks on a Dask cluster instead (:mod:`ftvoter.sim.dask_backend`; ``batch``
+    fixes the injections per task), with the same results. A spec with ``faults.stop =
+    "interval"`` runs in rounds and stops as soon as its intervals are within the margin
+    (:mod:`ftvoter.sim.stopping`); the manifest's ``stop`` says which rule ended a
+    campaign, and so does the ``stop`` of the figures returned.
+
+    Raises :class:`CampaignError`, :class:`~ftvoter.sim.spec.SpecError`,
+    :class:`~ftvoter.sim.results.ResultStoreError` or
+    :class:`~ftvoter.sim.dask_backend.ClusterError` (one-line messages) when it cannot run,
     and lets ``KeyboardInterrupt`` through after the shards are stopped and every
     completed injection is recorded.
     """
@@ -83,31 +92,110 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
     sites = layout["sites"]
     explicitly = injections is not None
     injections = explicit(spec, sites, injections) if explicitly else plan(spec, sites)
-    store = _open_store(directory, _manifest(spec, sites, injections, explicitly),
-                        fresh=fresh, resume=resume, say=say)
+    runner = simulation = None
+    if scheduler is not None or cluster is not None:
+        from .dask_backend import DaskRunner
+        if cluster is not None:
+            simulation = build_bench(spec)      # here, once: the local workers are given it
+        runner = DaskRunner(scheduler=scheduler, local=cluster, batch=batch)
+    try:
+        store = _open_store(directory, _manifest(spec, sites, injections, explicitly),
+                            fresh=fresh, resume=resume, say=say)
+    except BaseException:
+        if runner is not None:
+            runner.close()
+        raise
     recorder = Recorder(store, injections, directory, lanes=spec.design["lanes"],
                         detection_only=spec.design["offset"] > 0)
     figures = {"injections": len(injections), "ran": 0, "sim_errors": 0, "cycles": 0}
     try:
         _recover(directory / "shards", recorder)
-        pending = [injection for injection in injections if injection["id"] not in store.done]
-        if not pending:
-            return figures
-        if workers > len(pending):
-            say(f"ftvoter campaign: {len(pending)} injection(s) to run: starting "
-                f"{len(pending)} worker(s), not {workers}")
-            workers = len(pending)
-        figures["workers"] = workers
-        supervisor = Supervisor(recorder, build_bench(spec), layout,
-                                window=spec.observation["window"],
-                                golden_cycles=spec.workload["cycles"], env=env or {},
-                                reuse=reuse, hang_timeout=hang_timeout)
-        bar = Progress(len(injections), len(store.done)) if progress else None
-        figures.update(supervisor.run(pending, workers, bar))
+        bar = None
+        in_rounds = sequential(spec) and not explicitly
+        rounds = (round_ends(len(injections), spec.faults["round"]) if in_rounds
+                  else [len(injections)])
+        for number, end in enumerate(rounds, 1):
+            pending = [i for i in injections[:end] if i["id"] not in store.done]
+            if pending:
+                if runner is None:
+                    runner = _local_runner(spec, layout, recorder, pending, workers, env,
+                                           reuse, hang_timeout, say)
+                    figures["workers"] = runner.workers
+                else:
+                    figures["workers"] = runner.threads()
+                if bar is None and progress:
+                    bar = Progress(len(injections), len(store.done))
+                _add(figures, runner.run(_job(spec, layout, env, reuse, hang_timeout,
+                                              simulation), pending, recorder, bar))
+            if in_rounds:
+                found, narrow = decide([r for r in store.records() if r["id"] < end],
+                                       spec.faults["margin"], spec.faults["confidence"])
+                if narrow or end == len(injections):
+                    figures["stop"] = {"rule": "interval" if narrow else "limit",
+                                       "injections": end, "rounds": number,
+                                       "margin": spec.faults["margin"],
+                                       "confidence": spec.faults["confidence"], **found}
+                    break
+        else:
+            figures["stop"] = {"rule": final_rule(spec, explicitly),
+                               "injections": len(injections)}
+        if bar is not None:
+            bar.show(len(store.done), final=True)
+        store.update_manifest(stop=figures["stop"])
         _remove_empty(directory / "shards")
         return figures
     finally:
         store.close()
+        if runner is not None:
+            runner.close()
+
+
+class _LocalRunner:
+    """The local engine as a runner of rounds: one :class:`Supervisor`, shards in
+    processes of this machine."""
+
+    def __init__(self, supervisor, workers):
+        self.supervisor, self.workers = supervisor, workers
+
+    def run(self, job, pending, recorder, progress):
+        return self.supervisor.run(pending, min(self.workers, len(pending)), progress)
+
+    def threads(self):
+        return self.workers
+
+    def close(self):
+        pass
+
+
+def _local_runner(spec, layout, recorder, pending, workers, env, reuse, hang_timeout, say):
+    if workers > len(pending):
+        say(f"ftvoter campaign: {len(pending)} injection(s) to run: starting "
+            f"{len(pending)} worker(s), not {workers}")
+        workers = len(pending)
+    supervisor = Supervisor(recorder, build_bench(spec), layout,
+                            window=spec.observation["window"],
+                            golden_cycles=spec.workload["cycles"], env=env or {},
+                            reuse=reuse, hang_timeout=hang_timeout)
+    return _LocalRunner(supervisor, workers)
+
+
+def _job(spec, layout, env, reuse, hang_timeout, simulation):
+    from .dask_worker import Job
+    return Job(spec, layout["injection_fields"], layout["record_fields"],
+               window=spec.observation["window"], golden_cycles=spec.workload["cycles"],
+               reuse=reuse, hang_timeout=hang_timeout, env=dict(env or {}),
+               simulation=simulation)
+
+
+def _add(figures, run):
+    """Add one run's (one round's) figures to the campaign's."""
+    for key in ("ran", "sim_errors", "cycles"):
+        figures[key] += run[key]
+    if "submitted" in run:
+        figures["submitted"] = figures.get("submitted", 0) + run["submitted"]
+    figures["seconds"] = figures.get("seconds", 0.0) + run["seconds"]
+    if "startup_seconds" in run:
+        figures.setdefault("startup_seconds", run["startup_seconds"])
 
 
 def _manifest(spec, sites, injections, explicitly):

@@ -12,7 +12,7 @@ import warnings
 
 from ftvoter.hdl.encodings import FAULT_MODELS, LANE_FAULTS
 
-from .spec import MAX_CYCLE, MAX_DURATION, SpecError, sample_size
+from .spec import MAX_CYCLE, MAX_DURATION, STOP_LIMIT, SpecError, sample_size
 
 __all__ = ["MAX_INJECTIONS", "design_params", "make_bench", "inspect_bench", "plan",
            "explicit", "bench_injections"]
@@ -77,7 +77,10 @@ def plan(spec, sites):
     lane) with every fault model makes the population, with start cycles drawn uniformly
     from ``faults.start``. ``count`` draws that many without replacement; ``exhaustive``
     takes every bit and model once; ``margin`` and ``confidence`` give the count by
-    :func:`~ftvoter.sim.spec.sample_size` over bits x models x start cycles.
+    :func:`~ftvoter.sim.spec.sample_size` over bits x models x start cycles (with ``stop =
+    "interval"``, :data:`~ftvoter.sim.spec.STOP_LIMIT` times that, or ``count``: the most
+    the rounds of :mod:`ftvoter.sim.stopping` may run). The order of a sample is random, so
+    its first injections by ``id`` are a random sample too.
     """
     faults = spec.faults
     common = faults["common"]
@@ -116,6 +119,8 @@ def plan(spec, sites):
         else:
             count = sample_size(population, margin=faults["margin"],
                                 confidence=faults["confidence"])
+            if faults.get("stop") == "interval":
+                count = min(population, STOP_LIMIT * count, MAX_INJECTIONS)
         if count > MAX_INJECTIONS:
             raise SpecError(f"{spec.source}: faults.count: {count} injections is more than "
                             f"one campaign plans ({MAX_INJECTIONS}); split it into several")

@@ -125,6 +125,20 @@ class ResultStore:
             self.repaired += f"; set aside in {self.quarantine}"
         write_atomic(self.results, b"".join(found.good_lines))
 
+    def update_manifest(self, **entries):
+        """Set top-level ``entries`` of the manifest (never its ``campaign``, which a
+        resume checks), rewriting it atomically."""
+        if "campaign" in entries:
+            raise ValueError("The manifest's campaign is written once, by open()")
+        try:
+            manifest = json.loads(self.manifest.read_text())
+        except (OSError, ValueError):
+            raise ResultStoreError(f"{self.manifest} is missing or unreadable") from None
+        if all(manifest.get(key) == value for key, value in entries.items()):
+            return
+        manifest.update(entries)
+        write_atomic(self.manifest, json.dumps(manifest, indent=2, sort_keys=True))
+
     def append(self, records):
         """Append records (dicts with an ``id``), then flush them to disk."""
         lines = []

@@ -28,6 +28,17 @@ LANES = ("workload", *CPU_LANES)
 MAX_CYCLE = NEVER - 1
 #: A stuck-at's duration field is 32 bits wide (0: permanent).
 MAX_DURATION = NEVER
+#: ``faults.stop``: ``sample_size`` runs the whole sample sized up front from the margin
+#: and confidence (the default); ``interval`` samples in rounds and stops once the
+#: intervals are within the margin (:mod:`ftvoter.sim.stopping`).
+STOP_RULES = ("sample_size", "interval")
+#: ``faults.round``: the injections of the first round of statistical stopping.
+DEFAULT_ROUND = 100
+#: With ``faults.stop = "interval"`` and no ``faults.count``, the most a campaign runs is
+#: this many times the sample size sized up front: the coverage's denominator is the
+#: faults that were not masked, so that is its worst case (p = 0.5) with up to three
+#: quarters of the faults masked.
+STOP_LIMIT = 4
 
 
 class SpecError(ValueError):
@@ -161,7 +172,7 @@ def parse_spec(data, source="<spec>"):
                                    f"{', '.join(CPU_LANES)})")
 
     f = c.table(data, "faults", ("sites", "models", "count", "margin", "confidence",
-                                 "start", "duration", "bits", "common"))
+                                 "stop", "round", "start", "duration", "bits", "common"))
     sites = f.get("sites", ["*"])
     if (not isinstance(sites, list) or not sites or
             not all(isinstance(p, str) and p for p in sites)):
@@ -179,8 +190,11 @@ def parse_spec(data, source="<spec>"):
                                 f"live resync (design.live_resync = true)")
     count = f.get("count")
     statistical = "margin" in f or "confidence" in f
-    if count is not None and statistical:
+    if count is not None and statistical and f.get("stop") != "interval":
         c.fail("faults.count", "give either count or margin and confidence, not both")
+    if count == "exhaustive" and f.get("stop") == "interval":
+        c.fail("faults.count", "is the most to run with faults.stop = \"interval\": a "
+                               "number, not 'exhaustive'")
     if count is None and not statistical:
         c.fail("faults.count", "is required (a number, \"exhaustive\", or margin and "
                                "confidence instead)")
@@ -189,9 +203,14 @@ def parse_spec(data, source="<spec>"):
     margin = confidence = None
     if statistical:
         margin, confidence = f.get("margin"), f.get("confidence")
-        for key, value in (("margin", margin), ("confidence", confidence)):
+        for key, value, other in (("margin", margin, "confidence"),
+                                  ("confidence", confidence, "margin")):
+            if value is None:
+                c.fail(f"faults.{key}", f"is required with faults.{other} (a number "
+                                        f"between 0 and 1)")
             if not isinstance(value, float) or not 0 < value < 1:
                 c.fail(f"faults.{key}", f"must be a number between 0 and 1, not {value!r}")
+    stopping = _stopping(c, f, statistical)
     start = f.get("start", {"min": 0, "max": workload["cycles"] - 1})
     if not isinstance(start, dict) or set(start) - {"min", "max"}:
         c.fail("faults.start", f"must be a table with min and max, not {start!r}")
@@ -208,6 +227,7 @@ def parse_spec(data, source="<spec>"):
                               maximum=MAX_DURATION, why=" (the injector's 32-bit field)"),
         "bits": c.integer(f, "bits", "faults.bits", 1, minimum=1, maximum=32),
         "common": common,
+        **stopping,
     }
     if lane_faults and common:
         c.fail("faults.common", "lane faults hit one lane: not with faults.common")
@@ -222,6 +242,29 @@ def parse_spec(data, source="<spec>"):
                                        why=" (start.max + window must fit the bench's 32-bit "
                                            "cycle counter)")}
     return CampaignSpec(name, seed, design, workload, faults, observation, source)
+
+
+def _stopping(c, f, statistical):
+    """``faults.stop`` and ``faults.round``, as the faults table holds them (only if
+    given: a spec without them has the keys it always had)."""
+    stop = f.get("stop")
+    if stop is None:
+        if "round" in f:
+            c.fail("faults.round", "is the size of a round of statistical stopping: give "
+                                   "it with faults.stop = \"interval\"")
+        return {}
+    if stop not in STOP_RULES:
+        c.fail("faults.stop", f"must be one of {', '.join(STOP_RULES)}, not {stop!r}")
+    if not statistical:
+        c.fail("faults.stop", "needs faults.margin and faults.confidence (the interval's "
+                              "margin and confidence level)")
+    if stop != "interval":
+        if "round" in f:
+            c.fail("faults.round", "is for faults.stop = \"interval\"")
+        return {"stop": stop}
+    first = c.integer(f, "round", "faults.round", DEFAULT_ROUND, minimum=1,
+                      maximum=1_000_000)
+    return {"stop": stop, "round": first}
 
 
 def load_spec(path):

@@ -5,7 +5,7 @@ implementation the report uses too), given in the latencies' own type: cycles st
 integers.
 """
 
-from ftvoter.analysis.stats import latency
+from ftvoter.analysis.stats import describe_stop, latency
 
 from .outcomes import OUTCOMES
 
@@ -55,6 +55,9 @@ def format_summary(figures, title):
         escaped = figures["escaped"]
         lines.append(f"  {'escaped':<12} {escaped:>7} {100 * escaped / total:>6.1f}%  (a "
                      f"wrong request reached a path before any detection: sdc, late)")
+    stop = figures.get("stop")
+    if stop and stop.get("rule") in ("interval", "limit", "sample_size"):
+        lines.append(f"  {'stopped by':<12} {describe_stop(stop)}")
     for key in (*_LATENCIES, *(["resync_stop"] if "resync_stop" in figures else [])):
         p = figures[key]
         name = key.replace("_", " ")
@@ -64,3 +67,4 @@ def format_summary(figures, title):
             lines.append(f"  {name} (cycles, n={p['n']}): min {p['min']}, p50 {p['p50']}, "
                          f"p90 {p['p90']}, p99 {p['p99']}, max {p['max']}")
     return "\n".join(lines)
+

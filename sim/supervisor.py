@@ -171,8 +171,10 @@ class Supervisor:
 
     def run(self, pending, workers, progress=None):
         """Run ``pending`` in ``workers`` shards until each one is recorded; return the
-        figures: ``ran``, ``sim_errors``, ``cycles`` (simulated), ``startup_seconds``
-        (to the first golden check) and ``seconds``.
+        figures of this run: ``ran``, ``sim_errors``, ``cycles`` (simulated),
+        ``startup_seconds`` (to the first golden check) and ``seconds``. ``progress`` (a
+        :class:`~ftvoter.sim.progress.Progress`) is shown as records arrive; its final line
+        is the caller's.
 
         Raises :class:`CampaignError` when the golden run fails its check, a shard fails
         before its first injection, or shards keep failing. On any exit (``KeyboardInterrupt``
@@ -180,6 +182,7 @@ class Supervisor:
         """
         self._started = time.monotonic()
         self._limit = 3 * workers
+        self.figures = {"ran": 0, "sim_errors": 0, "cycles": 0}
         try:
             for number in range(workers):
                 if pending[number::workers]:
@@ -190,8 +193,6 @@ class Supervisor:
                     self._poll(shard)
                 if progress is not None:
                     progress.show(len(self._recorder.store.done))
-            if progress is not None:
-                progress.show(len(self._recorder.store.done), final=True)
         finally:
             self.stop()
         self.figures["seconds"] = time.monotonic() - self._started

@@ -1,10 +1,12 @@
 """The SymbiYosys proofs of formal/ (make formal): a fast subset here, all of them as long.
 
 The fast subset is the DMR containment proof, its cover and its mutant (a bridge that
-forwards lane 0 without comparing), and the comparator's detection proof with its
-blind-bit mutant: the real designs must pass, the covers be reached and the mutants be
-rejected with a counterexample trace, so a broken bridge, comparator or proof driver fails
-the test. Each runs ``python formal/run.py`` in a process of its own.
+forwards lane 0 without comparing), the comparator's detection proof with its blind-bit
+mutant, and the register semantics (k-induction; the compare masks written only from the
+management port after UNLOCK, never by the lanes) with the mutant whose compare masks the
+lanes can write: the real designs must pass, the covers be reached and the mutants be
+rejected with a counterexample trace, so a broken bridge, comparator, register block or
+proof driver fails the test. Each runs ``python formal/run.py`` in a process of its own.
 """
 
 import re
@@ -35,17 +37,20 @@ def _verdicts(stdout):
 
 def test_formal_fast_subset():
     proc = _run("containment.dmr", "containment.dmr_cover", "containment.dmr_forward_lane0",
-                "detection.cmp_dmr", "detection.cmp_dmr_blind_bit")
+                "detection.cmp_dmr", "detection.cmp_dmr_blind_bit", "registers.regs",
+                "registers.regs_masks_from_lanes")
     assert _verdicts(proc.stdout) == {
         "containment.dmr": "PASS",
         "containment.dmr_cover": "REACHED",
         "containment.dmr_forward_lane0": "REJECTED",
         "detection.cmp_dmr": "PASS",
         "detection.cmp_dmr_blind_bit": "REJECTED",
+        "registers.regs": "PASS",
+        "registers.regs_masks_from_lanes": "REJECTED",
     }, proc.stdout + proc.stderr
     assert proc.returncode == 0, proc.stdout + proc.stderr
     traces = re.findall(r"trace: (\S+\.vcd)", proc.stdout)
-    assert len(traces) == 2 and all((ROOT / t).is_file() for t in traces), proc.stdout
+    assert len(traces) == 3 and all((ROOT / t).is_file() for t in traces), proc.stdout
 
 
 def test_formal_bad_usage():
@@ -64,7 +69,8 @@ def test_formal_list():
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert {"containment.dmr", "detection.bridge_tmr", "response.tmr_no_slverr",
-            "handshake.dmr_hasty_withdraw", "registers.regs_unlock_sticky"} <= set(names)
+            "handshake.dmr_hasty_withdraw", "registers.regs_unlock_sticky", "masks.tmr",
+            "masks.tmr_blind_data_bit", "registers.single_tmr_w_unrefused"} <= set(names)
 
 
 @pytest.mark.long

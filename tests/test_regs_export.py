@@ -108,12 +108,12 @@ def test_rdl_check_can_fail(tmp_path):
     # A deliberately wrong translation (CONTROL.LOCK read-only, SCRATCH moved) is caught.
     text = ERROR_REGISTERS.as_rdl()
     wrong = text.replace("sw = rw; hw = r;", "sw = r; hw = w;", 1)
-    wrong = wrong.replace("} SCRATCH @ 0x64;", "} SCRATCH @ 0x80;")
+    wrong = wrong.replace("} SCRATCH @ 0x64;", "} SCRATCH @ 0xF0;")
     assert wrong != text
     found = from_rdl(compile_rdl(wrong, tmp_path))
     want = expected(ERROR_REGISTERS)
     assert found != want
-    assert ("SCRATCH", 0x80) in found and ("SCRATCH", 0x64) not in found
+    assert ("SCRATCH", 0xF0) in found and ("SCRATCH", 0x64) not in found
     assert found["CONTROL", 0x0C]["LOCK"] != want["CONTROL", 0x0C]["LOCK"]
 
 

@@ -10,6 +10,7 @@ from . import (
     availability,
     bench,
     bench_campaign,
+    bench_dask,
     bench_resync,
     campaign,
     console,
@@ -25,5 +26,5 @@ from . import (
 __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``ftvoter --help`` lists them.
-COMMANDS = (verilog, sim, bench, sites, campaign, bench_campaign, bench_resync, report,
-            availability, synth, console, summary, regs)
+COMMANDS = (verilog, sim, bench, sites, campaign, bench_campaign, bench_dask, bench_resync,
+            report, availability, synth, console, summary, regs)

@@ -1,5 +1,6 @@
 """``ftvoter campaign``: run a fault-insertion campaign and print its outcome table."""
 
+import argparse
 import os
 import signal
 import sys
@@ -28,9 +29,19 @@ def add_parser(commands):
     campaign.add_argument("-o", "--output", metavar="DIR", type=path,
                           help="result folder (default: reports/<campaign name>)")
     campaign.add_argument("--workers", type=integer(1, MAX_WORKERS),
-                          default=os.cpu_count() or 1,
-                          help="parallel simulator processes (default: the number of "
-                               "CPUs, %(default)s here)")
+                          help=f"parallel simulator processes on this machine (default: "
+                               f"the number of CPUs, {os.cpu_count() or 1} here)")
+    dask = campaign.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", metavar="ADDRESS", type=_address,
+                      help="run the shards as tasks on the dask.distributed scheduler at "
+                           "ADDRESS (tcp://host:8786; its workers need ftvoter installed, "
+                           "see the README) instead of local processes; same results")
+    dask.add_argument("--cluster", metavar="local:N", type=_local,
+                      help="run the shards on a Dask LocalCluster of N worker processes "
+                           "started for this campaign; same results")
+    campaign.add_argument("--batch", metavar="N", type=integer(1, 1_000_000),
+                          help="with --scheduler or --cluster: injections per Dask task "
+                               "(default: sized to about 0.3 s of simulation each)")
     campaign.add_argument("--resume", action="store_true",
                           help="finish the campaign already in DIR: run only the "
                                "injections it does not hold (a finished one is only "
@@ -41,6 +52,26 @@ def add_parser(commands):
     campaign.add_argument("--quiet", action="store_true",
                           help="no progress line")
     return campaign
+
+
+def _address(text):
+    from ..dask_backend import check_address
+    try:
+        return check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _local(text):
+    from ..dask_backend import local_workers
+    try:
+        workers = local_workers(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if workers > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected local:1 to local:{MAX_WORKERS}, not "
+                                         f"{text!r}")
+    return workers
 
 
 def run(args):
@@ -56,19 +87,29 @@ def run(args):
 
 def _campaign(args):
     from ..campaign import CampaignError, format_summary, run_campaign, summary
+    from ..dask_backend import ClusterError
     from ..results import ResultStore, ResultStoreError
     from ..spec import SpecError, load_spec
     if args.fresh and args.resume:
         raise UsageError("--fresh and --resume exclude each other")
+    dask = args.scheduler is not None or args.cluster is not None
+    if dask and args.workers is not None:
+        raise UsageError("--workers is the local engine's; with --scheduler or --cluster "
+                         "the cluster's workers run the shards")
+    if args.batch is not None and not dask:
+        raise UsageError("--batch is the injections per Dask task: give it with "
+                         "--scheduler or --cluster")
     try:
         spec = load_spec(args.spec)
     except SpecError as error:
         raise UsageError(str(error)) from None
     directory = Path(args.output or Path("reports") / spec.name)
     try:
-        figures = run_campaign(spec, directory, workers=args.workers, resume=args.resume,
-                               fresh=args.fresh, progress=not args.quiet)
-    except (ResultStoreError, SpecError) as error:
+        figures = run_campaign(spec, directory, workers=args.workers or os.cpu_count() or 1,
+                               resume=args.resume, fresh=args.fresh, progress=not args.quiet,
+                               scheduler=args.scheduler, cluster=args.cluster,
+                               batch=args.batch)
+    except (ResultStoreError, SpecError, ClusterError) as error:
         raise UsageError(str(error)) from None
     except CampaignError as error:
         raise ToolchainError(str(error)) from None
@@ -86,8 +127,11 @@ def _campaign(args):
     records = ResultStore(directory).records()
     if figures.get("ran"):
         rate = figures["ran"] / figures["seconds"]
+        where = "" if not dask else (f" on the Dask scheduler {args.scheduler}"
+                                     if args.scheduler else " on a local Dask cluster")
         print(f"ftvoter campaign: {figures['ran']} injections in {figures['seconds']:.1f} s "
-              f"({rate:.0f}/s, {figures['workers']} workers); {figures['sim_errors']} "
-              f"simulator errors")
-    print(format_summary(summary(records), f"{spec.name}: {directory}"))
+              f"({rate:.0f}/s, {figures['workers']} workers{where}); "
+              f"{figures['sim_errors']} simulator errors")
+    print(format_summary({**summary(records), "stop": figures.get("stop")},
+                         f"{spec.name}: {directory}"))
     return 0

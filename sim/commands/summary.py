@@ -31,7 +31,8 @@ def run(args):
     if problems:
         print(f"ftvoter summary: {problems}", file=sys.stderr)
     figures = summary(campaign.records)
-    figures.update(planned=campaign.planned, problems=problems)
+    figures.update(planned=campaign.planned, problems=problems,
+                   stop=campaign.manifest.get("stop"))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -1,0 +1,94 @@
+"""A long-lived campaign shard: a cocotb test that runs batches of injections it is sent.
+
+The Dask backend (:mod:`ftvoter.sim.dask_worker`) starts one per worker thread and keeps it
+for the whole campaign, so the simulator is started (and its golden run checked) once per
+worker, not once per task. It is :mod:`ftvoter.sim.shard`'s loop, fed from a pipe:
+
+- in (file descriptor ``$FTVOTER_SERVE_IN``), JSON lines: first the layout
+  (``injection_fields``, ``record_fields``, ``window``, ``golden_cycles``, ``reuse``),
+  then one batch per line (``{"batch": n, "injections": [...]}``, the bench's injection
+  fields with their ``id``); end of file ends the simulation;
+- the records file (``$FTVOTER_SERVE_RECORDS``, line-buffered, so a crash loses at most
+  the injection in flight), JSON lines, each naming the injection that runs next (so a
+  crash is pinned on the right one): ``{"golden": record, "next": null}`` once, then per
+  batch ``{"batch": n, "next": id}``, one record per injection (with ``id``, ``restart``,
+  ``run_cycles``, ``next``), heartbeats ``{"alive": cycle}``, and ``{"done": n, "next":
+  null}``;
+- notices (file descriptor ``$FTVOTER_SERVE_OUT``): a line ``golden`` or ``done`` once the
+  golden check or a batch is written, so the worker sleeps until then.
+
+A batch goes on from where the previous one ended (the bench loads the faulty copy from the
+golden one when it can, see :class:`~ftvoter.sim.shard.Schedule`); an injection's record
+does not depend on that. ``FTVOTER_SHARD_CRASH``, ``FTVOTER_SHARD_HANG``,
+``FTVOTER_SHARD_HEARTBEAT`` and ``FTVOTER_PARENT`` work as in :mod:`ftvoter.sim.shard`.
+"""
+
+import gc
+import json
+import os
+import signal
+import time
+
+import cocotb
+from cocotb.simtime import get_sim_time
+
+# Not the shard's cocotb test itself: cocotb runs every test it finds in this module.
+from .shard import HEARTBEAT_CYCLES, STEPS_PER_CYCLE, Bench, Schedule, _heartbeat
+
+__all__ = []
+
+
+def _alive(parent):
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@cocotb.test()
+async def serve_shard(dut):
+    source = os.fdopen(int(os.environ["FTVOTER_SERVE_IN"]), "r")
+    notices = int(os.environ["FTVOTER_SERVE_OUT"])
+    out = open(os.environ["FTVOTER_SERVE_RECORDS"], "a", buffering=1)
+    crash = int(os.environ.get("FTVOTER_SHARD_CRASH", "-1"))
+    hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
+    parent = int(os.environ.get("FTVOTER_PARENT", "0"))
+    layout = json.loads(source.readline())
+    bench = Bench(dut, layout["injection_fields"], layout["record_fields"])
+    gc.disable()     # the loop makes no garbage cycles; collections only cost time
+    cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
+                                                         HEARTBEAT_CYCLES))))
+    # The golden check (no fault, the whole workload), as every shard makes it.
+    golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0, "duration": 0,
+                              "restart": 1}, layout["golden_cycles"])
+    out.write(json.dumps({"golden": golden, "next": None}) + "\n")
+    os.write(notices, b"golden\n")
+    cycle = None        # where the bench stands: None = the golden run just ended
+    count = 0
+    for line in source:
+        batch = json.loads(line)
+        schedule = Schedule(batch["injections"], layout["reuse"])
+        following = schedule.next(cycle) if len(schedule) else (None, 1)
+        out.write(json.dumps({"batch": batch["batch"], "next": following[0] and
+                              following[0]["id"]}) + "\n")
+        while following[0] is not None:
+            injection, restart = following
+            if injection["id"] == crash:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if injection["id"] == hang:
+                time.sleep(3600)
+            count += 1
+            if parent and count % 64 == 0 and not _alive(parent):
+                return
+            began = get_sim_time("step")
+            record = await bench.run({**injection, "restart": restart}, layout["window"])
+            record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
+            cycle = record["cycle"]
+            following = schedule.next(cycle) if len(schedule) else (None, 1)
+            record["id"] = injection["id"]
+            record["restart"] = restart
+            record["next"] = following[0] and following[0]["id"]
+            out.write(json.dumps(record) + "\n")
+        out.write(json.dumps({"done": batch["batch"], "next": None}) + "\n")
+        os.write(notices, b"done\n")
