@@ -9,7 +9,10 @@ if and only if the lanes differed in cycle t (never in the first cycle); ``disag
 differing cycle, held. With ``registered=False`` the same holds with no delay.
 
 Bridge (:class:`~ftvoter.hdl.bridge.VotingBridge`, as in :mod:`containment`): a cycle in
-which lane 0 is online, the bridge neither halted nor resetting the lanes, and lane 0's
+which lane 0 is online, the bridge neither halted nor resetting the lanes nor in a
+comparator self-test cycle (:mod:`~ftvoter.hdl.selftest`: nothing is accepted in one, so a
+difference that lasts only that cycle sends nothing; one that lasts is seen the cycle
+after; containment, :mod:`containment`, holds through them), and lane 0's
 request channels differ from the good lanes' (valid differs; or both valid and the
 payload differs; or ``bready``/``rready`` differ) is a differing cycle, computed here
 independently of the bridge's own comparison. ``mismatch`` is asserted in cycle t+1 if
@@ -82,9 +85,10 @@ class BridgeDetection(BridgeHarness):
     def build(self, m):
         real, dut = self.designs()
         inner = "" if dut is real else "inner."
-        m.submodules.dut, (f_pending, f_aw_full, f_addr, f_csr) = peek(
+        m.submodules.dut, (f_pending, f_aw_full, f_addr, f_csr, f_test) = peek(
             dut, *(inner + name for name in ("manager.pending", "write.aw_full",
-                                             "write.write_addr", "write.write_csr")))
+                                             "write.write_addr", "write.write_csr",
+                                             "selftest.active")))
         lane_cmd = csr_address(real.csr_base, "LANE_CMD")
         g = drive_lanes(self, dut, self.lanes, avoid=(lane_cmd,))
         idle_mgmt(self, dut)
@@ -99,7 +103,7 @@ class BridgeDetection(BridgeHarness):
             pg = Cat(*(getattr(good, n) for n in payload))
             differs.append((v0 != vg) | (v0 & (p0 != pg)))
         differs += [faulty.bready != good.bready, faulty.rready != good.rready]
-        live = dut.online[0] & ~dut.halted & ~dut.lanes_reset
+        live = dut.online[0] & ~dut.halted & ~dut.lanes_reset & ~f_test
         diverged = Signal(name="f_diverged")
         m.d.comb += diverged.eq(live & Cat(*differs).any())
         seen = Signal(name="f_seen")

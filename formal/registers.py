@@ -8,14 +8,16 @@ initiator. Asserted, from the bank's stored fields:
 
 - every ERROR_CAUSE bit is ``set | (old & ~clear)`` of the previous cycle: a hardware set
   and a software write-1-to-clear in the same cycle leave it set (no error is lost);
-- with CONTROL.LOCK set, a lanes' write to CONTROL, UNLOCK or LANE_CMD never reaches the
-  bank, issues no lane command and answers an error; with LOCK clear it goes through;
+- with CONTROL.LOCK set, a lanes' write to CONTROL, UNLOCK, LANE_CMD or SELFTEST never
+  reaches the bank, issues no lane command and answers an error; with LOCK clear it goes
+  through;
 - with ``w_masked`` (the bridge took the write's W beat under a W compare mask) a lanes'
   write never reaches the bank and answers an error;
-- a management write to CONTROL, LANE_CMD or a compare mask (COMPARE_MASK, MASK_AWADDR,
-  MASK_WDATA, MASK_ARADDR) reaches the bank exactly when the model ``f_unlocked`` says so:
-  set by a management write of the key to UNLOCK, cleared by any other management write
-  to UNLOCK, CONTROL, LANE_CMD or a mask (one write per unlock); and STATUS.UNLOCKED reads
+- a management write to CONTROL, LANE_CMD, SELFTEST or a compare mask (COMPARE_MASK,
+  MASK_AWADDR, MASK_WDATA, MASK_ARADDR) reaches the bank exactly when the model
+  ``f_unlocked`` says so: set by a management write of the key to UNLOCK, cleared by any
+  other management write to UNLOCK, CONTROL, LANE_CMD, SELFTEST or a mask (one write per
+  unlock); and STATUS.UNLOCKED reads
   that model;
 - the compare masks: a lanes' write to one never reaches the bank and answers an error;
   each mask register's stored value changes only in the cycle after a management write
@@ -54,7 +56,7 @@ from ftvoter.hdl.registers import ERROR_REGISTERS, MASK_REGISTERS, ErrorRegister
 __all__ = ["RegisterRules", "SingleLane", "DESIGNS"]
 
 _OFFSET = {name: ERROR_REGISTERS[name].offset for name in
-           ("CONTROL", "UNLOCK", "LANE_CMD", "ERROR_CAUSE", *MASK_REGISTERS)}
+           ("CONTROL", "UNLOCK", "LANE_CMD", "ERROR_CAUSE", "SELFTEST", *MASK_REGISTERS)}
 
 
 def _stored_masks(bank):
@@ -150,7 +152,8 @@ class RegisterRules(Harness):
         lanes = regs.lanes
         protected = lanes.en & lanes.write & ((lanes.addr == _OFFSET["CONTROL"]) |
                                               (lanes.addr == _OFFSET["UNLOCK"]) |
-                                              (lanes.addr == _OFFSET["LANE_CMD"]))
+                                              (lanes.addr == _OFFSET["LANE_CMD"]) |
+                                              (lanes.addr == _OFFSET["SELFTEST"]))
         with m.If(protected & ~regs.w_masked):
             m.d.comb += [Assert(access.write == ~lock), Assert(regs.lanes_error == lock)]
         with m.If(protected & lock):
@@ -165,7 +168,7 @@ class RegisterRules(Harness):
         addr = mgmt.awaddr[:8]
         mgmt_write = hs(mgmt, "aw")
         to_guarded = (addr == _OFFSET["CONTROL"]) | (addr == _OFFSET["LANE_CMD"]) | \
-            _to_mask(addr)
+            (addr == _OFFSET["SELFTEST"]) | _to_mask(addr)
         with m.If(mgmt_write & (addr == _OFFSET["UNLOCK"])):
             m.d.sync += unlocked.eq(mgmt.wdata == UNLOCK_KEY)
         with m.Elif(mgmt_write & to_guarded):
