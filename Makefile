@@ -9,11 +9,14 @@ STAMP  := $(VENV)/.ftvoter-installed
 CYCLES ?= 10000
 # The default campaign: DMR and TMR, common-cause faults on plain and delayed lockstep, and
 # DMR on PicoRV32 running a C program; DMR again, with rollback, on both lanes; and lanes
-# removed or unplugged and inserted back by a live resync, on both lanes.
+# removed or unplugged and inserted back by a live resync, on both lanes; and every
+# flip-flop of the checker itself flipped, one bridge and a self-checking one, DMR and TMR.
 CAMPAIGNS ?= campaigns/dmr.toml campaigns/tmr.toml campaigns/common-lockstep.toml \
              campaigns/common-delayed.toml campaigns/picorv32-dmr.toml \
              campaigns/dmr-rollback.toml campaigns/picorv32-dmr-rollback.toml \
-             campaigns/dmr-resync.toml campaigns/picorv32-dmr-resync.toml
+             campaigns/dmr-resync.toml campaigns/picorv32-dmr-resync.toml \
+             campaigns/dmr-bridge.toml campaigns/dmr-bridge-checked.toml \
+             campaigns/tmr-bridge.toml campaigns/tmr-bridge-checked.toml
 WAVES  ?= build/demo.fst
 JOBS   ?= 2
 

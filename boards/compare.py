@@ -15,6 +15,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ftvoter.hdl.bridge import VotingBridge
+from ftvoter.hdl.bridge_check import SelfCheckingBridge
 
 from .lanes import BoardLane, board_lane
 from .synth import BOARDS, SynthError, build_board, module_area
@@ -37,12 +38,14 @@ _CPU_KINDS = ("picorv32-rtl", "picorv32")
 
 def component_areas(family, build_dir):
     """Area of the voter's own logic (bridge with comparator and registers, two and three
-    lanes) and of one WorkloadLane, synthesised alone."""
+    lanes; plain and self-checking) and of one WorkloadLane, synthesised alone."""
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     areas = {}
     for name, component in (("bridge_dmr", VotingBridge(lanes=2)),
                             ("bridge_tmr", VotingBridge(lanes=3)),
+                            ("bridge_dmr_checked", SelfCheckingBridge(lanes=2)),
+                            ("bridge_tmr_checked", SelfCheckingBridge(lanes=3)),
                             ("lane", board_lane())):
         path = build_dir / f"{name}.v"
         path.write_text(verilog.convert(component, name=name, emit_src=False))
@@ -195,6 +198,8 @@ def compare(board, build_dir, *, freq_mhz=None, seeds=5, workers=None, cpu=True)
     for name, label in (("lane", "one WorkloadLane (4 registers, 4 scratch words)"),
                         ("bridge_dmr", "voting bridge + comparator + registers, 2 lanes"),
                         ("bridge_tmr", "voting bridge + comparator + registers, 3 lanes"),
+                        ("bridge_dmr_checked", "self-checking bridge (two copies), 2 lanes"),
+                        ("bridge_tmr_checked", "self-checking bridge (two copies), 3 lanes"),
                         ("picorv32", "PicoRV32 (picorv32_axi), its own RTL"),
                         ("picorv32_instrumented", "PicoRV32 instrumented (saboteurs, "
                                                   "state port)")):

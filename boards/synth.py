@@ -69,7 +69,7 @@ def setup_tools():
 
 
 def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, lane=None,
-                live_resync=False):
+                live_resync=False, self_check=False):
     """Build the demo for ``board`` with ``lanes`` lanes; return the summary dict.
 
     The summary has the board, lanes, the lane kind, the requested clock (the board's own
@@ -99,7 +99,8 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, 
     options = {"nextpnr_opts": f"--report report.json --seed {seed}"}
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
-    demo = design or BoardDemo(lanes, lane=lane, live_resync=live_resync)
+    demo = design or BoardDemo(lanes, lane=lane, live_resync=live_resync,
+                               self_check=self_check)
     started = time.monotonic()
     try:
         platform.build(demo, name=name, build_dir=str(build_dir), do_program=False, **options)

@@ -65,6 +65,9 @@ class DemoCore(wiring.Component):
     live_resync : bool
         With 2 or 3 lanes: INSERT is a live resync, and the quick-dump window (DUMP_SELECT,
         DUMP_DATA) reads a frozen lane (``ftvoter console --dump``).
+    self_check : bool
+        With 2 or 3 lanes: a self-checking bridge
+        (:class:`~ftvoter.hdl.bridge_check.SelfCheckingBridge`).
 
     Members
     -------
@@ -88,7 +91,7 @@ class DemoCore(wiring.Component):
     """
 
     def __init__(self, lanes, *, lane=None, ram_words=None, uart_divisor=None,
-                 live_resync=False):
+                 live_resync=False, self_check=False):
         if lanes not in (1, 2, 3) or isinstance(lanes, bool):
             raise TypeError(f"Lane count must be 1, 2 or 3, not {lanes!r}")
         lane = BoardLane() if lane is None else lane
@@ -108,7 +111,7 @@ class DemoCore(wiring.Component):
         self.simplex = lane.factory() if lanes == 1 else None
         self.lockstep = (Lockstep(lane.factory, lanes=lanes,
                                   faults=None if lane.sites is None else list(lane.sites),
-                                  live_resync=live_resync)
+                                  live_resync=live_resync, self_check=self_check)
                          if lanes > 1 else None)
         self.management = (ManagementPort(uart_divisor)
                            if uart_divisor is not None and lanes > 1 else None)
@@ -206,13 +209,15 @@ class BoardDemo(Elaboratable):
         Depth of the path memory (default: the lane kind's).
     baud : int
         The management UART's bit rate.
-    live_resync : bool
-        Live resync and the quick-dump window (see :class:`DemoCore`).
+    live_resync, self_check : bool
+        Live resync and the quick-dump window; a self-checking bridge (see
+        :class:`DemoCore`).
     """
 
-    def __init__(self, lanes, *, lane=None, ram_words=None, baud=115200, live_resync=False):
+    def __init__(self, lanes, *, lane=None, ram_words=None, baud=115200, live_resync=False,
+                 self_check=False):
         self.lanes, self.lane, self.ram_words, self.baud = lanes, lane, ram_words, baud
-        self.live_resync = live_resync
+        self.live_resync, self.self_check = live_resync, self_check
         self.core = None
 
     def elaborate(self, platform):
@@ -220,7 +225,8 @@ class BoardDemo(Elaboratable):
         divisor = round(platform.default_clk_frequency / self.baud)
         m.submodules.core = core = DemoCore(self.lanes, lane=self.lane,
                                             ram_words=self.ram_words, uart_divisor=divisor,
-                                            live_resync=self.live_resync)
+                                            live_resync=self.live_resync,
+                                            self_check=self.self_check)
         self.core = core
         for name, text in core.verilog_sources().items():
             platform.add_file(f"{name}.v", text)

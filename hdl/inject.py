@@ -2,7 +2,7 @@
 
 import fnmatch
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Const, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -162,10 +162,15 @@ class FaultInjector(wiring.Component):
         starting = Signal()
         in_window = Signal()
         elapsed = Signal(32)
+        # Never while the domain is in reset: ``cycle`` still holds the count of before the
+        # reset then, and a saboteur folded into a netlist's D (an instrumented core or
+        # bridge, whose reset is logic in D) would beat the reset.
+        armed = Signal()
         m.d.comb += [
+            armed.eq(self.arm & ~ResetSignal()),
             elapsed.eq(cycle - self.start),
-            starting.eq(self.arm & (cycle == self.start)),
-            in_window.eq(self.arm & (cycle >= self.start) &
+            starting.eq(armed & (cycle == self.start)),
+            in_window.eq(armed & (cycle >= self.start) &
                          ((self.duration == 0) | (elapsed < self.duration))),
         ]
         flip = Signal()

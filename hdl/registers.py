@@ -295,8 +295,8 @@ class ErrorRegisters(wiring.Component):
             m.d.sync += [syndrome_valid.eq(1),
                          syndrome.eq(Cat(self.div_channel, self.div_lanes, self.div_ctrl,
                                          self.div_bits, active,
-                                         Cat(*channel_masked).bit_select(self.div_channel,
-                                                                         1)))]
+                                         Cat(*(flag & (self.div_channel == c) for c, flag
+                                               in enumerate(channel_masked))).any()))]
         with m.Elif(~cause_value.any() & ~causes.any()):
             m.d.sync += syndrome_valid.eq(0)
         m.d.comb += [

@@ -49,6 +49,9 @@ def add_parser(commands):
     synth.add_argument("--live-resync", action="store_true",
                        help="INSERT is a live resync, and the quick-dump window reads a "
                             "frozen lane (ftvoter console --dump)")
+    synth.add_argument("--self-check", action="store_true",
+                       help="a self-checking bridge: two copies compared at every output "
+                            "(design.self_check of a campaign)")
     synth.add_argument("--freq", type=mhz, metavar="MHZ",
                        help="clock to meet, MHz (default: the board's oscillator)")
     synth.add_argument("--compare", action="store_true",
@@ -74,6 +77,7 @@ def run(args):
     lane = _board_lane(args)
     name = f"lanes{args.lanes}" if not lane.cpu else f"{lane.kind}-lanes{args.lanes}"
     name += "-live" if args.live_resync else ""
+    name += "-checked" if args.self_check else ""
     try:
         if args.compare:
             from ftvoter.boards.compare import compare
@@ -85,7 +89,8 @@ def run(args):
             return 0
         summary = synth.build_board(args.board, args.lanes, build_dir=folder / name,
                                     freq_mhz=args.freq, lane=lane,
-                                    live_resync=args.live_resync)
+                                    live_resync=args.live_resync,
+                                    self_check=args.self_check)
     except synth.SynthError as error:
         raise ToolchainError(str(error)) from None
     write_atomic(folder / name / "summary.json", json.dumps(summary, indent=2))
