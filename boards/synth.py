@@ -99,6 +99,10 @@ def build_board(board, lanes, *, build_dir, freq_mhz=None, seed=1, design=None, 
     options = {"nextpnr_opts": f"--report report.json --seed {seed}"}
     if freq_mhz:
         options["nextpnr_opts"] += f" --freq {freq_mhz}"
+    if self_check:
+        # The shadow copy stays a module of its own: flattened, Yosys merges the flip-flops
+        # it shares with the main copy (same inputs, same logic), and the check with them.
+        options["script_after_read"] = "setattr -mod -set keep_hierarchy 1 *shadow*"
     demo = design or BoardDemo(lanes, lane=lane, live_resync=live_resync,
                                self_check=self_check)
     started = time.monotonic()

@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .bridge import VotingBridge
+from .bridge_netlist import BridgeWrapper
 
 __all__ = ["SelfCheckingBridge", "GATED"]
 
@@ -16,7 +17,7 @@ GATED = ("awready", "wready", "arready", "bvalid", "rvalid", "awvalid", "wvalid"
          "complete", "diag_request")
 
 
-class SelfCheckingBridge(wiring.Component):
+class SelfCheckingBridge(BridgeWrapper, wiring.Component):
     """Two copies of a :class:`~ftvoter.hdl.bridge.VotingBridge`, checked against each other.
 
     The bridge is itself hardware that can fail: an upset in its registered beat, its
@@ -46,17 +47,11 @@ class SelfCheckingBridge(wiring.Component):
     """
 
     def __init__(self, **kwargs):
-        self._main = VotingBridge(**kwargs, checked=True)
+        self._main = self._inner = VotingBridge(**kwargs, checked=True)
         self._shadow = VotingBridge(**kwargs, checked=True)
         members = dict(self._main.signature.members)
         del members["checker_in"]
         super().__init__({**members, "checker_error": Out(1)})
-
-    def __getattr__(self, name):
-        # The bridge's properties (lanes, paths, policy, registers, manager, ...).
-        if name.startswith("_") or name in self._main.signature.members:
-            raise AttributeError(name)
-        return getattr(self._main, name)
 
     @property
     def main(self):

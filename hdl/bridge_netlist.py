@@ -19,10 +19,20 @@ from amaranth.lib import wiring
 from .instrument import instrument_amaranth
 from .units.netlist_core import NetlistCore
 
-__all__ = ["InstrumentedBridge"]
+__all__ = ["InstrumentedBridge", "BridgeWrapper"]
 
 
-class InstrumentedBridge(NetlistCore):
+class BridgeWrapper:
+    """A component that wraps a bridge (``_inner``) and reads its properties (``lanes``,
+    ``paths``, ``policy``, ``registers``, ...) through to it; its members are its own."""
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name in self._inner.signature.members:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+class InstrumentedBridge(BridgeWrapper, NetlistCore):
     """``bridge`` as an instrumented netlist, with ``bridge``'s members.
 
     Every flip-flop bit is a site named as the netlist names it below the bridge
@@ -53,7 +63,7 @@ class InstrumentedBridge(NetlistCore):
         digest = hashlib.sha256(rtlil.convert(bridge, emit_src=False).encode()).hexdigest()
         netlist = instrument_amaranth(bridge, name=f"ftv_bridge_{digest[:12]}",
                                       memories=False)
-        self._bridge = bridge
+        self._bridge = self._inner = bridge
         super().__init__(netlist, dict(bridge.signature.members))
         # Amaranth's RTLIL names a submodule ``write$332`` where its parent has a wire
         # ``write`` too: the number changes with the design, so it is left out of the
@@ -62,12 +72,6 @@ class InstrumentedBridge(NetlistCore):
         if len(set(names.values())) != len(names):
             names = {name: name for name in names}
         self._names = names
-
-    def __getattr__(self, name):
-        # Properties of the wrapped bridge (lanes, paths, policy, registers, manager, ...).
-        if name.startswith("_") or name in self._bridge.signature.members:
-            raise AttributeError(name)
-        return getattr(self._bridge, name)
 
     @property
     def bridge(self):

@@ -167,7 +167,7 @@ class FaultInjector(wiring.Component):
         # bridge, whose reset is logic in D) would beat the reset.
         armed = Signal()
         m.d.comb += [
-            armed.eq(self.arm & ~ResetSignal()),
+            armed.eq(self.arm & ~ResetSignal(allow_reset_less=True)),
             elapsed.eq(cycle - self.start),
             starting.eq(armed & (cycle == self.start)),
             in_window.eq(armed & (cycle >= self.start) &

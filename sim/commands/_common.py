@@ -123,6 +123,9 @@ def add_lockstep_options(parser, *, ram_default=0):
                         help="a DMR divergence that no self_error explains rolls the lanes "
                              "back to their last verified checkpoint and re-executes, "
                              "instead of the policy (which a recurrence still meets)")
+    parser.add_argument("--self-check", action="store_true",
+                        help="a self-checking bridge: two copies compared at every output, "
+                             "stopped when they differ (not with --offset)")
     parser.add_argument("--ram", type=integer(0, 2**16), default=ram_default, metavar="WORDS",
                         help="end the bus in an on-chip RAM of WORDS words, with "
                              "counters, instead of exporting it as ports; 0 exports the "
@@ -155,7 +158,8 @@ def lockstep_params(args):
             "seed": args.seed, "addr_width": args.addr_width, "data_width": args.data_width,
             "io_words": args.io_words, "ram": args.ram, "paths": args.paths,
             "policy": args.policy, "timeout": args.timeout, "csr_base": args.csr_base,
-            "faults": args.faults, "parity": args.parity, "rollback": args.rollback}
+            "faults": args.faults, "parity": args.parity, "rollback": args.rollback,
+            "self_check": args.self_check}
 
 
 def check_flip(flip, params):
