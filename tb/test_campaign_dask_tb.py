@@ -94,7 +94,7 @@ def test_crashed_and_hung_simulators_are_recorded(spec, reference, cluster, tmp_
     address, _ = cluster
     run_campaign(load_spec(spec), tmp_path, scheduler=address, progress=False,
                  env={"FTVOTER_SHARD_CRASH": "37", "FTVOTER_SHARD_HANG": "41"},
-                 hang_timeout=2)
+                 hang_timeout=3)
     results = lines(tmp_path)
     for number, error in ((37, "simulator exit status -11"), (41, "simulator hang")):
         record = json.loads(results.pop(number))
