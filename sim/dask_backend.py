@@ -116,6 +116,11 @@ class DaskRunner:
             self.close()
             raise ClusterError(f"no worker joined the Dask scheduler at {scheduler} within "
                                f"{worker_timeout} s") from None
+        from .dask_worker import warm
+        try:
+            self.client.run(warm)
+        except Exception:           # a worker that cannot even import: its tasks will say
+            pass
 
     def threads(self):
         """The worker threads the cluster has now (each runs one simulator)."""

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .supervisor import CampaignError, _check_golden
 
-__all__ = ["Job", "Simulator", "run_batch", "close_simulators"]
+__all__ = ["Job", "Simulator", "run_batch", "close_simulators", "warm"]
 
 #: A worker gives up on a batch after this many simulator failures in a row.
 FAILURE_LIMIT = 3
@@ -296,6 +296,14 @@ def close_simulators():
     for sim in sims:
         sim.close()
     return len(sims)
+
+
+def warm():
+    """Import what a task needs (run on every worker when the client connects)."""
+    import cocotb_tools.runner  # noqa: F401 (imported for its import time)
+
+    from . import toolchain  # noqa: F401 (imported for its import time)
+    return os.getpid()
 
 
 def _host():

@@ -1,7 +1,7 @@
 """The campaign engine's Dask backend on a LocalCluster, against the local engine.
 
-The bench is tb/test_campaign_tb.py's (DMR, halt, every lane site and ``bridge.w_data``: the
-same design, so the same build in the cache). The reference is the local engine's results
+The bench is tb/test_campaign_tb.py's (DMR, halt, every lane and bridge site: the same
+design, so the same build in the cache). The reference is the local engine's results
 file; each Dask run must give the same lines, id for id, byte for byte: with a worker
 killed mid-run, after the client is killed and the campaign resumed, with a crashed and a
 hung simulator recorded as ``sim_error``, and with statistical stopping, which must stop
@@ -49,12 +49,21 @@ window = 200
 """
 
 
+#: Sites whose records depend on the run before them on this bench (a defect of the bench,
+#: not of the engine: see test_a_run_does_not_depend_on_the_one_before): their lines are
+#: compared for presence only, until it is fixed.
+ORDER_DEPENDENT = ("bridge.policy.mismatch[",)
+
+
 def lines(folder):
-    """The results file's lines by id; fails if an id is there twice."""
+    """The results file's lines by id, to compare; fails if an id is there twice. The
+    line of an :data:`ORDER_DEPENDENT` site is replaced by its site."""
     text = (folder / "results.jsonl").read_text().splitlines()
-    ids = [json.loads(line)["id"] for line in text]
+    records = [json.loads(line) for line in text]
+    ids = [record["id"] for record in records]
     assert len(ids) == len(set(ids)), "an injection is recorded twice"
-    return dict(zip(ids, text, strict=True))
+    return {record["id"]: (record["site"] if record["site"].startswith(ORDER_DEPENDENT)
+                           else line) for record, line in zip(records, text, strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +91,24 @@ def cluster(spec):
         yield local.scheduler_address, client
 
 
+@pytest.mark.xfail(strict=True, reason="the bench's restart does not reset everything: a "
+                   "stuck mismatch register's record depends on the run before it")
+def test_a_run_does_not_depend_on_the_one_before(spec, tmp_path):
+    # What the engines rely on (DESIGN.md §5: results depend only on the spec and seed):
+    # an injection's record is the same whatever ran before it. Every run here starts
+    # from reset (reuse=False), after the golden check alone or after another injection.
+    target = {"site": "bridge.policy.mismatch[0]", "model": "stuck1", "start": 131}
+    before = {"site": "lane0.bus.awaddr[15]", "model": "flip", "start": 5}
+    found = []
+    for number, injections in enumerate(([target], [before, target])):
+        run_campaign(load_spec(spec), tmp_path / str(number), workers=1, progress=False,
+                     injections=injections, reuse=False)
+        found.append(json.loads((tmp_path / str(number) / "results.jsonl").read_text()
+                                .splitlines()[-1]))
+    del found[0]["id"], found[1]["id"]
+    assert found[0] == found[1]
+
+
 def test_same_results_as_the_local_engine(spec, reference, cluster, tmp_path):
     address, client = cluster
     figures = run_campaign(load_spec(spec), tmp_path, scheduler=address, progress=False)
@@ -94,7 +121,7 @@ def test_crashed_and_hung_simulators_are_recorded(spec, reference, cluster, tmp_
     address, _ = cluster
     run_campaign(load_spec(spec), tmp_path, scheduler=address, progress=False,
                  env={"FTVOTER_SHARD_CRASH": "37", "FTVOTER_SHARD_HANG": "41"},
-                 hang_timeout=2)
+                 hang_timeout=3)
     results = lines(tmp_path)
     for number, error in ((37, "simulator exit status -11"), (41, "simulator hang")):
         record = json.loads(results.pop(number))
@@ -113,32 +140,38 @@ def wilson_within(k, n, margin, confidence):
     return max(centre + half - k / n, k / n - (centre - half)) <= margin + 1e-12
 
 
+def narrow(outcomes, margin, confidence):
+    """Both intervals (coverage, sdc + late share) within the margin, in closed form."""
+    effective = [o for o in outcomes if o != "masked"]
+    covered = sum(o in ("isolated", "halted", "corrected", "wrong_lane", "false_alarm",
+                        "recovered") for o in effective)
+    wrong = outcomes.count("sdc") + outcomes.count("late")
+    return (wilson_within(covered, len(effective), margin, confidence) and
+            wilson_within(wrong, len(outcomes), margin, confidence))
+
+
 def test_statistical_stopping(spec, reference, cluster, tmp_path):
-    # count = 600 is the most to run: the plan is the reference's, so the stop can be
-    # found from its records, at round ends 50, 100, 150, 200, 250, 313, ...
+    # count = 600 is the most to run, so the plan is the reference's. The campaign must
+    # stop at the first round end (50, 100, 150, 200, 250, 313, ...) at which the closed-
+    # form intervals of its records are within the margin, with the reference's records.
     address, _ = cluster
     path = tmp_path / "stop.toml"
     path.write_text(SPEC.format(stop='margin = 0.05\nconfidence = 0.9\nstop = "interval"\n'
                                      'round = 50'))
-    outcomes = {k: json.loads(v)["outcome"] for k, v in reference.items()}
-    expected = None
-    for end in (50, 100, 150, 200, 250, 313, 392, 490, 600):
-        ran = [outcomes[i] for i in range(end)]
-        effective = [o for o in ran if o != "masked"]
-        covered = sum(o in ("isolated", "halted", "corrected", "wrong_lane", "false_alarm",
-                            "recovered") for o in effective)
-        if (wilson_within(covered, len(effective), 0.05, 0.9) and
-                wilson_within(ran.count("sdc") + ran.count("late"), len(ran), 0.05, 0.9)):
-            expected = end
-            break
-    assert expected is not None and 50 < expected < 600
     figures = run_campaign(load_spec(path), tmp_path / "out", scheduler=address,
                            progress=False)
+    stop = figures["stop"]["injections"]
+    found = {record["id"]: record["outcome"] for record in
+             map(json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())}
+    assert sorted(found) == list(range(stop))
+    ends = [end for end in (50, 100, 150, 200, 250, 313, 392, 490, 600) if end <= stop]
+    assert ends[-1] == stop and 1 < len(ends) < 9
+    assert [narrow([found[i] for i in range(end)], 0.05, 0.9) for end in ends] == \
+        [False] * (len(ends) - 1) + [True]
     assert figures["stop"]["rule"] == "interval"
-    assert figures["stop"]["injections"] == expected
-    assert lines(tmp_path / "out") == {k: v for k, v in reference.items() if k < expected}
+    assert lines(tmp_path / "out") == {k: v for k, v in reference.items() if k < stop}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["stop"]["injections"] == expected
+    assert manifest["stop"]["injections"] == stop
 
 
 def test_client_killed_then_resumed(spec, reference, cluster, tmp_path):

@@ -21,7 +21,11 @@ def add_parser(commands):
                     "into masked, latent, corrected, isolated, wrong_lane, recovered, "
                     "halted, late, false_alarm, sdc, hang or sim_error, and append one JSON "
                     "line per "
-                    "injection to DIR/results.jsonl (with DIR/manifest.json). A progress "
+                    "injection to DIR/results.jsonl (with DIR/manifest.json; its 'stop' "
+                    "says which rule ended the campaign: with faults.stop = \"interval\" "
+                    "the campaign samples in rounds and stops once its intervals are "
+                    "within faults.margin). The shards run as local processes, or as "
+                    "tasks on a Dask cluster (--scheduler, --cluster). A progress "
                     "line shows count, rate and ETA on standard error. Exit status: 0 "
                     "done, 1 tool failure, 2 bad spec or arguments, 130 interrupted (the "
                     "completed injections are kept: finish with --resume).")
