@@ -109,6 +109,7 @@ def test_same_results_as_the_local_engine(spec, reference, cluster, tmp_path):
     assert not (tmp_path / "shards").exists()
 
 
+@pytest.mark.long     # make test-long: make test's time budget
 def test_crashed_and_hung_simulators_are_recorded(spec, reference, cluster, tmp_path):
     address, _ = cluster
     run_campaign(load_spec(spec), tmp_path, scheduler=address, progress=False,
@@ -142,6 +143,7 @@ def narrow(outcomes, margin, confidence):
             wilson_within(wrong, len(outcomes), margin, confidence))
 
 
+@pytest.mark.long     # make test-long: make test's time budget
 def test_statistical_stopping(spec, reference, cluster, tmp_path):
     # count = 600 is the most to run, so the plan is the reference's. The campaign must
     # stop at the first round end (50, 100, 150, 200, 250, 313, ...) at which the closed-
@@ -166,6 +168,7 @@ def test_statistical_stopping(spec, reference, cluster, tmp_path):
     assert manifest["stop"]["injections"] == stop
 
 
+@pytest.mark.long     # make test-long: make test's time budget
 def test_client_killed_then_resumed(spec, reference, cluster, tmp_path):
     # The client (ftvoter campaign --cluster local:2) killed with SIGKILL mid-run: its
     # local cluster goes with it, no simulator is left, and a resume finishes the campaign.
@@ -217,6 +220,7 @@ def _simulators(build, ours):
     return found
 
 
+@pytest.mark.long     # make test-long: make test's time budget
 def test_worker_killed_mid_run_loses_nothing(spec, reference, cluster, tmp_path):
     # Small tasks, a worker killed with SIGKILL once 100 injections are recorded: its
     # tasks run again elsewhere, nothing is lost or recorded twice.

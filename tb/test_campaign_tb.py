@@ -207,7 +207,9 @@ class TestCampaign:
         assert run_campaign(load_spec(built["small"]), tmp_path, workers=2, resume=True,
                             progress=False)["ran"] == 0
 
-    @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+    # SIGINT (a clean stop, the same resume) in make test-long: make test's time budget.
+    @pytest.mark.parametrize("how", [signal.SIGKILL,
+                                     pytest.param(signal.SIGINT, marks=pytest.mark.long)])
     def test_resume_after_interruption(self, built, reference_large, tmp_path, how):
         spec = built["large"]
         command = [sys.executable, "-m", "ftvoter.sim", "campaign", str(spec), "-o",
