@@ -189,6 +189,8 @@ class TestCampaign:
         del results[37]
         assert results == {k: v for k, v in reference.items() if k != 37}
 
+    @pytest.mark.long     # make test-long: make test's time budget
+
     def test_hung_shard_is_recorded(self, built, reference, tmp_path):
         run_campaign(load_spec(built["small"]), tmp_path, workers=2, progress=False,
                      env={"FTVOTER_SHARD_HANG": "41"}, hang_timeout=3)
@@ -197,6 +199,8 @@ class TestCampaign:
         assert results[41]["error"] == "simulator hang"
         del results[41]
         assert results == {k: v for k, v in reference.items() if k != 41}
+
+    @pytest.mark.long     # make test-long: make test's time budget
 
     def test_existing_folder_needs_resume(self, built, tmp_path):
         from ftvoter.sim.results import ResultStoreError
@@ -207,9 +211,8 @@ class TestCampaign:
         assert run_campaign(load_spec(built["small"]), tmp_path, workers=2, resume=True,
                             progress=False)["ran"] == 0
 
-    # SIGINT (a clean stop, the same resume) in make test-long: make test's time budget.
-    @pytest.mark.parametrize("how", [signal.SIGKILL,
-                                     pytest.param(signal.SIGINT, marks=pytest.mark.long)])
+    @pytest.mark.long     # both in make test-long: make test's time budget
+    @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
     def test_resume_after_interruption(self, built, reference_large, tmp_path, how):
         spec = built["large"]
         command = [sys.executable, "-m", "ftvoter.sim", "campaign", str(spec), "-o",
@@ -243,6 +246,7 @@ class TestCampaign:
 
 @pytest.mark.tb
 class TestResultStoreOnResume:
+    @pytest.mark.long     # make test-long: make test's time budget
     def test_garbage_line_loses_no_record(self, built, reference, tmp_path):
         # A finished campaign with a garbage line in the middle, a line without an id and
         # a duplicated id: --resume keeps every good record (runs nothing again), counts
@@ -264,6 +268,7 @@ class TestResultStoreOnResume:
 
 
 @pytest.mark.tb
+@pytest.mark.long     # make test-long: make test's time budget
 def test_long_golden_run_is_not_a_hang(built, tmp_path):
     # The golden check of a long workload (1M cycles, about 13 s with make test's -O0
     # model) records nothing for longer than the hang timer (2 s); the shard's heartbeats
