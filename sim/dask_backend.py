@@ -148,7 +148,7 @@ class DaskRunner:
         size = FIRST_BATCH if self._per_injection is None else \
             round(TARGET_SECONDS / max(self._per_injection, 1e-6))
         # Near the end, smaller batches: the last ones share out over every thread.
-        size = min(size, math.ceil(left / (2 * threads)))
+        size = min(size, math.ceil(left / (4 * threads)))
         return max(MIN_BATCH, min(MAX_BATCH, size))
 
     def run(self, job, pending, recorder, progress=None):

@@ -352,4 +352,4 @@ def run_batch(job, injections):
         rest = [injection for injection in rest if injection["id"] not in finished]
     return {"records": records, "failures": failures, "golden_at": golden_at,
             "cycles": sum(record["run_cycles"] for record in records),
-            "seconds": simulated}
+            "seconds": simulated, "worker": _host()}

@@ -107,7 +107,7 @@ class TestParts:
         assert runner._size(10_000, 2) == dask_backend.FIRST_BATCH   # not timed yet
         runner._per_injection = 0.001                   # 1 ms an injection: 0.3 s batches
         assert runner._size(10_000, 2) == 300
-        assert runner._size(400, 2) == 100              # the end shared out: left / 2 threads
+        assert runner._size(800, 2) == 100              # the end shared out: left / 4 threads
         assert runner._size(10, 2) == dask_backend.MIN_BATCH
         runner._per_injection = 1e-7
         assert runner._size(10**7, 1) == dask_backend.MAX_BATCH
