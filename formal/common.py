@@ -13,9 +13,12 @@ them with ``Assume`` on what the design's peers drive and with ``Assert`` on wha
 design drives.
 """
 
+import contextlib
 import warnings
 
-from amaranth.hdl import Assume, Cat, Const, Elaboratable, Fragment, Module, ResetSignal, Signal
+from amaranth.hdl import Assume, C, Cat, Const, Elaboratable, Fragment, Module, ResetSignal, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -23,9 +26,11 @@ with warnings.catch_warnings():
 
 from ftvoter.hdl.registers import ERROR_REGISTERS
 from ftvoter.hdl.signatures import AXI4LiteSignature
+from ftvoter.hdl.units.memory import AXI4LiteMemory
 
 __all__ = ["AnyConst", "AnySeq", "Harness", "peek", "REQUESTS", "source_rules", "response_rules",
-           "drive_lanes", "drive_path", "idle_mgmt", "csr_address", "hs"]
+           "drive_lanes", "drive_path", "idle_mgmt", "csr_address", "hs", "replaced",
+           "FormalLane", "PeekMemory", "LANE_RAM_WORDS", "LANE_SEQ_WIDTH"]
 
 #: The members an AXI4-Lite initiator drives.
 REQUESTS = ("awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
@@ -230,3 +235,135 @@ def idle_mgmt(h, bridge):
     """No out-of-band access: the management port's requests are idle."""
     for name in ("awvalid", "wvalid", "arvalid", "bready", "rready"):
         h.m.d.comb += getattr(bridge.mgmt, name).eq(0)
+
+
+# --- continuous processing (resync.py, rollback.py) -------------------------------------
+
+@contextlib.contextmanager
+def replaced(module, name, value):
+    """Within the block, ``module.name`` is ``value``: how a mutant puts a broken component
+    where a design makes its own while it elaborates (the design itself is unchanged)."""
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+#: The formal lane's RAM: words, and the width of its sequence numbers.
+LANE_RAM_WORDS = 4
+LANE_SEQ_WIDTH = 6
+#: The formal lane's irq bits: which operation it starts (see :class:`FormalLane`).
+LANE_IRQ_WIDTH = 6
+
+
+class PeekMemory(AXI4LiteMemory):
+    """An :class:`~ftvoter.hdl.units.memory.AXI4LiteMemory` (undo port, one word a block)
+    with one more combinational read port for the harness: ``peek_data`` is the word at
+    ``peek_addr`` (plain signals, not ports: the lane's signature stays the contract's)."""
+
+    def __init__(self, *, depth=LANE_RAM_WORDS):
+        super().__init__(addr_width=4, data_width=32, depth=depth, block_words=1, undo=True)
+        abits = max(1, (depth - 1).bit_length())
+        self.peek_addr = Signal(abits, name="peek_addr")
+        self.peek_data = Signal(32, name="peek_data")
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        port = m.submodules.mem.read_port(domain="comb")
+        m.d.comb += [port.addr.eq(self.peek_addr), self.peek_data.eq(port.data)]
+        return m
+
+
+class FormalLane(wiring.Component):
+    """A lane small enough for the solver: a few registers, a RAM of
+    :data:`LANE_RAM_WORDS` words (:class:`PeekMemory`) and I/O whose every request carries
+    a sequence number.
+
+    What it does is chosen by its inputs, the same for every lane: in a cycle with no RAM
+    access under way, ``irq[0]`` starts a RAM write of word ``irq[1:3]`` (``acc`` and
+    ``seq``), else ``irq[3]`` a RAM read of it (folded into ``acc``); in a cycle with no
+    I/O under way, ``irq[4]`` starts a write, else ``irq[5]`` a read (its data and the
+    write's response folded into ``acc``). Each I/O transaction first increments ``seq``
+    and carries it (``awaddr``, ``wdata`` and ``araddr`` bits 2-7; ``wdata`` bits 0-5), so
+    two different requests of one lane never look alike on a path. Byte addresses stay
+    below 256 (never the register window at 256 of a 9-bit space). AW and W are presented
+    together and each held until taken; ``bready``/``rready`` are high while the response
+    is awaited.
+
+    Extra members for the harness: ``upset`` (every register of the lane's own logic takes
+    a free value, ``AnySeq``, at the clock edge: a fault of any kind, its RAM written with
+    whatever follows) and ``error`` (drives ``self_error``).
+    """
+
+    bus: Out(AXI4LiteSignature(addr_width=9, data_width=32))
+    irq: In(LANE_IRQ_WIDTH)
+    self_error: Out(1)
+    upset: In(1)
+    error: In(1)
+
+    def __init__(self):
+        super().__init__()
+        self.ram = PeekMemory()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.ram = ram = self.ram
+        bus, mem, irq = self.bus, ram.bus, self.irq
+        acc = Signal(8, name="acc")
+        seq = Signal(LANE_SEQ_WIDTH, name="seq")
+        mw, mr, maddr = Signal(name="mw"), Signal(name="mr"), Signal(2, name="maddr")
+        mdata = Signal(8, name="mdata")
+        aw, w, ar = Signal(name="aw"), Signal(name="w"), Signal(name="ar")
+        wb, wr = Signal(name="wb"), Signal(name="wr")
+        m.d.comb += self.self_error.eq(self.error)
+
+        # The RAM: one access at a time, its response taken at once.
+        m.d.comb += [
+            mem.awvalid.eq(mw), mem.wvalid.eq(mw), mem.awaddr.eq(maddr << 2),
+            mem.wdata.eq(Cat(mdata, seq)), mem.wstrb.eq(0b1111), mem.bready.eq(1),
+            mem.arvalid.eq(mr), mem.araddr.eq(maddr << 2), mem.rready.eq(1),
+        ]
+        with m.If(mem.awvalid & mem.awready):
+            m.d.sync += mw.eq(0)
+        with m.If(mem.arvalid & mem.arready):
+            m.d.sync += mr.eq(0)
+        with m.If(mem.rvalid):
+            m.d.sync += acc.eq(acc + mem.rdata[:8])
+        with m.If(~mw & ~mr & ~mem.bvalid & ~mem.rvalid):
+            with m.If(irq[0]):
+                m.d.sync += [mw.eq(1), maddr.eq(irq[1:3]), mdata.eq(acc)]
+            with m.Elif(irq[3]):
+                m.d.sync += [mr.eq(1), maddr.eq(irq[1:3])]
+
+        # I/O: one transaction at a time, each with a new sequence number.
+        tag = Cat(C(0, 2), seq, C(0, 1))
+        m.d.comb += [
+            bus.awvalid.eq(aw), bus.awaddr.eq(tag), bus.awprot.eq(0),
+            bus.wvalid.eq(w), bus.wdata.eq(Cat(seq, C(0, 2), acc)), bus.wstrb.eq(0b1111),
+            bus.bready.eq(wb), bus.arvalid.eq(ar), bus.araddr.eq(tag), bus.arprot.eq(0),
+            bus.rready.eq(wr),
+        ]
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += aw.eq(0)
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += w.eq(0)
+        with m.If(bus.bvalid & bus.bready):
+            m.d.sync += [wb.eq(0), acc.eq(acc ^ bus.bresp)]
+        with m.If(bus.arvalid & bus.arready):
+            m.d.sync += ar.eq(0)
+        with m.If(bus.rvalid & bus.rready):
+            m.d.sync += [wr.eq(0), acc.eq(acc ^ bus.rdata[:8])]
+        with m.If(~aw & ~w & ~ar & ~wb & ~wr):
+            with m.If(irq[4]):
+                m.d.sync += [aw.eq(1), w.eq(1), wb.eq(1), seq.eq(seq + 1)]
+            with m.Elif(irq[5]):
+                m.d.sync += [ar.eq(1), wr.eq(1), seq.eq(seq + 1)]
+
+        # A fault: every register of the lane's own logic takes any value (the last
+        # assignment wins).
+        with m.If(self.upset):
+            m.d.sync += [reg.eq(AnySeq(len(reg))) for reg in
+                         (acc, seq, mw, mr, maddr, mdata, aw, w, ar, wb, wr)]
+        return m

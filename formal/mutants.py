@@ -11,7 +11,8 @@ from amaranth.lib import wiring
 from ftvoter.hdl.signatures import AXI4_RESP_SLVERR
 
 __all__ = ["Rewired", "forward_lane0", "blind_bit", "blind_addr_bit", "blind_mask_bit",
-           "no_slverr", "hasty_withdraw"]
+           "no_slverr", "hasty_withdraw", "no_final_copy", "flop_missed",
+           "ckpt_at_handshake", "no_undo"]
 
 
 class Rewired(wiring.Component):
@@ -115,3 +116,37 @@ def hasty_withdraw(bridge):
         outer.m.d.sync += stalled.eq(bus.awvalid & ~bus.awready)
         return bus.awvalid & ~stalled
     return Rewired(bridge, outputs={("path0_bus", "awvalid"): awvalid})
+
+
+def no_final_copy(resync):
+    """A live resync that skips the final copy: in the stop (``phase`` 3) the blocks the
+    survivors wrote since the last pre-copy round are not copied, as if every lane's
+    dirty bitmap (``ram<i>.dirty``) read zero there."""
+    lanes = sum(1 for name in resync.signature.members if name.startswith("state"))
+
+    def dirty(i):
+        return lambda outer, inner: Mux(inner.phase == 3, 0, getattr(outer, f"ram{i}").dirty)
+    return Rewired(resync, inputs={(f"ram{i}", "dirty"): dirty(i) for i in range(lanes)})
+
+
+def flop_missed(resync, bit=0):
+    """A live resync that does not copy one flip-flop: bit ``bit`` of the state it loads
+    into the joiner (``state_in``) is lane 0's own (lane 0 is the joiner in the proof)."""
+    def state_in(outer, inner):
+        value = inner.state_in
+        return Cat(*(outer.state0[k] if k == bit else value[k] for k in range(len(value))))
+    return Rewired(resync, outputs={("state_in",): state_in})
+
+
+def ckpt_at_handshake(rollback):
+    """A rollback that does not wait for an I/O boundary: its ``accept`` input (a request
+    beat accepted at this edge) is tied low, so a checkpoint is taken in the very cycle a
+    request is accepted and that request does not invalidate it."""
+    return Rewired(rollback, inputs={("accept",): lambda outer, inner: 0})
+
+
+def no_undo(rollback):
+    """A rollback that never writes its undo logs back: every lane's ``ram<i>.we`` low."""
+    lanes = sum(1 for name in rollback.signature.members if name.startswith("state"))
+    return Rewired(rollback, outputs={(f"ram{i}", "we"): lambda outer, inner: 0
+                                      for i in range(lanes)})

@@ -4,9 +4,13 @@ The fast subset is the DMR containment proof, its cover and its mutant (a bridge
 forwards lane 0 without comparing), the comparator's detection proof with its blind-bit
 mutant, and the register semantics (k-induction; the compare masks written only from the
 management port after UNLOCK, never by the lanes) with the mutant whose compare masks the
-lanes can write: the real designs must pass, the covers be reached and the mutants be
-rejected with a counterexample trace, so a broken bridge, comparator, register block or
-proof driver fails the test. Each runs ``python formal/run.py`` in a process of its own.
+lanes can write, and one mutant each of live resync (a flip-flop the joiner does not get)
+and rollback (undo logs never written back), which elaborate a whole Lockstep with those
+options: the real designs must pass, the covers be reached and the mutants be rejected
+with a counterexample trace, so a broken bridge, comparator, register block, proof
+driver or continuous-processing harness fails the test. (The resync and rollback proofs
+themselves take 40-70 s each: make test-long.) Each runs ``python formal/run.py`` in a
+process of its own.
 """
 
 import re
@@ -38,7 +42,8 @@ def _verdicts(stdout):
 def test_formal_fast_subset():
     proc = _run("containment.dmr", "containment.dmr_cover", "containment.dmr_forward_lane0",
                 "detection.cmp_dmr", "detection.cmp_dmr_blind_bit", "registers.regs",
-                "registers.regs_masks_from_lanes")
+                "registers.regs_masks_from_lanes", "resync.dmr_flop_missed",
+                "rollback.dmr_no_undo")
     assert _verdicts(proc.stdout) == {
         "containment.dmr": "PASS",
         "containment.dmr_cover": "REACHED",
@@ -47,10 +52,12 @@ def test_formal_fast_subset():
         "detection.cmp_dmr_blind_bit": "REJECTED",
         "registers.regs": "PASS",
         "registers.regs_masks_from_lanes": "REJECTED",
+        "resync.dmr_flop_missed": "REJECTED",
+        "rollback.dmr_no_undo": "REJECTED",
     }, proc.stdout + proc.stderr
     assert proc.returncode == 0, proc.stdout + proc.stderr
     traces = re.findall(r"trace: (\S+\.vcd)", proc.stdout)
-    assert len(traces) == 3 and all((ROOT / t).is_file() for t in traces), proc.stdout
+    assert len(traces) == 5 and all((ROOT / t).is_file() for t in traces), proc.stdout
 
 
 def test_formal_bad_usage():
@@ -70,7 +77,9 @@ def test_formal_list():
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert {"containment.dmr", "detection.bridge_tmr", "response.tmr_no_slverr",
             "handshake.dmr_hasty_withdraw", "registers.regs_unlock_sticky", "masks.tmr",
-            "masks.tmr_blind_data_bit", "registers.single_tmr_w_unrefused"} <= set(names)
+            "masks.tmr_blind_data_bit", "registers.single_tmr_w_unrefused", "resync.tmr",
+            "resync.dmr_no_final_copy", "rollback.dmr", "rollback.dmr_ckpt_at_handshake"
+            } <= set(names)
 
 
 @pytest.mark.long
