@@ -10,7 +10,6 @@ instrumentation as a Verilog core (:func:`~ftvoter.hdl.instrument.instrument_ama
 and is instantiated back with the bridge's own signature.
 """
 
-import hashlib
 import re
 
 from amaranth.hdl import ClockSignal, ResetSignal
@@ -59,10 +58,7 @@ class InstrumentedBridge(BridgeWrapper, NetlistCore):
     def __init__(self, bridge):
         if not isinstance(bridge, wiring.Component):
             raise TypeError(f"Bridge must be an Amaranth wiring.Component, not {bridge!r}")
-        from amaranth.back import rtlil
-        digest = hashlib.sha256(rtlil.convert(bridge, emit_src=False).encode()).hexdigest()
-        netlist = instrument_amaranth(bridge, name=f"ftv_bridge_{digest[:12]}",
-                                      memories=False)
+        netlist = instrument_amaranth(bridge, name="ftv_bridge_{digest}", memories=False)
         self._bridge = self._inner = bridge
         super().__init__(netlist, dict(bridge.signature.members))
         # Amaranth's RTLIL names a submodule ``write$332`` where its parent has a wire

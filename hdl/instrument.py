@@ -238,7 +238,8 @@ def instrument_amaranth(component, *, name, memories=True, parity=None):
     The component is converted with ``amaranth.back.rtlil.convert``, so its ports are
     named as in Amaranth's Verilog (``bus__awaddr``, ``clk``, ``rst``) and its registers
     by their hierarchical names (``sub.count``). ``name``, ``memories`` and ``parity`` are
-    as for :func:`instrument_verilog`.
+    as for :func:`instrument_verilog`; ``{digest}`` in ``name`` stands for the first 12
+    hex digits of the RTLIL's SHA-256 (one module name per design, one conversion).
 
     Raises
     ------
@@ -250,13 +251,17 @@ def instrument_amaranth(component, *, name, memories=True, parity=None):
     """
     if not isinstance(component, wiring.Component):
         raise TypeError(f"Component must be an Amaranth wiring.Component, not {component!r}")
-    _check_identifier("Module name", name)
+    _check_identifier("Module name", name.replace("{digest}", "d") if isinstance(name, str)
+                      else name)
     if not isinstance(memories, bool):
         raise TypeError(f"Memories must be True or False, not {memories!r}")
     parity = _check_patterns(parity)
     from amaranth.back import rtlil
-    text = rtlil.convert(component, name=name, emit_src=False)
-    key = {"rtlil": hashlib.sha256(text.encode()).hexdigest()}
+    text = rtlil.convert(component, name="ftv_top", emit_src=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    name = name.replace("{digest}", digest[:12])
+    text = text.replace("\\ftv_top", f"\\{name}")
+    key = {"rtlil": digest}
 
     def frontend(work):
         (work / "component.il").write_text(text)
