@@ -27,8 +27,8 @@ __all__ = ["ClusterError", "DaskRunner", "local_workers", "check_address"]
 
 #: Simulated seconds a batch is sized to, once the speed of an injection is known.
 TARGET_SECONDS = 0.3
-#: The smallest and largest batch, and the first batches' size (before any is timed).
-MIN_BATCH, MAX_BATCH, FIRST_BATCH = 16, 8192, 64
+#: The smallest and largest batch.
+MIN_BATCH, MAX_BATCH = 16, 8192
 #: Seconds between two looks at the cluster's size (workers may come and go).
 THREADS_EVERY = 2.0
 #: Seconds to reach a scheduler, and to wait for its first worker.
@@ -145,7 +145,9 @@ class DaskRunner:
     def _size(self, left, threads):
         if self._batch is not None:
             return self._batch
-        size = FIRST_BATCH if self._per_injection is None else \
+        # Before any batch is timed: a quarter of each thread's share (not a small probe:
+        # every batch costs a task and a new schedule of its own in the simulator).
+        size = math.ceil(left / (4 * threads)) if self._per_injection is None else \
             round(TARGET_SECONDS / max(self._per_injection, 1e-6))
         # Near the end, smaller batches: the last ones share out over every thread.
         size = min(size, math.ceil(left / (4 * threads)))
@@ -166,9 +168,10 @@ class DaskRunner:
         """
         import distributed
 
-        from .dask_worker import run_batch
+        from .dask_worker import prestart, run_batch
         figures = {"ran": 0, "sim_errors": 0, "cycles": 0, "submitted": 0}
         started, wall = time.monotonic(), time.time()
+        self._prestart(prestart, job)
         queue = deque(pending)
         flying = {}
         finished = distributed.as_completed(loop=self.client.loop)
@@ -199,6 +202,13 @@ class DaskRunner:
                 future.cancel()
         figures["seconds"] = time.monotonic() - started
         return figures
+
+    def _prestart(self, prestart, job):
+        """Start every worker's simulators side by side, before the first task."""
+        try:
+            self.client.run(prestart, job)
+        except Exception:       # a worker that cannot start one: its tasks will say why
+            pass
 
     def _record(self, result, batch, recorder, figures, wall):
         done = recorder.store.done

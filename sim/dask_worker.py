@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .supervisor import CampaignError, _check_golden
 
-__all__ = ["Job", "Simulator", "run_batch", "close_simulators", "warm"]
+__all__ = ["Job", "Simulator", "run_batch", "close_simulators", "warm", "prestart"]
 
 #: A worker gives up on a batch after this many simulator failures in a row.
 FAILURE_LIMIT = 3
@@ -304,6 +304,27 @@ def warm():
 
     from . import toolchain  # noqa: F401 (imported for its import time)
     return os.getpid()
+
+
+def prestart(job, dask_worker=None):
+    """Start one simulator of ``job`` per thread of this worker (``dask_worker``, given by
+    ``Client.run``) and keep them idle (run on
+    every worker at once before the first task, so that they start side by side, not each
+    at its worker's first task); return how many are idle. A simulator that fails to start
+    is left to the tasks, which report it."""
+    threads = getattr(dask_worker, "nthreads", 1) if dask_worker is not None else 1
+    with _lock:
+        have = len(_idle.get(job.key, []))
+    started = []
+    try:
+        for _ in range(max(0, threads - have)):
+            started.append(_take(job))
+    except CampaignError:
+        pass
+    for simulator in started:
+        _give_back(simulator)
+    with _lock:
+        return len(_idle.get(job.key, []))
 
 
 def _host():

@@ -104,7 +104,7 @@ class TestParts:
     def test_batches_are_sized_by_time(self):
         runner = DaskRunner.__new__(DaskRunner)
         runner._batch, runner._per_injection = None, None
-        assert runner._size(10_000, 2) == dask_backend.FIRST_BATCH   # not timed yet
+        assert runner._size(10_000, 2) == 1250     # not timed yet: a quarter of a share
         runner._per_injection = 0.001                   # 1 ms an injection: 0.3 s batches
         assert runner._size(10_000, 2) == 300
         assert runner._size(800, 2) == 100              # the end shared out: left / 4 threads
