@@ -1,11 +1,13 @@
-"""CampaignBench: a golden and a faulty lockstep system side by side, classified online.
+"""CampaignBench: a golden and K faulty lockstep systems side by side, classified online.
 
 A fault-insertion campaign needs, for every injection, the fault-free behaviour to compare
 with. Instead of recording a golden trace and comparing it in the testbench (Python in the
-per-cycle path), the bench builds the same system twice: a *golden* copy and a *faulty*
-copy with a :class:`~ftvoter.hdl.inject.FaultInjector`, both reset together and fed the
-same inputs. Hardware monitors compare them every cycle and keep what a classification
-needs; the testbench only writes one injection, waits for ``done`` and reads the record.
+per-cycle path), the bench builds the system several times: one *golden* copy and
+``copies`` *faulty* copies, each with a :class:`~ftvoter.hdl.inject.FaultInjector`, fed the
+same inputs. Hardware monitors (:mod:`~ftvoter.hdl.campaign_monitor`) compare each faulty
+copy with the golden one every cycle and keep what a classification needs; the testbench
+only writes an injection, waits for ``done`` and reads the record. The faulty copies share
+the golden copy's cycles: each runs its own injection, started when it is free.
 """
 
 from amaranth.hdl import (
@@ -23,28 +25,20 @@ from amaranth.hdl import (
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from .campaign_lane_faults import drive_lane_faults, lane_fault_fields, lane_fault_record
+from .campaign_lane_faults import lane_fault_fields, lane_fault_record
 from .campaign_lanes import (
-    Events,
-    StreamCheck,
     copy_lane_memories,
     instrumented_bridge,
-    lane_pairs,
     load_bridge_state,
     load_lane_states,
-    ram_differs,
 )
-from .campaign_lanes import (
-    first_cycle as _first,
-)
-from .campaign_lanes import lane_outputs as _outputs
-from .encodings import NEVER
-from .inject import FaultModel
+from .campaign_monitor import monitor_copy
+from .encodings import MAX_COPIES, NEVER
 from .lockstep import Lockstep
 from .state_load import insert_loads
 from .units.memory import AXI4LiteMemory
 
-__all__ = ["CampaignBench", "NEVER", "COPY_DOMAIN"]
+__all__ = ["CampaignBench", "NEVER", "COPY_DOMAIN", "MAX_COPIES"]
 
 #: The clock domain of the lane RAMs' memory ports in the bench (same clock as ``sync``,
 #: no reset, and not held by a load): lanes built for a bench put their RAM's copy port
@@ -53,15 +47,26 @@ COPY_DOMAIN = "ftv_copy"
 
 
 class CampaignBench(wiring.Component):
-    """Run one injection at a time on a faulty copy of a lockstep system, against a golden one.
+    """Run injections on faulty copies of a lockstep system, against one golden copy.
 
-    ``system(faults)`` is called twice and must return a
-    :class:`~ftvoter.hdl.lockstep.Lockstep`: with ``faults=None`` (the golden copy) and with
-    the site patterns (the faulty copy). Each copy's path(s) end in an on-chip RAM.
+    ``system(faults)`` is called once with ``faults=None`` (the golden copy) and once per
+    faulty copy with the site patterns, and must return a
+    :class:`~ftvoter.hdl.lockstep.Lockstep`. Each copy's path(s) end in an on-chip RAM.
 
-    Writing a new value to ``seq`` starts an injection: the fault inputs are latched at the
-    next clock edge, both copies are reset at the edge after, and the cycle that follows is
-    cycle 0 of the run. The run ends (``done`` rises, with ``done_seq`` equal to ``seq``) at cycle
+    Each faulty copy ``k`` has its own ``seq``, ``injection``, ``done``, ``done_seq`` and
+    ``record`` (with ``copies`` > 1 these ports are arrays, copy ``k``'s element at index
+    ``k``, so its packed bits at ``k`` times the width of one). Writing a new value to a
+    copy's ``seq`` starts an injection on it: the fault inputs are latched at the next
+    clock edge, and the copy starts at the edge after, in one of two ways (``restart``):
+
+    - a *restart* resets every copy (the golden one included) and starts each copy whose
+      new ``seq`` asks for a restart; the cycle that follows is cycle 0;
+    - a *load* gives the faulty copy the golden copy's state (every register; the lane
+      RAMs block by block) while everything else stands still; its run starts in the
+      golden copy's current cycle. One copy loads at a time: copies asking together are
+      started one after the other.
+
+    A copy's run ends (``done`` rises, with ``done_seq`` equal to its ``seq``) at cycle
     ``start + window``, or earlier once the outcome can no longer change:
 
     - the fault is over (a flip after its cycle, a stuck-at after its duration), no lane
@@ -70,30 +75,32 @@ class CampaignBench(wiring.Component):
     - the fault was detected and the system reacted: halted, took a lane out, or (delayed
       lockstep, detection only) raised ``mismatch``.
 
-    Cycle outputs (``*_at``) give the first cycle of an event, counted from cycle 0, or
-    :data:`NEVER`.
+    Cycles are counted from the last restart (standing still during loads), so a record
+    does not depend on how its run was started. Cycle outputs (``*_at``) give the first
+    cycle of an event, or :data:`NEVER`.
 
     Lanes with a state port (a :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`
     core: ``core.state_out``/``state_in``/``state_load``) are loaded through it, and the
-    golden lanes stand still through it. Lanes with a RAM with a memory port (``ram.copy``,
-    in domain :data:`COPY_DOMAIN`) have it copied block by block: a load copies, from each
-    golden lane RAM to its faulty twin, the blocks either wrote since the last load (the
-    load lasts that many cycles, the golden copy standing still); a restart restores both
-    from the RAM's initial contents (the program) for the blocks written since the last
-    restart. A lane's RAM is part of its state for ``state_differs``: its writes are
-    compared with the golden twin's, in order.
+    copies that stand still stand still through it. Lanes with a RAM with a memory port
+    (``ram.copy``, in domain :data:`COPY_DOMAIN`) have it copied block by block: a load
+    copies to the faulty lane RAM the blocks written since its last load (by it, or by
+    the golden twin); a restart restores every copy from the RAM's initial contents (the
+    program) for the blocks written since the last restart. A lane's RAM is part of its
+    state for ``state_differs``: its writes are compared with the golden twin's, in order.
 
     Parameters
     ----------
     system : callable
         ``system(faults)`` returns a :class:`~ftvoter.hdl.lockstep.Lockstep`.
     faults : list of str
-        Site patterns for the faulty copy's injector.
+        Site patterns for the faulty copies' injectors.
     ram_words : int
         Words of RAM behind each path.
     ram_init : sequence of int
         Their initial contents (what the lanes read before they write: a CPU lane's
         requests), at most ``ram_words`` words.
+    copies : int
+        Faulty copies (1 to :data:`MAX_COPIES`).
 
     Members
     -------
@@ -102,15 +109,17 @@ class CampaignBench(wiring.Component):
     injection : In(StructLayout)
         The run: the fault, as the :class:`~ftvoter.hdl.inject.FaultInjector` inputs
         (``arm``, ``site``, ``mask``, ``model``, ``start``, ``duration``, ``common``),
-        and ``window``, the observation window in cycles from ``start``. Field offsets:
-        :attr:`injection_fields`.
+        ``window``, the observation window in cycles from ``start``, and ``restart``.
+        Field offsets: :attr:`injection_fields`.
     done : Out(1), done_seq : Out(8)
         The run is over; which run.
+    finished : Out(8)
+        Runs ended, modulo 256 (one port to wait on, whichever copies ended).
     record : Out(StructLayout)
         What the run did (field offsets: :attr:`record_fields`):
 
-        - ``cycle``: cycles since the run started; ``checker_at``: first cycle of the
-          faulty copy's ``checker_error`` (the checker found a fault in itself);
+        - ``cycle``: the cycle its run ended; ``checker_at``: first cycle of the faulty
+          copy's ``checker_error`` (the checker found a fault in itself);
         - ``mismatch_at``, ``self_error_at``, ``diverged_at``, ``io_wrong_at``: first cycle
           of the faulty copy's ``mismatch``; of a lane's ``self_error``; of a lane output
           differing from the same lane's in the golden copy (as the design's checker
@@ -122,41 +131,45 @@ class CampaignBench(wiring.Component):
         - ``online``, ``halted``: the faulty copy's lanes in the vote; its bridge halted;
         - ``lag``: requests the faulty copy owes the golden copy (stalled or stopped);
           ``lag_overflow``: it fell more behind than the monitors hold;
-        - ``golden_requests``: requests made by the golden copy (a measure of progress);
+        - ``golden_requests``: requests made by the golden copy during the run;
         - ``rollbacks``: rollbacks of the faulty copy (systems built with rollback);
           ``rollback_cycles``: the last one's length, from ``mismatch`` to the lanes
           running again.
     """
 
-    def __init__(self, system, *, faults, ram_words=256, ram_init=()):
+    def __init__(self, system, *, faults, ram_words=256, ram_init=(), copies=1):
         if not callable(system):
             raise TypeError(f"System must be callable, not {system!r}")
         if not isinstance(ram_words, int) or isinstance(ram_words, bool) or ram_words < 1:
             raise TypeError(f"RAM words must be a positive integer, not {ram_words!r}")
+        if (not isinstance(copies, int) or isinstance(copies, bool) or
+                not 1 <= copies <= MAX_COPIES):
+            raise TypeError(f"Copies must be an integer from 1 to {MAX_COPIES}, not "
+                            f"{copies!r}")
         ram_init = list(ram_init)
         if len(ram_init) > ram_words:
             raise TypeError(f"RAM init must be at most {ram_words} words, not "
                             f"{len(ram_init)}")
         self._ram_init = ram_init
         self._golden = system(None)
-        self._faulty = system(faults)
-        for copy in (self._golden, self._faulty):
+        self._faulties = [system(faults) for _ in range(copies)]
+        for copy in (self._golden, *self._faulties):
             if not isinstance(copy, Lockstep):
                 raise TypeError(f"System must return a Lockstep, not {copy!r}")
-        if self._faulty.injector is None:
+        if self._faulties[0].injector is None:
             raise ValueError(f"The faulty copy must have a fault injector, not faults="
                              f"{faults!r}")
         self._ram_words = ram_words
-        self._pairs = lane_pairs(self._golden, self._faulty)
         self._paths = 2 if "path1_bus" in self._golden.signature.members else 1
         lanes = self._golden.lanes
-        fault = self._faulty.injector.signature.members
+        faulty = self._faulties[0]
+        fault = faulty.injector.signature.members
         self._program = data.StructLayout({
             **{name: fault[name].shape for name in
                ("arm", "site", "mask", "model", "start", "duration", "common")},
             "window": 32,
             "restart": 1,
-            **lane_fault_fields(self._faulty),
+            **lane_fault_fields(faulty),
         })
         self._record = data.StructLayout({
             "cycle": 32, "mismatch_at": 32, "self_error_at": 32, "checker_at": 32,
@@ -164,14 +177,18 @@ class CampaignBench(wiring.Component):
             "io_wrong_at": 32, "diverged": lanes, "state_differs": lanes, "online": lanes,
             "halted": 1, "lag": 8, "lag_overflow": 1, "golden_requests": 32,
             "rollbacks": 8, "rollback_cycles": 16, "bridge_differs": 1,
-            **lane_fault_record(self._faulty),
+            **lane_fault_record(faulty),
         })
+
+        def each(shape):
+            return shape if copies == 1 else data.ArrayLayout(shape, copies)
         super().__init__({
-            "seq":       In(8),
-            "injection": In(self._program),
-            "done":      Out(1),
-            "done_seq":  Out(8),
-            "record":    Out(self._record),
+            "seq":       In(each(8)),
+            "injection": In(each(self._program)),
+            "done":      Out(copies),
+            "done_seq":  Out(each(8)),
+            "record":    Out(each(self._record)),
+            "finished":  Out(8),
         })
 
     @staticmethod
@@ -179,14 +196,28 @@ class CampaignBench(wiring.Component):
         return [(name, f.offset, f.width) for name, f in layout]
 
     @property
+    def copies(self):
+        return len(self._faulties)
+
+    @property
     def injection_fields(self):
-        """``(name, offset, width)`` of each field of ``injection``, for packing it."""
+        """``(name, offset, width)`` of each field of one copy's ``injection``."""
         return self._fields(self._program)
 
     @property
     def record_fields(self):
-        """``(name, offset, width)`` of each field of ``record``, for unpacking it."""
+        """``(name, offset, width)`` of each field of one copy's ``record``."""
         return self._fields(self._record)
+
+    @property
+    def injection_width(self):
+        """Bits of one copy's ``injection`` (copy ``k``'s start at ``k`` times this)."""
+        return self._program.size
+
+    @property
+    def record_width(self):
+        """Bits of one copy's ``record``."""
+        return self._record.size
 
     @property
     def golden(self):
@@ -194,19 +225,29 @@ class CampaignBench(wiring.Component):
 
     @property
     def faulty(self):
-        return self._faulty
+        """The first faulty copy."""
+        return self._faulties[0]
+
+    @property
+    def faulties(self):
+        return list(self._faulties)
 
     @property
     def sites(self):
-        """The faulty copy's fault sites (``site`` indexes this list)."""
-        return self._faulty.injector.sites
+        """The faulty copies' fault sites (``site`` indexes this list)."""
+        return self._faulties[0].injector.sites
+
+    def _port(self, name, k):
+        port = getattr(self, name)
+        return port if self.copies == 1 else port[k]
 
     def elaborate(self, platform):
         m = Module()
-        seen, pending, restart, load = self._start(m)
-        if instrumented_bridge(self._golden) is not None or any(
+        golden, faulties = self._golden, self._faulties
+        seen, accept, restart, loads, loading = self._start(m)
+        if instrumented_bridge(golden) is not None or any(
                 getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
-                for g, _ in self._pairs):
+                for g in golden.units):
             # CPU lanes: the systems run in their own domain, reset at a restart (the cores
             # given as Verilog instances included: ResetInserter does not reach them), and
             # the lane RAMs' memory ports in one that neither a load nor a restart holds.
@@ -215,56 +256,99 @@ class CampaignBench(wiring.Component):
             m.domains += copy
             m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
                          copy.clk.eq(ClockSignal())]
-            m.submodules.systems = DomainRenamer("sys")(self._systems(platform, load))
+            m.submodules.systems = DomainRenamer("sys")(self._systems(platform, loads,
+                                                                      loading))
         else:
             # Amaranth lanes only: the same, with the restart inserted into every register's
             # own reset (a model about 40% faster under Verilator than one clocked through
             # a derived domain's clock).
-            m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
-        load_lane_states(m, self._pairs, load, self._golden, self._faulty)
-        self._bridge_differs = load_bridge_state(m, self._golden, self._faulty, load)
-        q = self._latch_program(m, pending)
-        r = self._record_signals(m)
-        self._count_cycles(m, cycle := r["cycle"], restart, load)
-        run = Module()   # the monitors: cleared at the start of each injection
-        detected = self._monitor_detection(m, run, r, cycle)
-        self._monitor_lanes(run, r, cycle)
-        self._monitor_paths(m, run, r, cycle)
-        settled = drive_lane_faults(m, run, self._faulty, q, r, cycle)
-        self._end_run(m, run, q, r, cycle, detected, seen, settled)
-        m.submodules.run = ResetInserter(restart | load)(run)
+            m.submodules.systems = ResetInserter(restart)(self._systems(platform, loads,
+                                                                        loading))
+        load_lane_states(m, golden, faulties, loads, loading)
+        bridge_differs = load_bridge_state(m, golden, faulties, loads, loading)
+        cycle = Signal(32, name="cycle")
+        with m.If(restart):         # as the injectors' counters do; it saturates
+            m.d.sync += cycle.eq(0)
+        with m.Elif(~loading & ~cycle.all()):
+            m.d.sync += cycle.eq(cycle + 1)
+        dones, endings = [], []
+        for k, faulty in enumerate(faulties):
+            q = self._latch_program(m, k, accept[k])
+            run = Module()      # the copy's monitors: cleared at the start of each of its runs
+            done, done_seq = Signal(name=f"done{k}"), Signal(8, name=f"done_seq{k}")
+            r, ending = monitor_copy(m, run, golden, faulty, self._record, q=q, cycle=cycle,
+                             paths=self._paths, bridge_differs=bridge_differs[k],
+                             seen=seen[k], done=done, done_seq=done_seq, name=f"copy{k}")
+            # The record's cycle follows the bench's until the run is done.
+            with m.If(restart):
+                m.d.sync += r["cycle"].eq(0)
+            with m.Elif(loads[k]):
+                m.d.sync += r["cycle"].eq(cycle)
+            with m.Elif(~loading & ~done & ~r["cycle"].all()):
+                m.d.sync += r["cycle"].eq(r["cycle"] + 1)
+            m.d.comb += [self._port("record", k).eq(Cat(*(r[name] for name, _ in
+                                                          self._record))),
+                         self._port("done_seq", k).eq(done_seq)]
+            dones.append(done)
+            endings.append(ending & ~loading & ~restart & ~loads[k])
+            # Held while another copy loads (the golden copy and its events stand still).
+            m.submodules[f"run{k}"] = ResetInserter(restart | loads[k])(
+                EnableInserter(~loading)(run))
+        m.d.comb += self.done.eq(Cat(*dones))
+        # Counts the runs that ended: a testbench waits for it to change, whichever copies
+        # ended (a change in the cycle done rises).
+        m.d.sync += self.finished.eq(self.finished + sum(endings))
         return m
 
     def _start(self, m):
-        """Return ``seen``, ``pending``, ``restart`` and ``load``: a new ``seq`` starts a run."""
-        # A new ``seq`` is seen at one clock edge and resets the run at the next, so that no
+        """Return ``seen``, ``accept`` (per copy), ``restart``, ``loads`` (per copy) and
+        ``loading``: a new ``seq`` starts a run."""
+        # A new ``seq`` is seen at one clock edge and starts the run at the next, so that no
         # logic of the run depends combinationally on a top-level input: the simulator
-        # re-evaluates such logic whenever it may have touched an input.
-        # Both last one cycle, or as long as the lane RAMs take to copy (_lane_memories).
-        seen = Signal(8)
-        pending = Signal()
-        restart_pulse, load_pulse = Signal(), Signal()
-        m.d.comb += pending.eq(self.seq != seen)
-        m.d.sync += [seen.eq(self.seq),
-                     restart_pulse.eq(pending & self.injection.restart),
-                     load_pulse.eq(pending & ~self.injection.restart)]
-        restoring, copying = copy_lane_memories(m, self._pairs, restart_pulse, load_pulse)
-        restart, load = Signal(), Signal()
-        m.d.comb += [restart.eq(restart_pulse | restoring), load.eq(load_pulse | copying)]
-        return seen, pending, restart, load
+        # re-evaluates such logic whenever it may have touched an input. A restart or a load
+        # lasts one cycle, or as long as the lane RAMs take to copy.
+        copies = range(self.copies)
+        seen = [Signal(8, name=f"seen{k}") for k in copies]
+        pending = [self._port("seq", k) != seen[k] for k in copies]
+        restarts = [pending[k] & self._port("injection", k).restart for k in copies]
+        any_restart = Cat(*restarts).any()
+        busy = Signal()
+        accept = [Signal(name=f"accept{k}") for k in copies]
+        earlier = 0     # a copy before this one asks for a load: it goes first
+        for k in copies:
+            load = pending[k] & ~restarts[k]
+            m.d.comb += accept[k].eq(~busy & (restarts[k] | (load & ~earlier & ~any_restart)))
+            earlier = earlier | load
+            with m.If(accept[k]):
+                m.d.sync += seen[k].eq(self._port("seq", k))
+        restart_pulse = Signal()
+        load_pulses = [Signal(name=f"load_pulse{k}") for k in copies]
+        m.d.sync += restart_pulse.eq(~busy & any_restart)
+        for k in copies:
+            m.d.sync += load_pulses[k].eq(accept[k] & ~restarts[k])
+        restoring, copying, targets = copy_lane_memories(
+            m, self._golden, self._faulties, restart_pulse, load_pulses)
+        restart, loading = Signal(), Signal()
+        loads = [Signal(name=f"load{k}") for k in copies]
+        for k in copies:
+            m.d.comb += loads[k].eq(load_pulses[k] | (copying & targets[k]))
+        m.d.comb += [restart.eq(restart_pulse | restoring), loading.eq(Cat(*loads).any()),
+                     busy.eq(restart_pulse | restoring | loading)]
+        return seen, accept, restart, loads, loading
 
-    def _systems(self, platform, load):
-        """Return the golden and the faulty copy, the faulty one loaded from the golden one."""
-        # At a restart both are reset; at a load the golden copy stands still for a cycle
-        # while every register of the faulty copy takes the golden copy's value.
-        fragments = {}
-        for copy, name in ((self._golden, "golden"), (self._faulty, "faulty")):
-            system = self._with_memories(copy)
-            fragments[name] = EnableInserter(~load)(Fragment.get(system, platform))
-        insert_loads(fragments["faulty"], fragments["golden"], load)
+    def _systems(self, platform, loads, loading):
+        """Return the golden and the faulty copies, each faulty one loaded from the golden one."""
+        # While a copy loads, every other copy (the golden one too) stands still, and every
+        # register of the loading copy takes the golden copy's value.
         systems = Module()
-        systems.submodules.golden = fragments["golden"]
-        systems.submodules.faulty = fragments["faulty"]
+        golden = EnableInserter(~loading)(Fragment.get(self._with_memories(self._golden),
+                                                       platform))
+        systems.submodules.golden = golden
+        for k, faulty in enumerate(self._faulties):
+            fragment = EnableInserter(~loading)(Fragment.get(self._with_memories(faulty),
+                                                             platform))
+            insert_loads(fragment, golden, loads[k])
+            systems.submodules["faulty" if k == 0 else f"faulty{k}"] = fragment
         return systems
 
     def _with_memories(self, copy):
@@ -281,120 +365,15 @@ class CampaignBench(wiring.Component):
             connect(system, bus, memory.bus)
         return system
 
-    def _latch_program(self, m, pending):
-        """Latch the run's parameters when it starts, drive the injector; return them."""
+    def _latch_program(self, m, k, accept):
+        """Latch copy ``k``'s run parameters when it starts, drive its injector; return them."""
         # Logic fed by registers, not by top-level inputs, is not re-evaluated whenever the
         # simulator touches an input.
-        program = Signal(self._program)
-        with m.If(pending):
-            m.d.sync += program.eq(self.injection)
+        program = Signal(self._program, name=f"program{k}")
+        with m.If(accept):
+            m.d.sync += program.eq(self._port("injection", k))
         q = {name: program[name] for name, _ in self._program}
-        injector = self._faulty.fault
+        injector = self._faulties[k].fault
         for name in ("arm", "site", "mask", "model", "start", "duration", "common"):
             m.d.comb += getattr(injector, name).eq(q[name])
         return q
-
-    def _record_signals(self, m):
-        """Return the fields of ``record`` as signals, by name (``*_at`` start at NEVER)."""
-        r = {name: Signal(field.shape, name=name,
-                          init=NEVER if name.endswith("_at") else 0)
-             for name, field in self._record}
-        m.d.comb += self.record.eq(Cat(*(r[name] for name, _ in self._record)))
-        return r
-
-    @staticmethod
-    def _count_cycles(m, cycle, restart, load):
-        """Count in ``cycle`` the cycles since the last restart, standing still during a load."""
-        # As the injector's counter does; it saturates.
-        with m.If(restart):
-            m.d.sync += cycle.eq(0)
-        with m.Elif(~load & ~cycle.all()):
-            m.d.sync += cycle.eq(cycle + 1)
-
-    def _monitor_detection(self, m, run, r, cycle):
-        """Record the first ``mismatch`` and ``self_error``; return "the fault was detected"."""
-        faulty = self._faulty
-        detected = Signal()
-        m_any = faulty.mismatch
-        self_error = faulty.self_error.any()
-        _first(run, r["mismatch_at"], m_any, cycle)
-        if "rollback" in faulty.signature.members:
-            with run.If(faulty.rollback & ~r["rollbacks"].all()):
-                run.d.sync += r["rollbacks"].eq(r["rollbacks"] + 1)
-            m.d.comb += r["rollback_cycles"].eq(faulty.rollback_cycles)
-        _first(run, r["self_error_at"], self_error, cycle)
-        checker = faulty.checker_error if "checker_error" in faulty.signature.members else 0
-        _first(run, r["checker_at"], checker, cycle)
-        m.d.comb += detected.eq((r["mismatch_at"] != NEVER) | (r["self_error_at"] != NEVER) |
-                                (r["checker_at"] != NEVER))
-        return detected
-
-    def _monitor_lanes(self, run, r, cycle):
-        """Compare each lane's outputs and state with the golden copy's same lane."""
-        golden, faulty = self._golden, self._faulty
-        differs = Signal(golden.lanes)
-        for i, (g, f) in enumerate(zip(golden.units, faulty.units, strict=True)):
-            raw = faulty.bridge is None
-            run.d.comb += differs[i].eq(_outputs(g.bus, g.self_error, raw) !=
-                                        _outputs(f.bus, f.self_error, raw))
-            g_state = Cat(*(register for _, register in g.site_registers()))
-            f_state = Cat(*(register for _, register in f.site_registers()))
-            ram_differs_ = ram_differs(run, i, g, f)
-            run.d.comb += r["state_differs"][i].eq((g_state != f_state) | ram_differs_)
-        run.d.comb += r["bridge_differs"].eq(self._bridge_differs)
-        with run.If(differs.any() & (r["diverged_at"] == NEVER)):
-            run.d.sync += [r["diverged_at"].eq(cycle), r["diverged"].eq(differs)]
-
-    def _monitor_paths(self, m, run, r, cycle):
-        """Compare the requests on the paths with the golden copy's, in order; report status."""
-        golden, faulty = self._golden, self._faulty
-        # A system that rolls back re-executes, one that resyncs a lane stops for it: it
-        # falls behind by what it redid, or by the stop.
-        deep = any(name in faulty.signature.members for name in ("rollback", "lane_cmd"))
-        wrong, overflow, lag = [], [], []
-        for j in range(self._paths):
-            g = Events(run, getattr(golden, f"path{j}_bus"), f"golden{j}")
-            f = Events(run, getattr(faulty, f"path{j}_bus"), f"faulty{j}")
-            for kind in ("write", "read"):
-                check = StreamCheck(run, f"{kind}{j}", getattr(g, f"{kind}_valid"),
-                                     getattr(g, kind), getattr(f, f"{kind}_valid"),
-                                     getattr(f, kind), depth=64 if deep else 8)
-                wrong.append(check.wrong)
-                overflow.append(check.overflow)
-                lag.append(check.lag)
-            with run.If((g.write_valid | g.read_valid) & ~r["golden_requests"].all()):
-                run.d.sync += r["golden_requests"].eq(r["golden_requests"] + 1)
-        _first(run, r["io_wrong_at"], Cat(*wrong).any(), cycle)
-        m.d.comb += [
-            r["lag"].eq(sum(lag)),
-            r["lag_overflow"].eq(Cat(*overflow).any()),
-            r["online"].eq(faulty.online),
-        ]
-        if faulty.bridge is not None:
-            m.d.comb += r["halted"].eq(faulty.halted)
-
-    def _end_run(self, m, run, q, r, cycle, detected, seen, settled):
-        """Raise ``done`` once the outcome is settled or the window is over."""
-        faulty = self._faulty
-        start, window = q["start"], q["window"]
-        over = Signal()
-        with m.If(~q["arm"]):
-            m.d.comb += over.eq(1)
-        with m.Elif(q["model"] == FaultModel.FLIP):
-            m.d.comb += over.eq(cycle > start)
-        with m.Elif(q["duration"] != 0):
-            m.d.comb += over.eq(cycle > start + q["duration"])
-        converged = Signal()
-        m.d.comb += converged.eq(over & settled & (r["diverged_at"] == NEVER) & ~detected &
-                                 (r["io_wrong_at"] == NEVER) & ~r["state_differs"].any() &
-                                 ~r["bridge_differs"])
-        reacted = Signal()
-        if faulty.bridge is not None:
-            m.d.comb += reacted.eq(detected & (faulty.halted | ~faulty.online.all()))
-        else:
-            m.d.comb += reacted.eq(detected)
-        end = Signal()
-        m.d.comb += end.eq((cycle >= start + window) | converged | reacted)
-        with run.If(end & ~self.done):
-            run.d.sync += [self.done.eq(1), self.done_seq.eq(seen)]
-

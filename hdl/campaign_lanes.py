@@ -68,39 +68,54 @@ def lane_pairs(golden, faulty):
     return list(zip(golden.units, faulty.units, strict=True))
 
 
-def load_lane_states(m, pairs, load, golden=None, faulty=None):
-    """Load the faulty lanes' state ports from the golden ones'; hold the golden ones.
+def _stand_or_load(m, golden_port, faulty_ports, loads, loading, data, load):
+    """Drive state ports: while ``loading``, the golden one and every faulty one not
+    loading load their own state (they stand still), the loading one the golden one's."""
+    source = getattr(golden_port, data[0])
+    m.d.comb += [getattr(golden_port, data[1]).eq(source),
+                 getattr(golden_port, load).eq(loading)]
+    for port, mine in zip(faulty_ports, loads, strict=True):
+        m.d.comb += [getattr(port, data[1]).eq(Mux(mine, source, getattr(port, data[0]))),
+                     getattr(port, load).eq(loading)]
+
+
+def load_lane_states(m, golden, faulties, loads, loading):
+    """At the load of a faulty copy (``loads``, one per copy), load its lanes' state ports
+    from the golden ones'; every other copy stands still through its own.
 
     Systems built with rollback own their lanes' state ports (``state_ports``, known
     once elaborated): the load goes through their second input (``ext_in``)."""
-    if golden is not None and golden.state_ports is not None:
-        for g, f in zip(golden.state_ports, faulty.state_ports, strict=True):
-            m.d.comb += [g.ext_in.eq(g.state_out), g.ext_load.eq(load),
-                         f.ext_in.eq(g.state_out), f.ext_load.eq(load)]
+    if golden.state_ports is not None:
+        for i, g in enumerate(golden.state_ports):
+            _stand_or_load(m, g, [f.state_ports[i] for f in faulties], loads, loading,
+                           ("state_out", "ext_in"), "ext_load")
         return
-    for g, f in pairs:
+    for i, g in enumerate(golden.units):
         core = getattr(g, "core", None)
         if core is None or "state_out" not in core.signature.members:
             continue
-        m.d.comb += [g.core.state_in.eq(g.core.state_out), g.core.state_load.eq(load),
-                     f.core.state_in.eq(g.core.state_out), f.core.state_load.eq(load)]
+        _stand_or_load(m, g.core, [f.units[i].core for f in faulties], loads, loading,
+                       ("state_out", "state_in"), "state_load")
 
 
-def copy_lane_memories(m, pairs, restart_pulse, load_pulse):
-    """Copy the lane RAMs at a load (golden to faulty) and a restart (image to both);
-    return ``restoring`` and ``copying``: a copy is under way."""
+def copy_lane_memories(m, golden, faulties, restart_pulse, load_pulses):
+    """Copy the lane RAMs at a load (golden to the loading faulty copy) and a restart
+    (image to every copy); return ``restoring`` and ``copying`` (a copy is under way) and
+    ``targets`` (per faulty copy: it is the one loading)."""
     restoring, copying = Signal(), Signal()
+    targets = [Signal(name=f"copy_target{k}") for k in range(len(faulties))]
+    load_pulse = Cat(*load_pulses).any()
     mode = Signal()     # 1: restoring from the image
     with m.If(restart_pulse):
         m.d.sync += mode.eq(1)
     with m.Elif(load_pulse):
-        m.d.sync += mode.eq(0)
+        m.d.sync += [mode.eq(0), *(t.eq(p) for t, p in zip(targets, load_pulses, strict=True))]
     busy = []
-    for i, (g, f) in enumerate(pairs):
+    for i, g in enumerate(golden.units):
         ram = getattr(g, "ram", None)
         if ram is None or "copy" not in ram.signature.members:
             continue
-        gc, fc = g.ram.copy, f.ram.copy
+        gc, fcs = g.ram.copy, [f.units[i].ram.copy for f in faulties]
         sig = gc.signature
         copier = MemoryCopier(abits=sig.abits, data_width=sig.data_width,
                               blocks=sig.blocks, block_words=g.ram.block_words)
@@ -109,27 +124,39 @@ def copy_lane_memories(m, pairs, restart_pulse, load_pulse):
         m.submodules[f"lane{i}_image"] = rom
         image = rom.read_port(domain="comb")
         touched = Signal(sig.blocks, name=f"lane{i}_touched")  # written since restart
-        dirty = gc.dirty | fc.dirty
+        # Per faulty copy: blocks the golden twin wrote since the copy's last load, that
+        # another copy's load took out of the golden twin's dirty map.
+        since = [Signal(sig.blocks, name=f"lane{i}_since{k}") for k in range(len(fcs))]
+        everything = gc.dirty
+        loaded = gc.dirty
+        for fc, pulse, old in zip(fcs, load_pulses, since, strict=True):
+            everything = everything | fc.dirty
+            loaded = loaded | Mux(pulse, old | fc.dirty, 0)
         m.d.comb += [
             copier.start.eq(restart_pulse | load_pulse),
-            copier.blocks.eq(Mux(restart_pulse, touched | dirty, dirty)),
+            copier.blocks.eq(Mux(restart_pulse, touched | everything, loaded)),
             image.addr.eq(copier.src_addr),
             gc.raddr.eq(copier.src_addr),
             copier.src_data.eq(Mux(mode, image.data, gc.rdata)),
-            gc.clear.eq(copier.start), fc.clear.eq(copier.start),
+            gc.clear.eq(copier.start),
             gc.waddr.eq(copier.waddr), gc.wdata.eq(copier.wdata),
             gc.we.eq(copier.we & mode),
-            fc.waddr.eq(copier.waddr), fc.wdata.eq(copier.wdata), fc.we.eq(copier.we),
         ]
+        for fc, pulse, target in zip(fcs, load_pulses, targets, strict=True):
+            m.d.comb += [fc.clear.eq(restart_pulse | pulse),
+                         fc.waddr.eq(copier.waddr), fc.wdata.eq(copier.wdata),
+                         fc.we.eq(copier.we & (mode | target))]
         with m.If(restart_pulse):
-            m.d.sync += touched.eq(0)
+            m.d.sync += [touched.eq(0), *(old.eq(0) for old in since)]
         with m.Elif(load_pulse):
-            m.d.sync += touched.eq(touched | dirty)
+            m.d.sync += touched.eq(touched | loaded)
+            for pulse, old in zip(load_pulses, since, strict=True):
+                m.d.sync += old.eq(Mux(pulse, 0, old | gc.dirty))
         busy.append(copier.busy)
     if busy:
         m.d.comb += [restoring.eq(mode & Cat(*busy).any()),
                      copying.eq(~mode & Cat(*busy).any())]
-    return restoring, copying
+    return restoring, copying, targets
 
 
 def ram_differs(run, i, g, f):
@@ -179,13 +206,13 @@ def instrumented_bridge(system):
     return bridge
 
 
-def load_bridge_state(m, golden, faulty, load):
-    """At a load, the faulty copy's instrumented bridge takes the golden one's state, and
-    the golden one stands still (it loads its own); return "the bridges' states differ"
-    (0 without an instrumented bridge)."""
-    g, f = instrumented_bridge(golden), instrumented_bridge(faulty)
+def load_bridge_state(m, golden, faulties, loads, loading):
+    """At the load of a faulty copy, its instrumented bridge takes the golden one's state,
+    and every other copy stands still (it loads its own); return, per faulty copy, "the
+    bridges' states differ" (0 without an instrumented bridge)."""
+    g = instrumented_bridge(golden)
     if g is None:
-        return 0
-    m.d.comb += [g.state_in.eq(g.state_out), g.state_load.eq(load),
-                 f.state_in.eq(g.state_out), f.state_load.eq(load)]
-    return g.state_out != f.state_out
+        return [0] * len(faulties)
+    bridges = [instrumented_bridge(f) for f in faulties]
+    _stand_or_load(m, g, bridges, loads, loading, ("state_out", "state_in"), "state_load")
+    return [g.state_out != f.state_out for f in bridges]

@@ -41,6 +41,9 @@ FAULT_MODELS = {"flip": 0, "stuck0": 1, "stuck1": 2}
 LANE_FAULTS = {"remove-insert": 1, "unplug": 2}
 #: A 32-bit cycle counter's value for "did not happen" (and where it saturates).
 NEVER = 2**32 - 1
+
+#: The most faulty copies a campaign bench holds (:class:`~ftvoter.hdl.campaign.CampaignBench`).
+MAX_COPIES = 16
 #: The default AXI4-Lite address width of lanes, paths and memories (what a SoC
 #: integrator expects); designs that want a smaller bus say so explicitly.
 ADDR_WIDTH = 32

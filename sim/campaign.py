@@ -201,8 +201,11 @@ def _add(figures, run):
 def _manifest(spec, sites, injections, explicitly):
     """The campaign's manifest: spec, plan size, seed, versions and sites."""
     return {
-        "campaign": {"spec": spec.as_dict(), "injections": len(injections),
+        # What the campaign is (a resumed one must be the same); not how it is run.
+        "campaign": {"spec": {key: value for key, value in spec.as_dict().items()
+                              if key != "bench"}, "injections": len(injections),
                      **({"explicit": injections} if explicitly else {})},
+        "bench": spec.bench,
         "spec_file": spec.source,
         "seed": spec.seed,
         "git_revision": _git_revision(),

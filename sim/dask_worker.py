@@ -107,7 +107,7 @@ class Simulator:
                                             start_new_session=True)
         os.close(in_read)
         os.close(out_write)
-        self._offset, self._next, self._lines = 0, None, []
+        self._offset, self._next, self._flying, self._lines = 0, None, None, []
         self._send({"injection_fields": self.job.injection_fields,
                     "record_fields": self.job.record_fields, "window": self.job.window,
                     "golden_cycles": self.job.golden_cycles, "reuse": self.job.reuse})
@@ -129,20 +129,25 @@ class Simulator:
         """True until the simulator has been given its first batch."""
         return self._batch == 0
 
-    def run(self, injections):
-        """Run a batch; return ``(records, failure)``: the bench records of the injections
-        that ran, and ``None`` or ``(injection id or None, reason)`` if the simulator
-        stopped (it is then closed; its log is :meth:`log`)."""
+    def run(self, injections, copies=None):
+        """Run a batch (on ``copies`` faulty copies of the bench: None for all); return
+        ``(records, failure)``: the bench records of the injections that ran, and ``None``
+        or ``(injection id or None, reason)`` if the simulator stopped (it is then closed;
+        its log is :meth:`log`). The id is None when no one injection can be blamed: none,
+        or several, were in flight."""
         self._batch += 1
         # The simulator is idle and appends: the last batch's lines can go.
         os.truncate(self._records, 0)
         self._offset = 0
-        self._send({"batch": self._batch, "injections": injections})
+        self._send({"batch": self._batch, "injections": injections,
+                    **({} if copies is None else {"copies": copies})})
         try:
             lines = self._wait()
             failure = None
         except _Failed as failed:
-            lines, failure = failed.lines, (self._next, failed.reason)
+            suspects = [self._next] if self._flying is None else self._flying
+            lines = failed.lines
+            failure = (suspects[0] if len(suspects) == 1 else None, failed.reason)
         return [line for line in lines if "id" in line], failure
 
     def _send(self, message):
@@ -187,6 +192,7 @@ class Simulator:
             count += 1
             if "next" in message:
                 self._next = message["next"]
+                self._flying = message.get("flying")
             if "alive" not in message:
                 self._lines.append(message)
         return count
@@ -342,13 +348,14 @@ def run_batch(job, injections):
     rest = list(injections)
     in_a_row = 0
     simulated = 0.0
+    copies = None       # after a failure with several injections in flight: 1
     while rest:
         simulator = _take(job)
         if simulator.fresh:
             golden_at.append(simulator.golden_at)
         began = time.monotonic()
         try:
-            done, failure = simulator.run(rest)
+            done, failure = simulator.run(rest, copies)
             simulated += time.monotonic() - began
         except BaseException:
             simulator.close()
@@ -370,6 +377,8 @@ def run_batch(job, injections):
         if failed is not None:
             failures.append({"id": failed, "reason": f"simulator {reason}", "log": log})
             finished.add(failed)
+        else:
+            copies = 1
         rest = [injection for injection in rest if injection["id"] not in finished]
     return {"records": records, "failures": failures, "golden_at": golden_at,
             "cycles": sum(record["run_cycles"] for record in records),

@@ -177,7 +177,9 @@ def _lockstep(p):
     return lockstep
 
 
-def _campaign(p):
+def _campaign_system(p):
+    """Return ``(system, ram_words, ram_init)``: the campaign bench's system factory and
+    the RAM behind its path(s)."""
     if p["lane"] == "picorv32-rtl":
         raise ValueError("Lane kind picorv32-rtl has no fault sites and no state port: a "
                          "campaign needs picorv32, sentinel or workload")
@@ -200,7 +202,20 @@ def _campaign(p):
         # The bench copies the CPU lanes' RAMs through their memory ports.
         return _lockstep({**p, "faults": faults, "ram": 0, "copy_domain": COPY_DOMAIN,
                           "bridge_sites": bridge_sites})
-    return CampaignBench(system, faults=p["faults"], ram_words=ram_words, ram_init=ram_init)
+    return system, ram_words, ram_init
+
+
+def _campaign(p):
+    system, ram_words, ram_init = _campaign_system(p)
+    return CampaignBench(system, faults=p["faults"], ram_words=ram_words, ram_init=ram_init,
+                         copies=p["copies"])
+
+
+def _campaign_copy(p):
+    from ftvoter.hdl.campaign_copy import PlainCopy
+    system, ram_words, ram_init = _campaign_system(p)
+    return PlainCopy(system, faults=p["faults"], ram_words=ram_words, ram_init=ram_init,
+                     copy_domain=COPY_DOMAIN)
 
 
 #: Words of the campaign bench's path RAM behind CPU lanes.
@@ -220,6 +235,15 @@ class Design:
     defaults: dict = field(default_factory=dict)
 
 
+#: The campaign bench's parameters (and its plain copy's).
+_CAMPAIGN = {
+    "lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
+    "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
+    "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
+    "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False,
+    "self_check": False, "copies": 1}
+
+
 DESIGNS = {
     "comparator": Design(
         lambda p: LockstepComparator(p["width"], lanes=p["lanes"], offset=p["offset"],
@@ -236,13 +260,9 @@ DESIGNS = {
     # The campaign bench's RAMs are flip-flops (copied from golden to faulty at a load),
     # so the lanes' I/O window is small; its 16-bit bus keeps the default campaigns'
     # simulators (and results) what they were before the 32-bit default.
-    "campaign": Design(
-        _campaign, "ftvoter_campaign",
-        {"lanes": 2, "lane": "workload", "offset": 0, "seed": 1, "addr_width": 16,
-         "data_width": 32, "io_words": 16, "ram": 16, "paths": 1, "policy": "halt",
-         "timeout": 64, "csr_base": None, "faults": ["*"], "program": None,
-         "ram_bytes": 16384, "parity": False, "rollback": False, "live_resync": False,
-         "self_check": False}),
+    "campaign": Design(_campaign, "ftvoter_campaign", _CAMPAIGN),
+    # One faulty copy of the campaign bench's system alone (its plain simulation speed).
+    "campaign_copy": Design(_campaign_copy, "ftvoter_campaign_copy", _CAMPAIGN),
     # The board demo's core with its UART management port (simulated board top).
     "board": Design(_board, "ftvoter_board", {"lanes": 2, "uart_divisor": 16,
                                                 "live_resync": False}),

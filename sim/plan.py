@@ -36,6 +36,8 @@ def design_params(spec):
     for key in ("live_resync", "self_check"):
         if spec.design.get(key):
             params[key] = True
+    if spec.bench.get("copies", 1) > 1:
+        params["copies"] = spec.bench["copies"]
     if spec.workload.get("program") is not None:
         # A CPU lane: a 32-bit bus, the program in each lane's RAM.
         params.update(addr_width=32, program=spec.workload["program"])

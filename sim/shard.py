@@ -1,12 +1,13 @@
 """One campaign shard: a cocotb test that runs a list of injections on the campaign bench.
 
 Started by :mod:`ftvoter.sim.supervisor` in its own simulator process, never per cycle:
-for each injection it writes the fault to the bench's inputs, waits for ``done`` and
-appends the bench's record as one JSON line to ``$FTVOTER_SHARD_OUT`` (line-buffered, so
-a crash loses at most the injection in flight). The clock runs inside the Verilated
-model.
+for each injection it writes the fault to the inputs of a free faulty copy of the bench,
+waits for ``done`` and appends the bench's record as one JSON line to
+``$FTVOTER_SHARD_OUT`` (line-buffered, so a crash loses at most the injections in
+flight). The clock runs inside the Verilated model.
 
-Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``),
+Environment: ``FTVOTER_SHARD_PLAN`` (JSON: ``window``, ``golden_cycles``, ``injections``,
+``reuse``, ``copies``: the faulty copies to use, at most the bench's),
 ``FTVOTER_SHARD_OUT``, ``FTVOTER_PARENT`` (the campaign's pid: the shard stops if it is
 gone), and, to test that a failed shard is recorded, ``FTVOTER_SHARD_CRASH`` and
 ``FTVOTER_SHARD_HANG`` (an injection id at which to crash, or to stop responding), and
@@ -14,7 +15,6 @@ gone), and, to test that a failed shard is recorded, ``FTVOTER_SHARD_CRASH`` and
 default).
 """
 
-import bisect
 import gc
 import json
 import os
@@ -24,7 +24,9 @@ from pathlib import Path
 
 import cocotb
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import RisingEdge, Timer
+from cocotb.triggers import Timer
+
+from .slots import Slots
 
 #: The bench's wrapper runs a 10 ns clock with a 1 ps time precision.
 STEPS_PER_CYCLE = 10_000
@@ -49,14 +51,17 @@ def unpack(fields, packed):
 class Bench:
     """The campaign bench's ports, as cached cocotb handles.
 
-    ``injection`` and ``record`` are packed vectors; ``fields`` give each field's name,
-    offset and width (from :attr:`~ftvoter.hdl.campaign.CampaignBench.injection_fields`
-    and ``record_fields``), so one write and one read serve an injection.
+    ``injection`` and ``record`` are packed vectors of every faulty copy's fields (copy
+    ``k``'s at ``k`` times the width of one); ``fields`` give each field's name, offset
+    and width within one copy (from
+    :attr:`~ftvoter.hdl.campaign.CampaignBench.injection_fields` and ``record_fields``),
+    so one write starts the runs of a cycle and one read serves their records.
     """
 
     def __init__(self, dut, injection_fields, record_fields):
-        self._seq = 0
         self._injection_fields = injection_fields
+        self._injection_width = max(offset + width for _, offset, width in injection_fields)
+        self._record_width = max(offset + width for _, offset, width in record_fields)
         self._record_fields = [(name, offset, (1 << width) - 1)
                                for name, offset, width in record_fields]
         self._injection = dut.injection
@@ -64,50 +69,99 @@ class Bench:
         self._seq_handle = dut.seq
         self._done = dut.done
         self._done_seq = dut.done_seq
+        self._finished = dut.finished
+        self.copies = len(dut.injection) // self._injection_width
+        self._seqs = [0] * self.copies
+        self._injection_value = 0
+        self._seq_value = 0
+
+    def start(self, runs, window):
+        """Start runs: ``(copy, fault)`` pairs (``fault``: the injector inputs and
+        ``restart``), all in this cycle."""
+        width = self._injection_width
+        for copy, fault in runs:
+            packed = pack(self._injection_fields, {**fault, "window": window})
+            self._injection_value = (self._injection_value & ~(((1 << width) - 1) <<
+                                                                (copy * width)) |
+                                     packed << (copy * width))
+            self._seqs[copy] = seq = (self._seqs[copy] + 1) & 0xff
+            self._seq_value = self._seq_value & ~(0xff << (8 * copy)) | seq << (8 * copy)
+        self._injection.value = self._injection_value
+        self._seq_handle.value = self._seq_value
+
+    async def ended(self, running):
+        """Wait until some of the copies in ``running`` end their runs; return ``(copy,
+        record)`` pairs, in copy order."""
+        while True:
+            await self._finished.value_change
+            done = int(self._done.value)
+            done_seq = int(self._done_seq.value)
+            ended = [copy for copy in sorted(running) if done >> copy & 1 and
+                     done_seq >> (8 * copy) & 0xff == self._seqs[copy]]
+            if ended:
+                break
+        packed = self._record.value.to_unsigned()
+        width = self._record_width
+        return [(copy, {name: packed >> (copy * width + offset) & mask
+                        for name, offset, mask in self._record_fields}) for copy in ended]
 
     async def run(self, fault, window):
-        """Run one injection (``fault``: the injector inputs) and return the record."""
-        self._injection.value = pack(self._injection_fields, {**fault, "window": window})
-        self._seq = (self._seq + 1) & 0xff
-        self._seq_handle.value = self._seq
-        await RisingEdge(self._done)
-        while int(self._done_seq.value) != self._seq:   # the end of a run before ours
-            await RisingEdge(self._done)
-        record = self._record.value.to_unsigned()
-        return {name: record >> offset & mask for name, offset, mask in self._record_fields}
+        """Run one injection on the first faulty copy (``fault``: the injector inputs and
+        ``restart``); return its record."""
+        self.start([(0, fault)], window)
+        [(_, record)] = await self.ended([0])
+        return record
 
 
-class Schedule:
-    """The order of a shard's injections.
+async def run_injections(bench, slots, window, out, runs, *, crash=-1, hang=-1, parent=0):
+    """Run every injection of ``slots`` (:class:`~ftvoter.sim.slots.Slots`), starting with
+    ``runs`` (its :meth:`~ftvoter.sim.slots.Slots.begin`), and write each record as a JSON
+    line to ``out``; return ``(alive, cycle)``: False if the campaign (``parent``, a pid)
+    is gone, and the cycle the bench stands in (where the last runs ended; None if none
+    ran).
 
-    After a run that ended at cycle ``c``, the bench can go on from there: it loads the
-    faulty copy from the golden one instead of resetting both, so the next run need not
-    re-simulate the cycles before its start. The schedule therefore takes next the
-    injection with the earliest start from ``c + 2`` on (the load takes one cycle) and,
-    when there is none, restarts from reset with the earliest start left. With
-    ``reuse`` false, every run restarts, in plan order.
+    Every line names the injection started next (``next``) and, with several faulty
+    copies, those in flight (``flying``), so that a crash is pinned on the right one.
+    ``crash`` and ``hang`` are the ids of ``FTVOTER_SHARD_CRASH`` and ``_HANG``.
     """
-
-    def __init__(self, injections, reuse=True):
-        self._reuse = reuse
-        self._pending = (sorted(injections, key=lambda i: (i["start"], i["id"])) if reuse
-                         else list(reversed(injections)))
-        self._starts = [i["start"] for i in self._pending]
-
-    def __len__(self):
-        return len(self._pending)
-
-    def next(self, cycle=None):
-        """Return ``(injection, restart)``, the run to do after one that ended at ``cycle``."""
-        if not self._reuse:
-            return self._pending.pop(), 1
-        if cycle is not None:
-            index = bisect.bisect_left(self._starts, cycle + 2)
-            if index < len(self._pending):
-                del self._starts[index]
-                return self._pending.pop(index), 0
-        del self._starts[0]
-        return self._pending.pop(0), 1
+    started = {}        # copy -> (sim time, restart) of its run
+    count = 0
+    cycle = None
+    while slots.running:
+        for copy, injection, restart in runs:
+            if injection["id"] == crash:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if injection["id"] == hang:
+                time.sleep(3600)
+            started[copy] = (get_sim_time("step"), restart)
+        if runs:
+            bench.start([(copy, {**injection, "restart": restart})
+                         for copy, injection, restart in runs], window)
+        count += len(runs)
+        if parent and count % 64 < len(runs):
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                return False, cycle
+        ended = await bench.ended(slots.running)
+        cycle = ended[0][1]["cycle"]
+        ids = {copy: slots.running[copy]["id"] for copy, _ in ended}
+        now = get_sim_time("step")
+        runs = slots.ended([(copy, record["cycle"]) for copy, record in ended])
+        if not slots.running and len(slots):
+            runs = slots.begin()
+        following = runs[0][1]["id"] if runs else None
+        flying = slots.flying() if bench.copies > 1 else None
+        for copy, record in ended:
+            began, restart = started[copy]
+            record["run_cycles"] = (now - began) // STEPS_PER_CYCLE
+            record["id"] = ids[copy]
+            record["restart"] = restart
+            record["next"] = following
+            if flying is not None:
+                record["flying"] = flying
+            out.write(json.dumps(record) + "\n")
+    return True, cycle
 
 
 async def _heartbeat(out, cycles):
@@ -120,11 +174,9 @@ async def _heartbeat(out, cycles):
 @cocotb.test()
 async def run_shard(dut):
     plan = json.loads(Path(os.environ["FTVOTER_SHARD_PLAN"]).read_text())
-    crash = int(os.environ.get("FTVOTER_SHARD_CRASH", "-1"))
-    hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
-    parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
-    schedule = Schedule(plan["injections"], plan.get("reuse", True))
+    slots = Slots(plan["injections"], min(bench.copies, plan.get("copies", bench.copies)),
+                  plan.get("reuse", True))
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
         cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
@@ -134,27 +186,11 @@ async def run_shard(dut):
         # injection that runs next, so that a crash is pinned on the right one.
         golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0,
                                   "duration": 0, "restart": 1}, plan["golden_cycles"])
-        following = schedule.next() if len(schedule) else (None, 1)
-        out.write(json.dumps({"golden": golden, "next": following[0] and
-                              following[0]["id"]}) + "\n")
-        count = 0
-        while following[0] is not None:
-            injection, restart = following
-            if injection["id"] == crash:
-                os.kill(os.getpid(), signal.SIGSEGV)
-            if injection["id"] == hang:
-                time.sleep(3600)
-            count += 1
-            if parent and count % 64 == 0:
-                try:
-                    os.kill(parent, 0)
-                except ProcessLookupError:
-                    return
-            began = get_sim_time("step")
-            record = await bench.run({**injection, "restart": restart}, plan["window"])
-            record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
-            following = schedule.next(record["cycle"]) if len(schedule) else (None, 1)
-            record["id"] = injection["id"]
-            record["restart"] = restart
-            record["next"] = following[0] and following[0]["id"]
-            out.write(json.dumps(record) + "\n")
+        runs = slots.begin() if len(slots) else []
+        out.write(json.dumps({"golden": golden, "next": runs[0][1]["id"] if runs else None,
+                              **({"flying": slots.flying()} if bench.copies > 1 else {})})
+                  + "\n")
+        await run_injections(bench, slots, plan["window"], out, runs,
+                             crash=int(os.environ.get("FTVOTER_SHARD_CRASH", "-1")),
+                             hang=int(os.environ.get("FTVOTER_SHARD_HANG", "-1")),
+                             parent=int(os.environ.get("FTVOTER_PARENT", "0")))

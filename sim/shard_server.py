@@ -26,24 +26,14 @@ does not depend on that. ``FTVOTER_SHARD_CRASH``, ``FTVOTER_SHARD_HANG``,
 import gc
 import json
 import os
-import signal
-import time
 
 import cocotb
-from cocotb.simtime import get_sim_time
 
 # Not the shard's cocotb test itself: cocotb runs every test it finds in this module.
-from .shard import HEARTBEAT_CYCLES, STEPS_PER_CYCLE, Bench, Schedule, _heartbeat
+from .shard import HEARTBEAT_CYCLES, Bench, _heartbeat, run_injections
+from .slots import Slots
 
 __all__ = []
-
-
-def _alive(parent):
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @cocotb.test()
@@ -65,30 +55,23 @@ async def serve_shard(dut):
     out.write(json.dumps({"golden": golden, "next": None}) + "\n")
     os.write(notices, b"golden\n")
     cycle = None        # where the bench stands: None = the golden run just ended
-    count = 0
     for line in source:
         batch = json.loads(line)
-        schedule = Schedule(batch["injections"], layout["reuse"])
-        following = schedule.next(cycle) if len(schedule) else (None, 1)
-        out.write(json.dumps({"batch": batch["batch"], "next": following[0] and
-                              following[0]["id"]}) + "\n")
-        while following[0] is not None:
-            injection, restart = following
-            if injection["id"] == crash:
-                os.kill(os.getpid(), signal.SIGSEGV)
-            if injection["id"] == hang:
-                time.sleep(3600)
-            count += 1
-            if parent and count % 64 == 0 and not _alive(parent):
-                return
-            began = get_sim_time("step")
-            record = await bench.run({**injection, "restart": restart}, layout["window"])
-            record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
-            cycle = record["cycle"]
-            following = schedule.next(cycle) if len(schedule) else (None, 1)
-            record["id"] = injection["id"]
-            record["restart"] = restart
-            record["next"] = following[0] and following[0]["id"]
-            out.write(json.dumps(record) + "\n")
+        slots = Slots(batch["injections"], min(bench.copies, batch.get("copies",
+                                                                       bench.copies)),
+                      layout["reuse"])
+        # A batch goes on from where the last one ended, when it can.
+        runs = [] if cycle is None else slots.ended([(copy, cycle)
+                                                     for copy in range(slots.copies)])
+        if not runs and len(slots):
+            runs = slots.begin()
+        out.write(json.dumps({"batch": batch["batch"], "next": runs[0][1]["id"] if runs
+                              else None, **({"flying": slots.flying()} if bench.copies > 1
+                                            else {})}) + "\n")
+        alive, ended = await run_injections(bench, slots, layout["window"], out, runs,
+                                            crash=crash, hang=hang, parent=parent)
+        if not alive:
+            return
+        cycle = cycle if ended is None else ended
         out.write(json.dumps({"done": batch["batch"], "next": None}) + "\n")
         os.write(notices, b"done\n")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
-from ftvoter.hdl.encodings import FAULT_MODELS, LANE_FAULTS, NEVER, POLICY_NAMES
+from ftvoter.hdl.encodings import FAULT_MODELS, LANE_FAULTS, MAX_COPIES, NEVER, POLICY_NAMES
 
 __all__ = ["SpecError", "CampaignSpec", "load_spec", "parse_spec", "sample_size"]
 
@@ -69,11 +69,14 @@ class CampaignSpec:
     faults: dict = field(default_factory=dict)
     observation: dict = field(default_factory=dict)
     source: str = "<spec>"
+    #: How the bench runs it (``copies``: faulty copies per bench); changes no result.
+    bench: dict = field(default_factory=dict)
 
     def as_dict(self):
         return {"name": self.name, "seed": self.seed, "design": self.design,
                 "workload": self.workload, "faults": self.faults,
-                "observation": self.observation}
+                "observation": self.observation, **({"bench": self.bench} if self.bench
+                                                    else {})}
 
 
 class _Checker:
@@ -118,9 +121,10 @@ def parse_spec(data, source="<spec>"):
     """Check a spec given as a dict (as read from TOML) and return a :class:`CampaignSpec`."""
     c = _Checker(source)
     for key in data:
-        if key not in ("name", "seed", "design", "workload", "faults", "observation"):
+        if key not in ("name", "seed", "design", "workload", "faults", "observation",
+                       "bench"):
             c.fail(key, "unknown key (known: name, seed, design, workload, faults, "
-                        "observation)")
+                        "observation, bench)")
     name = data.get("name", Path(source).stem if source != "<spec>" else "campaign")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", name):
         c.fail("name", f"must be a name of letters, digits, '_' and '-' (not starting with "
@@ -241,7 +245,12 @@ def parse_spec(data, source="<spec>"):
                                        maximum=MAX_CYCLE - high,
                                        why=" (start.max + window must fit the bench's 32-bit "
                                            "cycle counter)")}
-    return CampaignSpec(name, seed, design, workload, faults, observation, source)
+    b = c.table(data, "bench", ("copies",))
+    bench = {}
+    if "copies" in b:
+        bench["copies"] = c.integer(b, "copies", "bench.copies", minimum=1,
+                                    maximum=MAX_COPIES)
+    return CampaignSpec(name, seed, design, workload, faults, observation, source, bench)
 
 
 def _stopping(c, f, statistical):

@@ -59,6 +59,8 @@ class Shard:
         self.golden = None
         self.recorded = set()       # ids of this shard's injections recorded
         self.next_id = None         # the injection the shard said it runs next
+        self.flying = None          # with several faulty copies: the injections in flight
+        self.copies = None          # faulty copies to use (None: the bench's)
         self.last_progress = time.monotonic()
         self.process = None
 
@@ -66,9 +68,10 @@ class Shard:
         """Write the shard's plan and start its simulator, in a session of its own."""
         plan_file = self.folder / "plan.json"
         bench = bench_injections(self.injections)
+        copies = {} if self.copies is None else {"copies": self.copies}
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
                                             "injections": bench, "reuse": reuse,
-                                            **self.layout}))
+                                            **copies, **self.layout}))
         from .toolchain import cocotb_command
         command, environment = cocotb_command(
             simulation, "ftvoter.sim.shard", test_dir=self.folder,
@@ -205,8 +208,9 @@ class Supervisor:
             shard.kill()
             self._recorder.append_new(shard.read())
 
-    def _start(self, number, attempt, injections):
+    def _start(self, number, attempt, injections, copies=None):
         shard = Shard(number, attempt, injections, self._shards, self._layout)
+        shard.copies = copies
         self.running.append(shard)
         shard.start(self._simulation, *self._launch)
 
@@ -231,6 +235,7 @@ class Supervisor:
         new = []
         for record in shard.read():
             shard.next_id = record["next"]
+            shard.flying = record.get("flying")
             if "golden" in record:
                 shard.golden = _check_golden(record["golden"])
                 self.figures.setdefault("startup_seconds", time.monotonic() - self._started)
@@ -249,12 +254,22 @@ class Supervisor:
             log = self._keep_log(shard, f"shard{shard.number}-startup.log")
             raise CampaignError(f"a simulator shard failed before its first injection; "
                                 f"see {log}")
-        # The injection in flight failed the simulator: record it, go on.
-        failed = self._recorder.by_id[shard.next_id]
         self._failures += 1
         if self._failures > self._limit:
             raise CampaignError(f"shards keep failing with no progress; see "
                                 f"{shard.folder / 'sim.log'}")
+        suspects = [shard.next_id] if shard.flying is None else shard.flying
+        if len(suspects) != 1:
+            # Several injections were in flight on as many faulty copies: the rest runs
+            # on one copy, which pins the failure on one injection if it comes again.
+            rest = [injection for injection in shard.injections
+                    if injection["id"] not in shard.recorded]
+            shutil.rmtree(shard.folder, ignore_errors=True)
+            if rest:
+                self._start(shard.number, shard.attempt + 1, rest, copies=1)
+            return
+        # The injection in flight failed the simulator: record it, go on.
+        failed = self._recorder.by_id[suspects[0]]
         log = self._keep_log(shard, f"injection{failed['id']}.log")
         self._recorder.error(failed, f"simulator {reason}", log)
         self.figures["ran"] += 1
@@ -263,7 +278,7 @@ class Supervisor:
                 if injection["id"] not in shard.recorded and injection is not failed]
         shutil.rmtree(shard.folder, ignore_errors=True)
         if rest:
-            self._start(shard.number, shard.attempt + 1, rest)
+            self._start(shard.number, shard.attempt + 1, rest, shard.copies)
 
     def _keep_log(self, shard, name):
         """Copy the shard's simulator log to ``logs/<name>``; return its path."""

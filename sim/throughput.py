@@ -8,12 +8,20 @@ Three ways to run the same injections of a spec on the same Verilated campaign b
   clock, awaits every edge, samples the outputs each cycle and runs every injection to
   the end of its window (on a sample of the injections);
 - a **plain C++ loop** (``data/campaign_loop.cpp``) on the same model, without cocotb or
-  VPI: the physical limit of this machine.
+  VPI: the physical limit of this model;
 
-Speeds are given as injections per second and as bench cycles per second (one bench cycle
-simulates both the golden and the faulty copy of the system).
+and, with ``copies``, the engine again (one worker) on benches of K faulty copies sharing
+the golden one. Speeds are given as injections per second and as bench cycles per second
+(with one faulty copy a bench cycle simulates the golden and the faulty copy).
+
+The **limit** of an injection is its settle time (cycles from its start until its outcome
+is final: the record's end) on one faulty copy, at the plain speed of that copy alone
+(:class:`~ftvoter.hdl.campaign_copy.PlainCopy` in ``data/copy_loop.cpp``): the limit in
+injections per second is that speed over the mean settle time, and each one-worker row is
+given as a share of it.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -33,6 +41,9 @@ from .toolchain import ToolchainError, build_root, build_simulator, design_key, 
 __all__ = ["campaign_throughput", "print_throughput"]
 
 _LOOP = Path(__file__).resolve().parent / "data" / "campaign_loop.cpp"
+_COPY_LOOP = Path(__file__).resolve().parent / "data" / "copy_loop.cpp"
+#: Cycles the plain copy is timed over.
+COPY_CYCLES = 2_000_000
 
 
 def _bench_plan(spec, injections, layout, window):
@@ -58,30 +69,43 @@ def _naive(spec, bench_plan, folder):
     return json.loads(out.read_text())
 
 
-def _native(spec, bench_plan, folder):
-    from .toolchain import export_verilog, setup_environment, write_atomic
-    setup_environment()
-    params = design_params(spec)
-    source = export_verilog("campaign", params)
-    top, text, _ = bench_wrapper(make_bench(spec).signature)
-    loop = hashlib.sha256(_LOOP.read_bytes()).hexdigest()[:8]
-    build = build_root() / "native" / f"campaign-{design_key('campaign', params)}-{loop}"
+def _loop_build(name, sources, loop, top):
+    """Build (or reuse) a Verilated model with a C++ loop as its main; return the
+    executable."""
+    from .toolchain import write_atomic
+    digest = hashlib.sha256(loop.read_bytes()).hexdigest()[:8]
+    build = build_root() / "native" / f"{name}-{digest}"
     executable = build / f"V{top}"
     if not executable.exists():
         build.mkdir(parents=True, exist_ok=True)
-        wrapper = build / f"{top}.v"
-        write_atomic(wrapper, text)
+        files = []
+        for source in sources:
+            if isinstance(source, tuple):       # (file name, text): written here
+                write_atomic(build / source[0], source[1])
+                source = build / source[0]
+            files.append(str(source))
         environment = {**os.environ, "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include "
                                                   "CFG_CXXFLAGS_COROUTINES=-fcoroutines"}
         result = subprocess.run(
             ["verilator", "--cc", "--exe", "--build", "--timing", "-O3", "-Wno-fatal",
              *BUILD_ARGS, "--top-module", top, "-Mdir", str(build), "-j", "2",
-             str(source), str(wrapper), str(_LOOP)],
+             *files, str(loop)],
             capture_output=True, text=True, env=environment)
         (build / "build.log").write_text(result.stdout + result.stderr)
         if result.returncode or not executable.exists():
-            raise ToolchainError(f"building the C++ campaign loop failed; see "
+            raise ToolchainError(f"building the C++ loop {loop.name} failed; see "
                                  f"{build / 'build.log'}")
+    return executable
+
+
+def _native(spec, bench_plan, folder):
+    from .toolchain import export_verilog, setup_environment
+    setup_environment()
+    params = design_params(spec)
+    source = export_verilog("campaign", params)
+    top, text, _ = bench_wrapper(make_bench(spec).signature)
+    executable = _loop_build(f"campaign-{design_key('campaign', params)}", [
+        source, (f"{top}.v", text)], _LOOP, top)
     fields = {name: (offset, width) for name, offset, width in bench_plan["injection_fields"]}
     words = (max(offset + width for offset, width in fields.values()) + 31) // 32
     lines = []
@@ -99,8 +123,44 @@ def _native(spec, bench_plan, folder):
     return json.loads(result.stdout)
 
 
-def campaign_throughput(spec, *, workers=2, naive=200):
-    """Measure the three ways on ``spec``; return a list of rows and a dict of ratios."""
+def _plain_copy(spec):
+    """The plain simulation speed of one faulty copy of the spec's system, alone."""
+    from .toolchain import export_verilog, setup_environment
+    setup_environment()
+    params = design_params(spec)
+    params.pop("copies", None)
+    source = export_verilog("campaign_copy", params)
+    executable = _loop_build(f"copy-{design_key('campaign_copy', params)}", [source],
+                             _COPY_LOOP, "ftvoter_campaign_copy")
+    result = subprocess.run([str(executable), str(COPY_CYCLES)], capture_output=True,
+                            text=True)
+    if result.returncode:
+        raise ToolchainError(f"the plain copy's C++ loop failed: {result.stderr.strip()[:200]}")
+    figures = json.loads(result.stdout)
+    return figures["cycles"] / figures["seconds"]
+
+
+def _engine_row(spec, folder, workers, copies):
+    """Run the campaign engine; return its row and its records."""
+    spec = dataclasses.replace(spec, bench={**spec.bench, "copies": copies})
+    out = folder / f"campaign{workers}-{copies}"
+    began = time.monotonic()
+    figures = run_campaign(spec, out, workers=workers, progress=False)
+    total = time.monotonic() - began
+    records = ResultStore(out).records()
+    # Steady state: from the first shard's golden run on (the naive loop and the C++ loop
+    # time themselves after their start-up too).
+    return {"method": "campaign", "workers": workers, "copies": copies,
+            "injections": len(records),
+            "seconds": figures["seconds"] - figures["startup_seconds"],
+            "cycles": figures["cycles"], "seconds_whole_run": figures["seconds"],
+            "seconds_with_build_check": total}, records
+
+
+def campaign_throughput(spec, *, workers=2, naive=200, copies=()):
+    """Measure the three ways on ``spec`` (and the engine with each number of ``copies``);
+    return a list of rows and a dict of ratios."""
+    spec = dataclasses.replace(spec, bench={**spec.bench, "copies": 1})   # the loops' bench
     layout = inspect_bench(spec)
     injections = plan(spec, layout["sites"])
     window = spec.observation["window"]
@@ -108,32 +168,30 @@ def campaign_throughput(spec, *, workers=2, naive=200):
     folder = Path(tempfile.mkdtemp(prefix="ftvoter-bench-"))
     try:
         for count in sorted({workers, 1}, reverse=True):
-            out = folder / f"campaign{count}"
-            began = time.monotonic()
-            figures = run_campaign(spec, out, workers=count, progress=False)
-            total = time.monotonic() - began
-            records = ResultStore(out).records()
-            # Steady state: from the first shard's golden run on (the naive loop and the
-            # C++ loop time themselves after their start-up too).
-            rows.append({"method": "campaign", "workers": count,
-                         "injections": len(records),
-                         "seconds": figures["seconds"] - figures["startup_seconds"],
-                         "cycles": figures["cycles"], "seconds_whole_run": figures["seconds"],
-                         "seconds_with_build_check": total})
+            row, records = _engine_row(spec, folder, count, 1)
+            rows.append(row)
+        for k in sorted(set(copies) - {1}):
+            rows.append(_engine_row(spec, folder, 1, k)[0])
         bench_plan = _bench_plan(spec, injections, layout, window)
         native = _native(spec, bench_plan, folder)
         rows.append({"method": "plain C++ loop", "workers": 1, **native})
         sample = {**bench_plan, "injections": bench_plan["injections"][:naive]}
         rows.append({"method": "naive cocotb", "workers": 1, **_naive(spec, sample, folder)})
+        plain = _plain_copy(spec)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    settles = [r["end_cycle"] - r["start"] for r in records if r.get("end_cycle") is not None]
+    settle = sum(settles) / len(settles)
+    limit = plain / settle
     for row in rows:
         row["injections_per_second"] = row["injections"] / row["seconds"]
         row["cycles_per_second"] = row["cycles"] / row["seconds"]
         if "seconds_whole_run" in row:
             row["injections_per_second_whole_run"] = (row["injections"] /
                                                       row["seconds_whole_run"])
-    by = {(row["method"], row["workers"]): row for row in rows}
+        if row["method"] == "campaign" and row["workers"] == 1:
+            row["share_of_limit"] = row["injections_per_second"] / limit
+    by = {(row["method"], row["workers"]): row for row in rows if row.get("copies", 1) == 1}
     one = by[("campaign", 1)]
     best = by[("campaign", workers)]
     native = by[("plain C++ loop", 1)]
@@ -144,6 +202,10 @@ def campaign_throughput(spec, *, workers=2, naive=200):
         native["cycles_per_second"],
         "campaign_share_of_cpp_all_cores": best["cycles_per_second"] /
         (native["cycles_per_second"] * workers),
+        "limit": {"injections_per_second": limit, "mean_settle_cycles": settle,
+                  "copy_cycles_per_second": plain},
+        "share_of_limit": {row.get("copies", 1): row["share_of_limit"] for row in rows
+                           if "share_of_limit" in row},
     }
     return rows, ratios
 
@@ -153,19 +215,29 @@ def print_throughput(spec, rows, ratios, workers):
     print(f"ftvoter bench: campaign throughput, {spec.name} ({spec.source}): "
           f"{spec.design['lanes']} '{spec.design['lane']}' lanes, "
           f"{rows[0]['injections']} injections, {os.cpu_count()} CPUs")
-    print(f"  {'method':<15} {'workers':>7} {'injections':>10} {'inj/s':>8} "
-          f"{'bench cycles/s':>15} {'whole run inj/s':>16}")
+    print(f"  {'method':<15} {'workers':>7} {'copies':>6} {'injections':>10} {'inj/s':>8} "
+          f"{'bench cycles/s':>15} {'whole run inj/s':>16} {'of limit':>8}")
     for row in rows:
         whole = row.get("injections_per_second_whole_run")
-        print(f"  {row['method']:<15} {row['workers']:>7} {row['injections']:>10} "
+        share = row.get("share_of_limit")
+        print(f"  {row['method']:<15} {row['workers']:>7} {row.get('copies', ''):>6} "
+              f"{row['injections']:>10} "
               f"{row['injections_per_second']:>8,.0f} {row['cycles_per_second']:>15,.0f} "
-              f"{'' if whole is None else f'{whole:,.0f}':>16}")
+              f"{'' if whole is None else f'{whole:,.0f}':>16} "
+              f"{'' if share is None else f'{100 * share:.0f}%':>8}")
     print(f"  campaign is {ratios['campaign_vs_naive']:.1f}x the naive way (one process "
           f"each)")
     print(f"  campaign cycles/s are {100 * ratios['campaign_share_of_cpp_one_process']:.0f}% "
           f"of the plain C++ loop's (one process), "
           f"{100 * ratios['campaign_share_of_cpp_all_cores']:.0f}% of {workers} C++ loops "
           f"on {workers} cores")
-    print("  (a bench cycle simulates the golden and the faulty copy of the system; inj/s "
+    limit = ratios["limit"]
+    shares = ", ".join(f"{100 * share:.0f}% with {k} cop{'y' if k == 1 else 'ies'}"
+                       for k, share in sorted(ratios["share_of_limit"].items()))
+    print(f"  limit: {limit['injections_per_second']:,.0f} inj/s per core (the mean settle "
+          f"time, {limit['mean_settle_cycles']:,.1f} cycles, on one faulty copy alone at its "
+          f"plain C++ speed, {limit['copy_cycles_per_second']:,.0f} cycles/s); the engine "
+          f"in one process reaches {shares} (goal: at least 60%)")
+    print("  (a bench cycle simulates the golden and the faulty copies of the system; inj/s "
           "and cycles/s count from the end of start-up, as the other loops time "
           "themselves; 'whole run' from the start of the shards, build excepted)")

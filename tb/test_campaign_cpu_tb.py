@@ -106,3 +106,13 @@ class TestCpuCampaign:
             assert record["detected_by"] == "mismatch"
             assert record["detection_latency"] > 0
             assert record["escaped"] is False and record["offline"] == []
+
+    @pytest.mark.long     # make test-long: a bench of four PicoRV32 systems to build
+    def test_three_copies_give_the_records_of_one(self, built, reference, tmp_path):
+        # Three faulty copies share the golden one: each is loaded from it (cores through
+        # their state ports, lane RAMs with the blocks written since that copy's last
+        # load) while the others stand still.
+        import dataclasses
+        spec = dataclasses.replace(load_spec(built), bench={"copies": 3})
+        run_campaign(spec, tmp_path, workers=1, progress=False)
+        assert by_id(tmp_path) == reference

@@ -207,3 +207,88 @@ class TestVerilogTop:
         width = sum(width for _, _, width in bench.injection_fields)
         assert generated["injection"] == ("input", f"[{width - 1}:0]")
         assert generated["done"] == ("output", "")
+
+
+def run_slots(bench, injections, window, reuse=True):
+    """Run ``injections`` (dicts of ``injection`` fields with ``id``) on every faulty copy
+    of ``bench`` as a campaign shard schedules them (:class:`Slots`); return the records
+    by id, with the copy and the way each run started."""
+    from ftvoter.sim.slots import Slots
+    copies = bench.copies
+    slots = Slots(injections, copies, reuse)
+    records = {}
+    sim = Simulator(bench)
+    sim.add_clock(1e-6)
+
+    def port(name, k):
+        value = getattr(bench, name)
+        return value if copies == 1 else value[k]
+
+    async def testbench(ctx):
+        seqs = [0] * copies
+        started = {}
+
+        def launch(runs):
+            for k, injection, restart in runs:
+                seqs[k] = (seqs[k] + 1) & 0xff
+                fields = {key: injection.get(key, 0) for key, _, _ in bench.injection_fields}
+                ctx.set(port("injection", k), {**fields, "window": window,
+                                               "restart": restart})
+                ctx.set(port("seq", k), seqs[k])
+                started[k] = (injection["id"], restart)
+        launch(slots.begin())
+        finished = 0
+        while slots.running:
+            done, done_seq, record, finished = await ctx.tick().sample(
+                bench.done, bench.done_seq, bench.record, bench.finished).until(
+                bench.finished != finished)
+            ends = []
+            for k in sorted(slots.running):
+                seq = done_seq if copies == 1 else done_seq[k]
+                if done >> k & 1 and int(seq) == seqs[k]:
+                    fields = record if copies == 1 else record[k]
+                    values = {name: int(getattr(fields, name))
+                              for name, _, _ in bench.record_fields}
+                    ident, restart = started[k]
+                    records[ident] = {**values, "copy": k, "restart": restart}
+                    ends.append((k, values["cycle"]))
+            launch(slots.ended(ends))
+            if not slots.running and len(slots):
+                launch(slots.begin())
+    sim.add_testbench(testbench)
+    sim.run()
+    return records
+
+
+class TestCopies:
+    def test_init_wrong(self):
+        for copies in (0, 17, True, 2.0):
+            with pytest.raises(TypeError, match=r"^Copies must be an integer from 1 to 16, "):
+                CampaignBench(system, faults=["*"], copies=copies)
+
+    def test_copies_give_the_records_of_one(self):
+        # The same injections on three faulty copies sharing the golden one, started by
+        # loads from it while the others run, give the records of one copy run by restarts
+        # from reset (every run simulated from cycle 0) and of one copy run by loads.
+        one = CampaignBench(system, faults=["*"])
+        names = ["lane0.bus.awvalid", "lane1.regfile.parity", "lane0.regfile.r1",
+                 "lane1.bus.wdata"]
+        injections = [{"id": n, "arm": 1, "site": site(one, names[n % 4]), "mask": 1 << (n % 3),
+                       "model": (FaultModel.FLIP, FaultModel.STUCK1, FaultModel.STUCK0)[n % 3],
+                       "start": 3 + 7 * n % 41, "duration": 0} for n in range(10)]
+        reference = run_slots(one, injections, 40, reuse=False)
+        three = CampaignBench(system, faults=["*"], copies=3)
+        assert three.record_fields == one.record_fields
+        shared = run_slots(three, injections, 40)
+        chained = run_slots(one, injections, 40)
+        assert {r["copy"] for r in shared.values()} == {0, 1, 2}
+        assert any(not r["restart"] for r in shared.values())
+        detected = [i for i, r in reference.items() if r["mismatch_at"] != NEVER]
+        assert detected and len(detected) < len(injections)
+        for records in (shared, chained):
+            for ident, record in reference.items():
+                got = {k: v for k, v in records[ident].items() if k not in
+                       ("copy", "restart", "golden_requests")}
+                want = {k: v for k, v in record.items() if k not in
+                        ("copy", "restart", "golden_requests")}
+                assert got == want, ident

@@ -18,8 +18,11 @@ def add_parser(commands):
                     "print injections/s and bench cycles/s: the campaign engine (with "
                     "--workers and with one), a plain C++ loop over the same injections "
                     "(no cocotb, no VPI: the physical limit), and the naive way (cocotb "
-                    "driving the clock and awaiting every edge) on a sample; then the "
-                    "ratios.")
+                    "driving the clock and awaiting every edge) on a sample; the engine "
+                    "again on benches of K faulty copies sharing one golden copy "
+                    "(--copies); then the ratios, and each one-process engine run as a "
+                    "share of the limit: the injections' mean settle time on one faulty "
+                    "copy alone at its plain C++ speed.")
     throughput.add_argument("spec", nargs="?", default="campaigns/dmr.toml", metavar="SPEC",
                             type=path, help="campaign spec (default: %(default)s)")
     throughput.add_argument("--workers", type=integer(1, MAX_WORKERS),
@@ -28,9 +31,26 @@ def add_parser(commands):
                                  "%(default)s here)")
     throughput.add_argument("--naive", type=integer(1, 100_000), default=200, metavar="N",
                             help="injections run the naive way (default: %(default)s)")
+    throughput.add_argument("--copies", type=_copies, default=(4,), metavar="K[,K...]",
+                            help="faulty copies per bench for the extra engine runs (one "
+                                 "worker; default: 4)")
     throughput.add_argument("--json", metavar="FILE", type=path,
                             help="also write the figures to FILE as JSON")
     return throughput
+
+
+def _copies(text):
+    import argparse
+
+    from ftvoter.hdl.encodings import MAX_COPIES
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(1 <= k <= MAX_COPIES for k in values):
+        raise argparse.ArgumentTypeError(f"expected numbers from 1 to {MAX_COPIES} "
+                                         f"separated by commas, not {text!r}")
+    return values
 
 
 def run(args):
@@ -41,7 +61,8 @@ def run(args):
     from ..throughput import campaign_throughput, print_throughput
     try:
         spec = load_spec(args.spec)
-        rows, ratios = campaign_throughput(spec, workers=args.workers, naive=args.naive)
+        rows, ratios = campaign_throughput(spec, workers=args.workers, naive=args.naive,
+                                           copies=args.copies)
     except SpecError as error:
         raise UsageError(str(error)) from None
     except CampaignError as error:

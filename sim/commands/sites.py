@@ -37,6 +37,7 @@ def run(args):
         # The lanes of the campaign's own design (its bus and I/O window), not the options'.
         from ..plan import design_params
         params = {**DESIGNS["campaign"].defaults, **design_params(spec)}
+        del params["copies"]        # the bench's, not the lockstep's
     params["ram"] = 0
     try:
         lockstep = build("lockstep", params)
