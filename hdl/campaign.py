@@ -21,8 +21,9 @@ from amaranth.hdl import (
     Signal,
 )
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib.wiring import In, Out
 
+from .campaign_ckpt import checkpoint_ports, checkpoint_slot
 from .campaign_lane_faults import drive_lane_faults, lane_fault_fields, lane_fault_record
 from .campaign_lanes import (
     Events,
@@ -33,6 +34,7 @@ from .campaign_lanes import (
     load_bridge_state,
     load_lane_states,
     ram_differs,
+    with_memories,
 )
 from .campaign_lanes import (
     first_cycle as _first,
@@ -42,7 +44,6 @@ from .encodings import NEVER
 from .inject import FaultModel
 from .lockstep import Lockstep
 from .state_load import insert_loads
-from .units.memory import AXI4LiteMemory
 
 __all__ = ["CampaignBench", "NEVER", "COPY_DOMAIN"]
 
@@ -81,7 +82,8 @@ class CampaignBench(wiring.Component):
     load lasts that many cycles, the golden copy standing still); a restart restores both
     from the RAM's initial contents (the program) for the blocks written since the last
     restart. A lane's RAM is part of its state for ``state_differs``: its writes are
-    compared with the golden twin's, in order.
+    compared with the golden twin's, in order. CPU lanes' benches have a checkpoint slot
+    (``ckpt_*``, :mod:`~ftvoter.hdl.campaign_ckpt`): a restart may go back to it.
 
     Parameters
     ----------
@@ -172,6 +174,7 @@ class CampaignBench(wiring.Component):
             "done":      Out(1),
             "done_seq":  Out(8),
             "record":    Out(self._record),
+            **checkpoint_ports(self._golden),
         })
 
     @staticmethod
@@ -203,6 +206,7 @@ class CampaignBench(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        self._slot = slot = checkpoint_slot(self)     # hdl/campaign_ckpt.py
         seen, pending, restart, load = self._start(m)
         if instrumented_bridge(self._golden) is not None or any(
                 getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
@@ -213,7 +217,7 @@ class CampaignBench(wiring.Component):
             m.domains.sys = sys = ClockDomain("sys")
             copy = ClockDomain(COPY_DOMAIN, reset_less=True)
             m.domains += copy
-            m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
+            m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | slot.reset),
                          copy.clk.eq(ClockSignal())]
             m.submodules.systems = DomainRenamer("sys")(self._systems(platform, load))
         else:
@@ -221,11 +225,12 @@ class CampaignBench(wiring.Component):
             # own reset (a model about 40% faster under Verilator than one clocked through
             # a derived domain's clock).
             m.submodules.systems = ResetInserter(restart)(self._systems(platform, load))
-        load_lane_states(m, self._pairs, load, self._golden, self._faulty)
-        self._bridge_differs = load_bridge_state(m, self._golden, self._faulty, load)
+        load_lane_states(m, self._pairs, load, self._golden, self._faulty, slot)
+        self._bridge_differs = load_bridge_state(m, self._golden, self._faulty, load, slot)
         q = self._latch_program(m, pending)
         r = self._record_signals(m)
-        self._count_cycles(m, cycle := r["cycle"], restart, load)
+        self._count_cycles(m, cycle := r["cycle"], restart, load, slot.origin)
+        slot.finish(m, cycle)
         run = Module()   # the monitors: cleared at the start of each injection
         detected = self._monitor_detection(m, run, r, cycle)
         self._monitor_lanes(run, r, cycle)
@@ -248,9 +253,12 @@ class CampaignBench(wiring.Component):
         m.d.sync += [seen.eq(self.seq),
                      restart_pulse.eq(pending & self.injection.restart),
                      load_pulse.eq(pending & ~self.injection.restart)]
-        restoring, copying = copy_lane_memories(m, self._pairs, restart_pulse, load_pulse)
+        restoring, copying = copy_lane_memories(m, self._pairs, restart_pulse, load_pulse,
+                                                self._slot)
         restart, load = Signal(), Signal()
-        m.d.comb += [restart.eq(restart_pulse | restoring), load.eq(load_pulse | copying)]
+        m.d.comb += [restart.eq(restart_pulse | restoring),
+                     load.eq(load_pulse | copying | self._slot.hold)]
+        self._slot.start(m, pending, self.injection, load_pulse, restart)
         return seen, pending, restart, load
 
     def _systems(self, platform, load):
@@ -259,27 +267,14 @@ class CampaignBench(wiring.Component):
         # while every register of the faulty copy takes the golden copy's value.
         fragments = {}
         for copy, name in ((self._golden, "golden"), (self._faulty, "faulty")):
-            system = self._with_memories(copy)
+            system = with_memories(copy, self._paths, self._ram_words, self._ram_init)
             fragments[name] = EnableInserter(~load)(Fragment.get(system, platform))
         insert_loads(fragments["faulty"], fragments["golden"], load)
+        self._slot.insert_restores(fragments["golden"], fragments["faulty"])
         systems = Module()
         systems.submodules.golden = fragments["golden"]
         systems.submodules.faulty = fragments["faulty"]
         return systems
-
-    def _with_memories(self, copy):
-        """Return a module of one copy of the system with the RAM(s) behind its path(s)."""
-        system = Module()
-        system.submodules.lockstep = copy
-        for j in range(self._paths):
-            bus = getattr(copy, f"path{j}_bus")
-            memory = AXI4LiteMemory(addr_width=bus.signature.addr_width,
-                                    data_width=bus.signature.data_width,
-                                    depth=self._ram_words, init=self._ram_init,
-                                    flops=True)
-            system.submodules[f"memory{j}"] = memory
-            connect(system, bus, memory.bus)
-        return system
 
     def _latch_program(self, m, pending):
         """Latch the run's parameters when it starts, drive the injector; return them."""
@@ -303,11 +298,11 @@ class CampaignBench(wiring.Component):
         return r
 
     @staticmethod
-    def _count_cycles(m, cycle, restart, load):
+    def _count_cycles(m, cycle, restart, load, origin=0):
         """Count in ``cycle`` the cycles since the last restart, standing still during a load."""
-        # As the injector's counter does; it saturates.
+        # As the injector's counter does (from ``origin``: a checkpoint's cycle); it saturates.
         with m.If(restart):
-            m.d.sync += cycle.eq(0)
+            m.d.sync += cycle.eq(origin)
         with m.Elif(~load & ~cycle.all()):
             m.d.sync += cycle.eq(cycle + 1)
 

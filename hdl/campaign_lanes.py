@@ -8,16 +8,17 @@ their initial contents. Registers written in Amaranth are copied by
 :func:`~ftvoter.hdl.state_load.insert_loads`.
 """
 
-from amaranth.hdl import Cat, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import Out, connect
 
 from .encodings import NEVER
 from .mem_copy import MemoryCopier
+from .units.memory import AXI4LiteMemory
 
 __all__ = ["Events", "StreamCheck", "lane_outputs", "lane_pairs", "load_lane_states",
-           "copy_lane_memories", "ram_differs"]
+           "copy_lane_memories", "ram_differs", "with_memories"]
 
 
 class Events:
@@ -63,32 +64,51 @@ class StreamCheck:
             m.d.sync += self.overflow.eq(1)
 
 
+def with_memories(copy, paths, words, init):
+    """Return a module of one copy of the system with the RAM(s) behind its path(s)."""
+    system = Module()
+    system.submodules.lockstep = copy
+    for j in range(paths):
+        bus = getattr(copy, f"path{j}_bus")
+        ram = AXI4LiteMemory(addr_width=bus.signature.addr_width,
+                             data_width=bus.signature.data_width,
+                             depth=words, init=init, flops=True)
+        system.submodules[f"memory{j}"] = ram
+        connect(system, bus, ram.bus)
+    return system
+
+
 def lane_pairs(golden, faulty):
     """The lanes of two copies of a lockstep system, pairwise."""
     return list(zip(golden.units, faulty.units, strict=True))
 
 
-def load_lane_states(m, pairs, load, golden=None, faulty=None):
+def load_lane_states(m, pairs, load, golden=None, faulty=None, slot=None):
     """Load the faulty lanes' state ports from the golden ones'; hold the golden ones.
 
     Systems built with rollback own their lanes' state ports (``state_ports``, known
-    once elaborated): the load goes through their second input (``ext_in``)."""
+    once elaborated): the load goes through their second input (``ext_in``). A checkpoint
+    ``slot`` (:mod:`~ftvoter.hdl.campaign_ckpt`) loads both from itself at a restore."""
     if golden is not None and golden.state_ports is not None:
         for g, f in zip(golden.state_ports, faulty.state_ports, strict=True):
             m.d.comb += [g.ext_in.eq(g.state_out), g.ext_load.eq(load),
                          f.ext_in.eq(g.state_out), f.ext_load.eq(load)]
         return
-    for g, f in pairs:
+    for i, (g, f) in enumerate(pairs):
         core = getattr(g, "core", None)
         if core is None or "state_out" not in core.signature.members:
             continue
-        m.d.comb += [g.core.state_in.eq(g.core.state_out), g.core.state_load.eq(load),
-                     f.core.state_in.eq(g.core.state_out), f.core.state_load.eq(load)]
+        state = g.core.state_out if slot is None else slot.state_in(("core", i),
+                                                                    g.core.state_out)
+        load_ = load if slot is None else slot.state_load(load)
+        m.d.comb += [g.core.state_in.eq(state), g.core.state_load.eq(load_),
+                     f.core.state_in.eq(state), f.core.state_load.eq(load_)]
 
 
-def copy_lane_memories(m, pairs, restart_pulse, load_pulse):
+def copy_lane_memories(m, pairs, restart_pulse, load_pulse, slot=None):
     """Copy the lane RAMs at a load (golden to faulty) and a restart (image to both);
-    return ``restoring`` and ``copying``: a copy is under way."""
+    return ``restoring`` and ``copying``: a copy is under way. A checkpoint ``slot``
+    makes the images writable (:meth:`~ftvoter.hdl.campaign_ckpt.CheckpointSlot.image`)."""
     restoring, copying = Signal(), Signal()
     mode = Signal()     # 1: restoring from the image
     with m.If(restart_pulse):
@@ -125,6 +145,8 @@ def copy_lane_memories(m, pairs, restart_pulse, load_pulse):
             m.d.sync += touched.eq(0)
         with m.Elif(load_pulse):
             m.d.sync += touched.eq(touched | dirty)
+        if slot is not None:
+            slot.image(m, i, rom, touched, copier, mode, dirty, g.ram.block_words)
         busy.append(copier.busy)
     if busy:
         m.d.comb += [restoring.eq(mode & Cat(*busy).any()),
@@ -179,13 +201,15 @@ def instrumented_bridge(system):
     return bridge
 
 
-def load_bridge_state(m, golden, faulty, load):
+def load_bridge_state(m, golden, faulty, load, slot=None):
     """At a load, the faulty copy's instrumented bridge takes the golden one's state, and
     the golden one stands still (it loads its own); return "the bridges' states differ"
-    (0 without an instrumented bridge)."""
+    (0 without an instrumented bridge). A checkpoint ``slot`` loads both at a restore."""
     g, f = instrumented_bridge(golden), instrumented_bridge(faulty)
     if g is None:
         return 0
-    m.d.comb += [g.state_in.eq(g.state_out), g.state_load.eq(load),
-                 f.state_in.eq(g.state_out), f.state_load.eq(load)]
+    state = g.state_out if slot is None else slot.state_in(("bridge",), g.state_out)
+    load_ = load if slot is None else slot.state_load(load)
+    m.d.comb += [g.state_in.eq(state), g.state_load.eq(load_),
+                 f.state_in.eq(state), f.state_load.eq(load_)]
     return g.state_out != f.state_out

@@ -124,16 +124,18 @@ async def run_shard(dut):
     hang = int(os.environ.get("FTVOTER_SHARD_HANG", "-1"))
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
+    from .checkpoint_slot import ShardCheckpoints
+    checkpoints = ShardCheckpoints(dut, bench, plan)
     schedule = Schedule(plan["injections"], plan.get("reuse", True))
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
         cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
                                                              HEARTBEAT_CYCLES))))
         # The golden check: no fault (a stuck-at with an empty mask, for the whole
-        # workload), so the two copies must agree all along. Every line names the
-        # injection that runs next, so that a crash is pinned on the right one.
-        golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0,
-                                  "duration": 0, "restart": 1}, plan["golden_cycles"])
+        # workload), so the two copies must agree all along; with checkpoints, the one
+        # their golden run made. Every line names the injection that runs next, so that
+        # a crash is pinned on the right one.
+        golden = await checkpoints.golden_check()
         following = schedule.next() if len(schedule) else (None, 1)
         out.write(json.dumps({"golden": golden, "next": following[0] and
                               following[0]["id"]}) + "\n")
@@ -151,6 +153,8 @@ async def run_shard(dut):
                 except ProcessLookupError:
                     return
             began = get_sim_time("step")
+            if restart:     # from reset, or from the checkpoint before the start
+                await checkpoints.restart(injection["start"])
             record = await bench.run({**injection, "restart": restart}, plan["window"])
             record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
             following = schedule.next(record["cycle"]) if len(schedule) else (None, 1)

@@ -56,12 +56,14 @@ async def serve_shard(dut):
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     layout = json.loads(source.readline())
     bench = Bench(dut, layout["injection_fields"], layout["record_fields"])
+    from .checkpoint_slot import ShardCheckpoints
+    checkpoints = ShardCheckpoints(dut, bench, layout)
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
                                                          HEARTBEAT_CYCLES))))
-    # The golden check (no fault, the whole workload), as every shard makes it.
-    golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0, "duration": 0,
-                              "restart": 1}, layout["golden_cycles"])
+    # The golden check (no fault, the whole workload), as every shard makes it; with
+    # checkpoints, the one their golden run made.
+    golden = await checkpoints.golden_check()
     out.write(json.dumps({"golden": golden, "next": None}) + "\n")
     os.write(notices, b"golden\n")
     cycle = None        # where the bench stands: None = the golden run just ended
@@ -82,6 +84,8 @@ async def serve_shard(dut):
             if parent and count % 64 == 0 and not _alive(parent):
                 return
             began = get_sim_time("step")
+            if restart:     # from reset, or from the checkpoint before the start
+                await checkpoints.restart(injection["start"])
             record = await bench.run({**injection, "restart": restart}, layout["window"])
             record["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
             cycle = record["cycle"]
