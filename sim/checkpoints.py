@@ -105,6 +105,11 @@ class Checkpoints:
         the program image."""
         return self._blocks[k][lane]
 
+    def block(self, k, lane, b):
+        """The words of block ``b`` of lane ``lane``'s RAM at checkpoint ``k`` (a block no
+        checkpoint changed is the program's; :class:`KeyError` if not in the file)."""
+        return self._blocks[k][lane].get(b) or self._program[lane][b]
+
     def switch(self, j, k):
         """Per lane, ``{address: word}`` to write into an image holding checkpoint ``j``'s
         RAM so that it holds checkpoint ``k``'s."""
