@@ -10,14 +10,15 @@
  * prints "ledger <rounds> rounds <n> requests <e> errors digest <hex>" (digest:
  * rotate-left-3 and xor of every result written) and exits 0, or 1 if a request was bad
  * (2 with more than 15 requests, as transactions.c). On PicoRV32 in the campaign bench
- * (the example requests), LEDGER_ROUNDS = 1200 runs about 12.9 million cycles.
+ * (the example requests), a round takes about 15,900 cycles: LEDGER_ROUNDS = 700 runs about
+ * 11.1 million cycles.
  */
 #include <stdint.h>
 
 #include "ftvoter.h"
 
 #ifndef LEDGER_ROUNDS
-#define LEDGER_ROUNDS 1200u
+#define LEDGER_ROUNDS 700u
 #endif
 #define MAX_REQUESTS ((FTV_AREA_WORDS - 1u) / 4u)
 #define ACCOUNTS 64u
