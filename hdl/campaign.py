@@ -257,7 +257,7 @@ class CampaignBench(wiring.Component):
                                                 self._slot)
         restart, load = Signal(), Signal()
         m.d.comb += [restart.eq(restart_pulse | restoring),
-                     load.eq(load_pulse | copying | self._slot.hold)]
+                     load.eq(self._slot.held(load_pulse | copying))]
         self._slot.start(m, pending, self.injection, load_pulse, restart)
         return seen, pending, restart, load
 

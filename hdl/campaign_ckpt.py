@@ -114,8 +114,10 @@ def checkpoint_slot(bench):
 
 class _NoSlot:
     """No checkpoint slot: a restart resets, nothing else changes."""
-    hold = 0
     origin = 0
+
+    def held(self, load):
+        return load
 
     def start(self, m, pending, injection, load_pulse, restart):
         self.reset = restart
@@ -228,6 +230,10 @@ class CheckpointSlot:
                 break
         else:
             raise ValueError("The faulty copy's fault injector has no cycle counter")
+
+    def held(self, load):
+        """The bench's load: with the host's hold (which stands the systems still)."""
+        return load | self.hold
 
     def state_in(self, key, state_out):
         """The value a state port loads: its slice of the base at a restore, else the
