@@ -66,7 +66,8 @@ def inspect_bench(spec):
     ``injection_fields`` and ``record_fields`` of its packed ports, and ``ckpt_fields``
     (of its checkpoint slot's ``ckpt_ctl``; None without a slot)."""
     bench = make_bench(spec)
-    control = bench.signature.members.get("ckpt_ctl")
+    members = bench.signature.members
+    control = members["ckpt_ctl"] if "ckpt_ctl" in members else None
     return {"sites": [{"index": index, **site.as_dict()}
                       for index, site in enumerate(bench.sites)],
             "injection_fields": bench.injection_fields, "record_fields": bench.record_fields,
