@@ -40,9 +40,10 @@ def _placed(injections, spec, where):
     return placed
 
 
-def checkpoint_throughput(spec, *, count=400, workers=1, repeat=1, say=None):
-    """Run the early and the late campaigns (``repeat`` times each, alternately); return
-    ``(rows, figures)``: a row per run, and the medians, ratios and checkpoint timing."""
+def checkpoint_throughput(spec, *, count=400, workers=1, repeat=1, without=0, say=None):
+    """Run the early and the late campaigns (``repeat`` times each, alternately), and
+    ``without`` of the late injections with no checkpoints; return ``(rows, figures)``: a
+    row per run, and the medians, ratios and checkpoint timing."""
     interval = checkpoint_interval(spec)
     if not interval:
         raise SpecError(f"{spec.source}: workload.checkpoint: the spec has no checkpoints "
@@ -73,6 +74,9 @@ def checkpoint_throughput(spec, *, count=400, workers=1, repeat=1, say=None):
                              "injections_per_second_whole_run":
                                  len(planned) / figures["seconds"]})
                 shutil.rmtree(out, ignore_errors=True)
+        if without:
+            rows.append(_without(spec, _placed(planned, spec, 1)[:without], workers,
+                                 folder / "without", say))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     median = {}
@@ -82,6 +86,7 @@ def checkpoint_throughput(spec, *, count=400, workers=1, repeat=1, say=None):
                         for key in ("injections_per_second",
                                     "injections_per_second_whole_run")}
     early, late = median["first 1%"], median["last 1%"]
+    plain = [row for row in rows if row["starts"] == "last 1%, none"]
     figures = {
         "spec": spec.source, "workload_cycles": spec.workload["cycles"],
         "interval": interval, "checkpoints": len(range(interval, spec.workload["cycles"],
@@ -95,7 +100,26 @@ def checkpoint_throughput(spec, *, count=400, workers=1, repeat=1, say=None):
         early["injections_per_second_whole_run"],
         "seconds": time.monotonic() - began,
     }
+    if plain:
+        figures["late_vs_without"] = (late["injections_per_second_whole_run"] /
+                                      plain[0]["injections_per_second_whole_run"])
     return rows, figures
+
+
+def _without(spec, injections, workers, out, say):
+    """Run the late ``injections`` with no checkpoints (every restart from reset, every
+    shard's golden check the whole workload); return their row."""
+    import dataclasses
+    plain = dataclasses.replace(spec, workload={**spec.workload, "checkpoint": 0})
+    figures = run_campaign(plain, out, workers=workers, progress=False,
+                           injections=injections, say=say)
+    steady = figures["seconds"] - figures["startup_seconds"]
+    return {"starts": "last 1%, none", "run": 1, "injections": len(injections),
+            "first_start": min(i["start"] for i in injections),
+            "last_start": max(i["start"] for i in injections), "seconds": steady,
+            "seconds_whole_run": figures["seconds"], "cycles": figures["cycles"],
+            "injections_per_second": len(injections) / steady,
+            "injections_per_second_whole_run": len(injections) / figures["seconds"]}
 
 
 def print_checkpoint_throughput(spec, rows, figures):
@@ -108,15 +132,19 @@ def print_checkpoint_throughput(spec, rows, figures):
     print(f"  checkpoints ready in {figures['checkpoint_seconds']:.1f} s (one golden run, "
           f"cached: {figures['checkpoint_file']}); bench build or check "
           f"{figures['build_seconds']:.1f} s")
-    print(f"  {'starts':<9} {'run':>3} {'injections':>10} {'cycles from':>12} "
+    print(f"  {'starts':<13} {'run':>3} {'injections':>10} {'cycles from':>12} "
           f"{'to':>11} {'inj/s':>8} {'whole run inj/s':>16} {'bench cycles':>13}")
     for row in rows:
-        print(f"  {row['starts']:<9} {row['run']:>3} {row['injections']:>10} "
+        print(f"  {row['starts']:<13} {row['run']:>3} {row['injections']:>10} "
               f"{row['first_start']:>12,} {row['last_start']:>11,} "
               f"{row['injections_per_second']:>8.1f} "
               f"{row['injections_per_second_whole_run']:>16.1f} {row['cycles']:>13,}")
     print(f"  late/early: {figures['late_vs_early']:.2f} (steady state), "
           f"{figures['late_vs_early_whole_run']:.2f} (whole run); goal: within 20% "
           f"(0.80-1.25)")
+    if "late_vs_without" in figures:
+        print(f"  late with checkpoints: {figures['late_vs_without']:.1f}x the whole-run "
+              f"inj/s of the same late injections without ('last 1%, none': every restart "
+              f"from reset, and the golden check of the whole workload)")
     print(f"  ({figures['seconds']:.0f} s in all; inj/s from the first shard's golden "
           f"check on, whole run from the shards' start)")

@@ -30,6 +30,9 @@ def add_parser(commands):
     bench.add_argument("--repeat", type=integer(1, 20), default=1, metavar="R",
                        help="runs of each, alternately; the ratios are of the medians "
                             "(default: %(default)s)")
+    bench.add_argument("--without", type=integer(0, 100_000), default=0, metavar="N",
+                       help="also run the first N late injections without checkpoints "
+                            "(each restart from reset: slow; default: %(default)s)")
     bench.add_argument("--json", metavar="FILE", type=path,
                        help="also write the rows and figures to FILE as JSON")
     return bench
@@ -46,6 +49,7 @@ def run(args):
         spec = load_spec(args.spec)
         rows, figures = checkpoint_throughput(
             spec, count=args.injections, workers=args.workers, repeat=args.repeat,
+            without=args.without,
             say=lambda line: print(line, file=sys.stderr, flush=True))
     except SpecError as error:
         raise UsageError(str(error)) from None
