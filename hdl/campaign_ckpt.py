@@ -28,6 +28,10 @@ memory port, without rollback or live resync (:func:`supports_checkpoints`).
 """
 
 from amaranth.hdl import Array, Cat, Mux, Signal
+
+# Private Amaranth 0.5 internals, as in state_load.py and for the same reason: the
+# registers a fragment drives (LHSMaskCollector) and a statement added to a built fragment
+# (Switch); checked against the installed Amaranth by tests/test_amaranth_upstream.py.
 from amaranth.hdl._ast import Switch
 from amaranth.hdl._xfrm import LHSMaskCollector
 from amaranth.lib import data
@@ -195,7 +199,7 @@ class CheckpointSlot:
         injector_cycle = self._bench.faulty.injector.cycle
         pieces = []
         golden_tree = _tree(golden)
-        layout = []                                    # (path, offset) of each fragment
+        layout = []                            # (path, offset, chunks) of each fragment
         offset = 32
         for path, fragment in golden_tree.items():
             chunks = _chunks(fragment)

@@ -10,7 +10,6 @@ not on this machine) it does what a shard always did: the golden check runs the 
 workload, a restart resets.
 """
 
-import os
 from pathlib import Path
 
 from cocotb.simtime import get_sim_time
@@ -149,8 +148,3 @@ class ShardCheckpoints:
         cycle = self.file.cycles[k]
         self.restarts[cycle] = self.restarts.get(cycle, 0) + 1
         return cycle
-
-
-def debug(*args):
-    if os.environ.get("FTVOTER_CKPT_DEBUG"):
-        print("ckpt:", *args, flush=True)
