@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/ftvoter bench --program programs/matmul.c --cycles 2000000
 	$(BIN)/ftvoter bench-campaign campaigns/picorv32-dmr.toml --naive 20
 	$(BIN)/ftvoter bench-resync
+	$(BIN)/ftvoter bench-checkpoint campaigns/picorv32-dmr-ledger.toml --repeat 3
 
 synth: $(STAMP)
 	$(BIN)/ftvoter synth --board $(BOARD) --lanes $(LANES)

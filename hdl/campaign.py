@@ -25,6 +25,7 @@ from amaranth.hdl import (
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect
 
+from .campaign_ckpt import checkpoint_ports, checkpoint_slot
 from .campaign_lane_faults import lane_fault_fields, lane_fault_record
 from .campaign_lanes import (
     copy_lane_memories,
@@ -87,6 +88,8 @@ class CampaignBench(wiring.Component):
     the golden twin); a restart restores every copy from the RAM's initial contents (the
     program) for the blocks written since the last restart. A lane's RAM is part of its
     state for ``state_differs``: its writes are compared with the golden twin's, in order.
+    CPU lanes' benches have a checkpoint slot (``ckpt_*``,
+    :mod:`~ftvoter.hdl.campaign_ckpt`): a restart may go back to it.
 
     Parameters
     ----------
@@ -189,6 +192,7 @@ class CampaignBench(wiring.Component):
             "done_seq":  Out(each(8)),
             "record":    Out(each(self._record)),
             "finished":  Out(8),
+            **checkpoint_ports(self._golden),
         })
 
     @staticmethod
@@ -244,6 +248,7 @@ class CampaignBench(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         golden, faulties = self._golden, self._faulties
+        self._slot = slot = checkpoint_slot(self)     # hdl/campaign_ckpt.py
         seen, accept, restart, loads, loading = self._start(m)
         if instrumented_bridge(golden) is not None or any(
                 getattr(g, "core", None) is not None or getattr(g, "ram", None) is not None
@@ -254,7 +259,7 @@ class CampaignBench(wiring.Component):
             m.domains.sys = sys = ClockDomain("sys")
             copy = ClockDomain(COPY_DOMAIN, reset_less=True)
             m.domains += copy
-            m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | restart),
+            m.d.comb += [sys.clk.eq(ClockSignal()), sys.rst.eq(ResetSignal() | slot.reset),
                          copy.clk.eq(ClockSignal())]
             m.submodules.systems = DomainRenamer("sys")(self._systems(platform, loads,
                                                                       loading))
@@ -264,13 +269,16 @@ class CampaignBench(wiring.Component):
             # a derived domain's clock).
             m.submodules.systems = ResetInserter(restart)(self._systems(platform, loads,
                                                                         loading))
-        load_lane_states(m, golden, faulties, loads, loading)
-        bridge_differs = load_bridge_state(m, golden, faulties, loads, loading)
+        load_lane_states(m, golden, faulties, loads, loading, slot)
+        bridge_differs = load_bridge_state(m, golden, faulties, loads, loading, slot)
         cycle = Signal(32, name="cycle")
-        with m.If(restart):         # as the injectors' counters do; it saturates
-            m.d.sync += cycle.eq(0)
+        # As the injectors' counters do, from a restart (at a checkpoint's cycle, from one);
+        # it saturates.
+        with m.If(restart):
+            m.d.sync += cycle.eq(slot.origin)
         with m.Elif(~loading & ~cycle.all()):
             m.d.sync += cycle.eq(cycle + 1)
+        slot.finish(m, cycle)
         dones, endings = [], []
         for k, faulty in enumerate(faulties):
             q = self._latch_program(m, k, accept[k])
@@ -281,7 +289,7 @@ class CampaignBench(wiring.Component):
                              seen=seen[k], done=done, done_seq=done_seq, name=f"copy{k}")
             # The record's cycle follows the bench's until the run is done.
             with m.If(restart):
-                m.d.sync += r["cycle"].eq(0)
+                m.d.sync += r["cycle"].eq(slot.origin)
             with m.Elif(loads[k]):
                 m.d.sync += r["cycle"].eq(cycle)
             with m.Elif(~loading & ~done & ~r["cycle"].all()):
@@ -327,13 +335,16 @@ class CampaignBench(wiring.Component):
         for k in copies:
             m.d.sync += load_pulses[k].eq(accept[k] & ~restarts[k])
         restoring, copying, targets = copy_lane_memories(
-            m, self._golden, self._faulties, restart_pulse, load_pulses)
+            m, self._golden, self._faulties, restart_pulse, load_pulses, self._slot)
         restart, loading = Signal(), Signal()
         loads = [Signal(name=f"load{k}") for k in copies]
         for k in copies:
             m.d.comb += loads[k].eq(load_pulses[k] | (copying & targets[k]))
-        m.d.comb += [restart.eq(restart_pulse | restoring), loading.eq(Cat(*loads).any()),
+        # The host's hold (a checkpoint slot's) stands everything still, as a load does.
+        m.d.comb += [restart.eq(restart_pulse | restoring),
+                     loading.eq(self._slot.held(Cat(*loads).any())),
                      busy.eq(restart_pulse | restoring | loading)]
+        self._slot.start(m, accept[0], self._port("injection", 0), load_pulses[0], restart)
         return seen, accept, restart, loads, loading
 
     def _systems(self, platform, loads, loading):
@@ -344,11 +355,14 @@ class CampaignBench(wiring.Component):
         golden = EnableInserter(~loading)(Fragment.get(self._with_memories(self._golden),
                                                        platform))
         systems.submodules.golden = golden
+        fragments = []
         for k, faulty in enumerate(self._faulties):
             fragment = EnableInserter(~loading)(Fragment.get(self._with_memories(faulty),
                                                              platform))
             insert_loads(fragment, golden, loads[k])
             systems.submodules["faulty" if k == 0 else f"faulty{k}"] = fragment
+            fragments.append(fragment)
+        self._slot.insert_restores(golden, fragments)
         return systems
 
     def _with_memories(self, copy):

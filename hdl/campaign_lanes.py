@@ -68,23 +68,31 @@ def lane_pairs(golden, faulty):
     return list(zip(golden.units, faulty.units, strict=True))
 
 
-def _stand_or_load(m, golden_port, faulty_ports, loads, loading, data, load):
+def _stand_or_load(m, golden_port, faulty_ports, loads, loading, data, load, slot=None,
+                   key=None):
     """Drive state ports: while ``loading``, the golden one and every faulty one not
-    loading load their own state (they stand still), the loading one the golden one's."""
+    loading load their own state (they stand still), the loading one the golden one's;
+    at a checkpoint ``slot``'s restore, every one its slice of the checkpoint (``key``)."""
+    def restored(value):
+        return value if slot is None else slot.state_in(key, value)
+    when = loading if slot is None else slot.state_load(loading)
     source = getattr(golden_port, data[0])
-    m.d.comb += [getattr(golden_port, data[1]).eq(source),
-                 getattr(golden_port, load).eq(loading)]
+    m.d.comb += [getattr(golden_port, data[1]).eq(restored(source)),
+                 getattr(golden_port, load).eq(when)]
     for port, mine in zip(faulty_ports, loads, strict=True):
-        m.d.comb += [getattr(port, data[1]).eq(Mux(mine, source, getattr(port, data[0]))),
-                     getattr(port, load).eq(loading)]
+        m.d.comb += [getattr(port, data[1]).eq(restored(Mux(mine, source,
+                                                            getattr(port, data[0])))),
+                     getattr(port, load).eq(when)]
 
 
-def load_lane_states(m, golden, faulties, loads, loading):
+def load_lane_states(m, golden, faulties, loads, loading, slot=None):
     """At the load of a faulty copy (``loads``, one per copy), load its lanes' state ports
     from the golden ones'; every other copy stands still through its own.
 
     Systems built with rollback own their lanes' state ports (``state_ports``, known
-    once elaborated): the load goes through their second input (``ext_in``)."""
+    once elaborated): the load goes through their second input (``ext_in``). A checkpoint
+    ``slot`` (:mod:`~ftvoter.hdl.campaign_ckpt`) loads every copy from itself at a
+    restore."""
     if golden.state_ports is not None:
         for i, g in enumerate(golden.state_ports):
             _stand_or_load(m, g, [f.state_ports[i] for f in faulties], loads, loading,
@@ -95,13 +103,14 @@ def load_lane_states(m, golden, faulties, loads, loading):
         if core is None or "state_out" not in core.signature.members:
             continue
         _stand_or_load(m, g.core, [f.units[i].core for f in faulties], loads, loading,
-                       ("state_out", "state_in"), "state_load")
+                       ("state_out", "state_in"), "state_load", slot, ("core", i))
 
 
-def copy_lane_memories(m, golden, faulties, restart_pulse, load_pulses):
+def copy_lane_memories(m, golden, faulties, restart_pulse, load_pulses, slot=None):
     """Copy the lane RAMs at a load (golden to the loading faulty copy) and a restart
     (image to every copy); return ``restoring`` and ``copying`` (a copy is under way) and
-    ``targets`` (per faulty copy: it is the one loading)."""
+    ``targets`` (per faulty copy: it is the one loading). A checkpoint ``slot`` makes the
+    images writable (:meth:`~ftvoter.hdl.campaign_ckpt.CheckpointSlot.image`)."""
     restoring, copying = Signal(), Signal()
     targets = [Signal(name=f"copy_target{k}") for k in range(len(faulties))]
     load_pulse = Cat(*load_pulses).any()
@@ -152,6 +161,8 @@ def copy_lane_memories(m, golden, faulties, restart_pulse, load_pulses):
             m.d.sync += touched.eq(touched | loaded)
             for pulse, old in zip(load_pulses, since, strict=True):
                 m.d.sync += old.eq(Mux(pulse, 0, old | gc.dirty))
+        if slot is not None:    # a save writes the blocks its load copies into the image
+            slot.image(m, i, rom, touched, copier, mode, loaded, g.ram.block_words)
         busy.append(copier.busy)
     if busy:
         m.d.comb += [restoring.eq(mode & Cat(*busy).any()),
@@ -206,7 +217,7 @@ def instrumented_bridge(system):
     return bridge
 
 
-def load_bridge_state(m, golden, faulties, loads, loading):
+def load_bridge_state(m, golden, faulties, loads, loading, slot=None):
     """At the load of a faulty copy, its instrumented bridge takes the golden one's state,
     and every other copy stands still (it loads its own); return, per faulty copy, "the
     bridges' states differ" (0 without an instrumented bridge)."""
@@ -214,5 +225,6 @@ def load_bridge_state(m, golden, faulties, loads, loading):
     if g is None:
         return [0] * len(faulties)
     bridges = [instrumented_bridge(f) for f in faulties]
-    _stand_or_load(m, g, bridges, loads, loading, ("state_out", "state_in"), "state_load")
+    _stand_or_load(m, g, bridges, loads, loading, ("state_out", "state_in"), "state_load",
+                   slot, ("bridge",))
     return [g.state_out != f.state_out for f in bridges]

@@ -66,7 +66,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
     ``say(line)`` is given the one-line notes of this run (workers not started, lines of
     the results file set aside); by default they go to standard error.
     ``reuse`` lets a shard go on from the end of one run to the next by loading the faulty
-    copy from the golden one (see :class:`~ftvoter.sim.shard.Schedule`); without it, every
+    copy from the golden one (see :mod:`~ftvoter.sim.slots`); without it, every
     run starts from reset. Both give the same results.
 
     ``scheduler`` (an address) or ``cluster`` (a number of local worker processes) run the
@@ -109,6 +109,7 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
                         detection_only=spec.design["offset"] > 0)
     figures = {"injections": len(injections), "ran": 0, "sim_errors": 0, "cycles": 0}
     try:
+        checkpoints = _checkpoints(spec, layout, say)
         _recover(directory / "shards", recorder)
         bar = None
         in_rounds = sequential(spec) and not explicitly
@@ -119,14 +120,15 @@ def run_campaign(spec, directory, *, workers=2, resume=False, fresh=False,
             if pending:
                 if runner is None:
                     runner = _local_runner(spec, layout, recorder, pending, workers, env,
-                                           reuse, hang_timeout, say)
+                                           reuse, hang_timeout, say, checkpoints)
                     figures["workers"] = runner.workers
                 else:
                     figures["workers"] = runner.threads()
                 if bar is None and progress:
                     bar = Progress(len(injections), len(store.done))
                 _add(figures, runner.run(_job(spec, layout, env, reuse, hang_timeout,
-                                              simulation), pending, recorder, bar))
+                                              simulation, checkpoints),
+                                         pending, recorder, bar))
             if in_rounds:
                 found, narrow = decide([r for r in store.records() if r["id"] < end],
                                        spec.faults["margin"], spec.faults["confidence"])
@@ -167,7 +169,19 @@ class _LocalRunner:
         pass
 
 
-def _local_runner(spec, layout, recorder, pending, workers, env, reuse, hang_timeout, say):
+def _checkpoints(spec, layout, say):
+    """The campaign's checkpoint file, made once (cached) if the spec has checkpoints."""
+    from .checkpoints import CheckpointError, checkpoint_interval, make_checkpoints
+    if not checkpoint_interval(spec):
+        return None
+    try:
+        return make_checkpoints(spec, build_bench(spec), layout, say=say)
+    except CheckpointError as error:
+        raise CampaignError(str(error)) from None
+
+
+def _local_runner(spec, layout, recorder, pending, workers, env, reuse, hang_timeout, say,
+                  checkpoints=None):
     if workers > len(pending):
         say(f"ftvoter campaign: {len(pending)} injection(s) to run: starting "
             f"{len(pending)} worker(s), not {workers}")
@@ -175,16 +189,17 @@ def _local_runner(spec, layout, recorder, pending, workers, env, reuse, hang_tim
     supervisor = Supervisor(recorder, build_bench(spec), layout,
                             window=spec.observation["window"],
                             golden_cycles=spec.workload["cycles"], env=env or {},
-                            reuse=reuse, hang_timeout=hang_timeout)
+                            reuse=reuse, hang_timeout=hang_timeout, checkpoints=checkpoints)
     return _LocalRunner(supervisor, workers)
 
 
-def _job(spec, layout, env, reuse, hang_timeout, simulation):
+def _job(spec, layout, env, reuse, hang_timeout, simulation, checkpoints=None):
     from .dask_worker import Job
     return Job(spec, layout["injection_fields"], layout["record_fields"],
                window=spec.observation["window"], golden_cycles=spec.workload["cycles"],
                reuse=reuse, hang_timeout=hang_timeout, env=dict(env or {}),
-               simulation=simulation)
+               simulation=simulation, checkpoints=checkpoints and str(checkpoints),
+               ckpt_fields=layout.get("ckpt_fields"))
 
 
 def _add(figures, run):

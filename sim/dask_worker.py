@@ -53,6 +53,10 @@ class Job:
     #: The client's build of the bench (a :class:`~ftvoter.sim.toolchain.Simulation`), for
     #: workers on its machine; a worker that does not find it builds its own.
     simulation: object = None
+    #: The campaign's checkpoint file (:mod:`ftvoter.sim.checkpoints`) and the bench's
+    #: ``ckpt_ctl`` fields; a worker that does not find the file runs without them.
+    checkpoints: str = None
+    ckpt_fields: list = None
 
     @property
     def key(self):
@@ -110,7 +114,9 @@ class Simulator:
         self._offset, self._next, self._flying, self._lines = 0, None, None, []
         self._send({"injection_fields": self.job.injection_fields,
                     "record_fields": self.job.record_fields, "window": self.job.window,
-                    "golden_cycles": self.job.golden_cycles, "reuse": self.job.reuse})
+                    "golden_cycles": self.job.golden_cycles, "reuse": self.job.reuse,
+                    "checkpoints": self.job.checkpoints,
+                    "ckpt_fields": self.job.ckpt_fields})
         try:
             [golden] = [line for line in self._wait() if "golden" in line]
             _check_golden(golden["golden"])

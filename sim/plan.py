@@ -64,12 +64,17 @@ def make_bench(spec):
 
 
 def inspect_bench(spec):
-    """Return a spec's bench layout: ``sites`` (dicts: ``index``, ``name``, ...) and the
-    ``injection_fields`` and ``record_fields`` of its packed ports."""
+    """Return a spec's bench layout: ``sites`` (dicts: ``index``, ``name``, ...), the
+    ``injection_fields`` and ``record_fields`` of its packed ports, and ``ckpt_fields``
+    (of its checkpoint slot's ``ckpt_ctl``; None without a slot)."""
     bench = make_bench(spec)
+    members = bench.signature.members
+    control = members["ckpt_ctl"] if "ckpt_ctl" in members else None
     return {"sites": [{"index": index, **site.as_dict()}
                       for index, site in enumerate(bench.sites)],
-            "injection_fields": bench.injection_fields, "record_fields": bench.record_fields}
+            "injection_fields": bench.injection_fields, "record_fields": bench.record_fields,
+            "ckpt_fields": control and [(name, f.offset, f.width) for name, f in
+                                        control.shape]}
 
 
 def plan(spec, sites):

@@ -113,7 +113,8 @@ class Bench:
         return record
 
 
-async def run_injections(bench, slots, window, out, runs, *, crash=-1, hang=-1, parent=0):
+async def run_injections(bench, slots, window, out, runs, *, crash=-1, hang=-1, parent=0,
+                         restart=None):
     """Run every injection of ``slots`` (:class:`~ftvoter.sim.slots.Slots`), starting with
     ``runs`` (its :meth:`~ftvoter.sim.slots.Slots.begin`), and write each record as a JSON
     line to ``out``; return ``(alive, cycle)``: False if the campaign (``parent``, a pid)
@@ -122,21 +123,25 @@ async def run_injections(bench, slots, window, out, runs, *, crash=-1, hang=-1, 
 
     Every line names the injection started next (``next``) and, with several faulty
     copies, those in flight (``flying``), so that a crash is pinned on the right one.
-    ``crash`` and ``hang`` are the ids of ``FTVOTER_SHARD_CRASH`` and ``_HANG``.
+    ``crash`` and ``hang`` are the ids of ``FTVOTER_SHARD_CRASH`` and ``_HANG``;
+    ``restart(start)`` (a coroutine) prepares each restart, its earliest ``start`` given
+    (a checkpoint before it: :class:`~ftvoter.sim.checkpoint_slot.ShardCheckpoints`).
     """
     started = {}        # copy -> (sim time, restart) of its run
     count = 0
     cycle = None
     while slots.running:
-        for copy, injection, restart in runs:
+        for copy, injection, again in runs:
             if injection["id"] == crash:
                 os.kill(os.getpid(), signal.SIGSEGV)
             if injection["id"] == hang:
                 time.sleep(3600)
-            started[copy] = (get_sim_time("step"), restart)
+            started[copy] = (get_sim_time("step"), again)
+        if restart is not None and runs and runs[0][2]:
+            await restart(min(injection["start"] for _, injection, _ in runs))
         if runs:
-            bench.start([(copy, {**injection, "restart": restart})
-                         for copy, injection, restart in runs], window)
+            bench.start([(copy, {**injection, "restart": again})
+                         for copy, injection, again in runs], window)
         count += len(runs)
         if parent and count % 64 < len(runs):
             try:
@@ -153,10 +158,10 @@ async def run_injections(bench, slots, window, out, runs, *, crash=-1, hang=-1, 
         following = runs[0][1]["id"] if runs else None
         flying = slots.flying() if bench.copies > 1 else None
         for copy, record in ended:
-            began, restart = started[copy]
+            began, again = started[copy]
             record["run_cycles"] = (now - began) // STEPS_PER_CYCLE
             record["id"] = ids[copy]
-            record["restart"] = restart
+            record["restart"] = again
             record["next"] = following
             if flying is not None:
                 record["flying"] = flying
@@ -177,15 +182,17 @@ async def run_shard(dut):
     bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
     slots = Slots(plan["injections"], min(bench.copies, plan.get("copies", bench.copies)),
                   plan.get("reuse", True))
+    from .checkpoint_slot import ShardCheckpoints
+    checkpoints = ShardCheckpoints(dut, bench, plan)
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     with open(os.environ["FTVOTER_SHARD_OUT"], "a", buffering=1) as out:
         cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
                                                              HEARTBEAT_CYCLES))))
         # The golden check: no fault (a stuck-at with an empty mask, for the whole
-        # workload), so the two copies must agree all along. Every line names the
-        # injection that runs next, so that a crash is pinned on the right one.
-        golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0,
-                                  "duration": 0, "restart": 1}, plan["golden_cycles"])
+        # workload), so the two copies must agree all along; with checkpoints, the one
+        # their golden run made. Every line names the injection that runs next, so that
+        # a crash is pinned on the right one.
+        golden = await checkpoints.golden_check()
         runs = slots.begin() if len(slots) else []
         out.write(json.dumps({"golden": golden, "next": runs[0][1]["id"] if runs else None,
                               **({"flying": slots.flying()} if bench.copies > 1 else {})})
@@ -193,4 +200,5 @@ async def run_shard(dut):
         await run_injections(bench, slots, plan["window"], out, runs,
                              crash=int(os.environ.get("FTVOTER_SHARD_CRASH", "-1")),
                              hang=int(os.environ.get("FTVOTER_SHARD_HANG", "-1")),
-                             parent=int(os.environ.get("FTVOTER_PARENT", "0")))
+                             parent=int(os.environ.get("FTVOTER_PARENT", "0")),
+                             restart=checkpoints.restart)

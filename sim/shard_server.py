@@ -18,7 +18,7 @@ worker, not once per task. It is :mod:`ftvoter.sim.shard`'s loop, fed from a pip
   golden check or a batch is written, so the worker sleeps until then.
 
 A batch goes on from where the previous one ended (the bench loads the faulty copy from the
-golden one when it can, see :class:`~ftvoter.sim.shard.Schedule`); an injection's record
+golden one when it can, see :mod:`~ftvoter.sim.slots`); an injection's record
 does not depend on that. ``FTVOTER_SHARD_CRASH``, ``FTVOTER_SHARD_HANG``,
 ``FTVOTER_SHARD_HEARTBEAT`` and ``FTVOTER_PARENT`` work as in :mod:`ftvoter.sim.shard`.
 """
@@ -46,12 +46,14 @@ async def serve_shard(dut):
     parent = int(os.environ.get("FTVOTER_PARENT", "0"))
     layout = json.loads(source.readline())
     bench = Bench(dut, layout["injection_fields"], layout["record_fields"])
+    from .checkpoint_slot import ShardCheckpoints
+    checkpoints = ShardCheckpoints(dut, bench, layout)
     gc.disable()     # the loop makes no garbage cycles; collections only cost time
     cocotb.start_soon(_heartbeat(out, int(os.environ.get("FTVOTER_SHARD_HEARTBEAT",
                                                          HEARTBEAT_CYCLES))))
-    # The golden check (no fault, the whole workload), as every shard makes it.
-    golden = await bench.run({"arm": 1, "model": 1, "mask": 0, "start": 0, "duration": 0,
-                              "restart": 1}, layout["golden_cycles"])
+    # The golden check (no fault, the whole workload), as every shard makes it; with
+    # checkpoints, the one their golden run made.
+    golden = await checkpoints.golden_check()
     out.write(json.dumps({"golden": golden, "next": None}) + "\n")
     os.write(notices, b"golden\n")
     cycle = None        # where the bench stands: None = the golden run just ended
@@ -69,7 +71,8 @@ async def serve_shard(dut):
                               else None, **({"flying": slots.flying()} if bench.copies > 1
                                             else {})}) + "\n")
         alive, ended = await run_injections(bench, slots, layout["window"], out, runs,
-                                            crash=crash, hang=hang, parent=parent)
+                                            crash=crash, hang=hang, parent=parent,
+                                            restart=checkpoints.restart)
         if not alive:
             return
         cycle = cycle if ended is None else ended

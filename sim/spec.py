@@ -32,6 +32,9 @@ MAX_DURATION = NEVER
 #: and confidence (the default); ``interval`` samples in rounds and stops once the
 #: intervals are within the margin (:mod:`ftvoter.sim.stopping`).
 STOP_RULES = ("sample_size", "interval")
+#: ``workload.checkpoint``: the shortest interval, and the most checkpoints a workload gets.
+MIN_INTERVAL = 100
+MAX_CHECKPOINTS = 10_000
 #: ``faults.round``: the injections of the first round of statistical stopping.
 DEFAULT_ROUND = 100
 #: With ``faults.stop = "interval"`` and no ``faults.count``, the most a campaign runs is
@@ -159,7 +162,7 @@ def parse_spec(data, source="<spec>"):
         if d[key]:
             design[key] = True
 
-    w = c.table(data, "workload", ("cycles", "seed", "program"))
+    w = c.table(data, "workload", ("cycles", "seed", "program", "checkpoint"))
     workload = {
         "cycles": c.integer(w, "cycles", "workload.cycles", 2000, minimum=10,
                             maximum=MAX_CYCLE, why=" (the bench's 32-bit cycle counter)"),
@@ -174,6 +177,9 @@ def parse_spec(data, source="<spec>"):
     elif program is not None:
         c.fail("workload.program", f"lane {design['lane']} runs no program (a CPU lane: "
                                    f"{', '.join(CPU_LANES)})")
+    checkpoint = _checkpoint(c, w, workload, design)
+    if checkpoint is not None:       # only if given: a spec without it is as it was
+        workload["checkpoint"] = checkpoint
 
     f = c.table(data, "faults", ("sites", "models", "count", "margin", "confidence",
                                  "stop", "round", "start", "duration", "bits", "common"))
@@ -251,6 +257,33 @@ def parse_spec(data, source="<spec>"):
         bench["copies"] = c.integer(b, "copies", "bench.copies", minimum=1,
                                     maximum=MAX_COPIES)
     return CampaignSpec(name, seed, design, workload, faults, observation, source, bench)
+
+
+def _checkpoint(c, w, workload, design):
+    """``workload.checkpoint``, checked (None when not given)."""
+    interval = w.get("checkpoint")
+    if interval is None:
+        return None
+    if not isinstance(interval, int) or isinstance(interval, bool) or interval < 0:
+        c.fail("workload.checkpoint", f"must be a number of cycles (0: no checkpoints), "
+                                      f"not {interval!r}")
+    if interval == 0:
+        return 0
+    cycles = workload["cycles"]
+    if design["lane"] not in CPU_LANES or design.get("rollback") or \
+            design.get("live_resync"):
+        c.fail("workload.checkpoint", f"checkpoints are for CPU lanes "
+                                      f"({', '.join(CPU_LANES)}) without rollback or live "
+                                      f"resync; give 0 or leave it out")
+    least = max(MIN_INTERVAL, math.ceil(cycles / MAX_CHECKPOINTS))
+    if interval < least:
+        c.fail("workload.checkpoint", f"must be at least {least} cycles (at least "
+                                      f"{MIN_INTERVAL}, and at most {MAX_CHECKPOINTS} "
+                                      f"checkpoints in workload.cycles), not {interval}")
+    if interval >= cycles:
+        c.fail("workload.checkpoint", f"must be less than workload.cycles ({cycles}) to "
+                                      f"make a checkpoint, not {interval}")
+    return interval
 
 
 def _stopping(c, f, statistical):

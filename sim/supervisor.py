@@ -50,7 +50,8 @@ class Shard:
 
     def __init__(self, number, attempt, injections, folder, layout):
         self.number, self.attempt, self.injections = number, attempt, injections
-        self.layout = {key: layout[key] for key in ("injection_fields", "record_fields")}
+        self.layout = {key: layout.get(key) for key in ("injection_fields", "record_fields",
+                                                         "ckpt_fields")}
         self.folder = folder / f"shard{number}-{attempt}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.out = self.folder / "records.jsonl"
@@ -64,13 +65,15 @@ class Shard:
         self.last_progress = time.monotonic()
         self.process = None
 
-    def start(self, simulation, window, golden_cycles, env, reuse=True):
-        """Write the shard's plan and start its simulator, in a session of its own."""
+    def start(self, simulation, window, golden_cycles, env, reuse=True, checkpoints=None):
+        """Write the shard's plan and start its simulator, in a session of its own
+        (``checkpoints``: the campaign's checkpoint file, :mod:`ftvoter.sim.checkpoints`)."""
         plan_file = self.folder / "plan.json"
         bench = bench_injections(self.injections)
         copies = {} if self.copies is None else {"copies": self.copies}
         write_atomic(plan_file, json.dumps({"window": window, "golden_cycles": golden_cycles,
                                             "injections": bench, "reuse": reuse,
+                                            "checkpoints": checkpoints and str(checkpoints),
                                             **copies, **self.layout}))
         from .toolchain import cocotb_command
         command, environment = cocotb_command(
@@ -153,17 +156,17 @@ class Supervisor:
 
     ``simulation`` is the built bench, ``layout`` its packed fields
     (:func:`~ftvoter.sim.plan.inspect_bench`); results go through ``recorder``, shard
-    folders and logs into ``recorder.directory``. ``window``, ``golden_cycles``, ``env``
-    and ``reuse`` are given to every shard (:meth:`Shard.start`); a shard with no record
-    and no heartbeat for ``hang_timeout`` seconds is hung.
+    folders and logs into ``recorder.directory``. ``window``, ``golden_cycles``, ``env``,
+    ``reuse`` and ``checkpoints`` are given to every shard (:meth:`Shard.start`); a shard
+    with no record and no heartbeat for ``hang_timeout`` seconds is hung.
     """
 
     def __init__(self, recorder, simulation, layout, *, window, golden_cycles, env,
-                 reuse, hang_timeout):
+                 reuse, hang_timeout, checkpoints=None):
         self.running = []
         self._recorder = recorder
         self._simulation, self._layout = simulation, layout
-        self._launch = (window, golden_cycles, env, reuse)
+        self._launch = (window, golden_cycles, env, reuse, checkpoints)
         self._hang_timeout = hang_timeout
         self._shards = recorder.directory / "shards"
         self._logs = recorder.directory / "logs"

@@ -6,12 +6,21 @@ campaigns/picorv32-dmr.toml, every flip-flop without parity, runs in make campai
 
 One bench build (made once by the ``built`` fixture). The load of the faulty copy from the
 golden one goes through the cores' state ports and the lane RAMs' memory ports; every
-injection run from reset instead must give the same records.
+injection run from reset instead must give the same records, and so must every injection
+run from the golden checkpoint before its start (the bench's checkpoint slot,
+hdl/campaign_ckpt.py), whose file and slot are checked here too.
 """
 
+import json
+import os
+from pathlib import Path
+
+import cocotb
 import pytest
+from cocotb.simtime import get_sim_time
 
 from ftvoter.sim.campaign import build_bench, run_campaign
+from ftvoter.sim.plan import inspect_bench
 from ftvoter.sim.results import ResultStore
 from ftvoter.sim.spec import load_spec
 
@@ -40,6 +49,10 @@ window = 2000
 """
 
 
+#: The reference campaign's figures (simulated cycles), for the checkpointed one.
+FIGURES = {}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     path = tmp_path_factory.mktemp("campaign_cpu") / "picorv32.toml"
@@ -57,7 +70,7 @@ def by_id(folder):
 @pytest.fixture(scope="module")
 def reference(built, tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference_cpu")
-    run_campaign(load_spec(built), folder, workers=1, progress=False)
+    FIGURES["reference"] = run_campaign(load_spec(built), folder, workers=1, progress=False)
     return by_id(folder)
 
 
@@ -116,3 +129,104 @@ class TestCpuCampaign:
         spec = dataclasses.replace(load_spec(built), bench={"copies": 3})
         run_campaign(spec, tmp_path, workers=1, progress=False)
         assert by_id(tmp_path) == reference
+
+
+def with_checkpoints(built, folder, interval):
+    path = folder / f"checkpointed{interval}.toml"
+    path.write_text(built.read_text().replace("cycles = 12000",
+                                              f"cycles = 12000\ncheckpoint = {interval}"))
+    return path
+
+
+@pytest.mark.tb
+class TestCheckpoints:
+    def test_checkpoints_give_the_same_results(self, built, reference, tmp_path):
+        # Every run that restarts goes back to the golden checkpoint before its start (one
+        # every 1,000 cycles, the slot reloaded from the file when another is needed)
+        # instead of to reset: every record field the same as the reference's.
+        spec = load_spec(with_checkpoints(built, tmp_path, 1000))
+        figures = run_campaign(spec, tmp_path / "out", workers=1, progress=False)
+        assert by_id(tmp_path / "out") == reference
+        # ... in fewer simulated cycles: the restarts did not go back to reset.
+        assert figures["cycles"] < 0.8 * FIGURES["reference"]["cycles"]
+
+    def test_checkpoints_without_reuse(self, built, reference, tmp_path):
+        # Every run a restart, in plan order (random starts): the slot switches between
+        # checkpoints back and forth, and still every record is the reference's.
+        spec = load_spec(with_checkpoints(built, tmp_path, 700))
+        run_campaign(spec, tmp_path / "out", workers=1, progress=False, reuse=False)
+        assert by_id(tmp_path / "out") == reference
+
+    def test_file_round_trip_and_restart_to_the_base(self, built, tmp_path):
+        # Checkpoint 3 of the file loaded into the slot reads back the same (state and
+        # RAM images); a restart from it, run with no fault up to checkpoint 4's cycle and
+        # saved there, gives checkpoint 4 of the file, which the golden run from reset
+        # made: the slot restores the whole state.
+        from ftvoter.sim.checkpoints import make_checkpoints, read_checkpoints
+        spec = load_spec(with_checkpoints(built, tmp_path, 1000))
+        layout = inspect_bench(spec)
+        simulation = build_bench(spec)
+        path = make_checkpoints(spec, simulation, layout)
+        checkpoints = read_checkpoints(path)
+        assert checkpoints.cycles == list(range(0, 12000, 1000))
+        assert checkpoints.golden["golden_requests"] > 0
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({"checkpoints": str(path), "k": 3, **layout}))
+        from ftvoter.sim.toolchain import run_cocotb
+        report = tmp_path / "report.json"
+        tests, failed = run_cocotb(simulation, "test_campaign_cpu_tb", testcase="run_slot",
+                                   test_dir=tmp_path / "sim", quiet=True,
+                                   env={"FTVOTER_CKPT_TEST": plan, "FTVOTER_REPORT": report})
+        assert (tests, failed) == (1, 0)
+        figures = json.loads(report.read_text())
+        assert figures["state_read_back"] and figures["image_read_back"]
+        # From cycle 3,000 (not from reset) to the run's end, 2 before 4,000: the record
+        # counts from workload cycle 0.
+        assert figures["end_cycle"] == 3999 and figures["clean"]
+        assert 998 <= figures["run_cycles"] < 1500
+        assert figures["saved_cycle"] == 4000
+        assert figures["state_as_file"] and figures["image_as_file"]
+
+
+@cocotb.test()
+async def run_slot(dut):
+    """The cocotb half of test_file_round_trip_and_restart_to_the_base."""
+    from ftvoter.sim.checkpoint_slot import NO_FAULT, Slot
+    from ftvoter.sim.checkpoints import read_checkpoints
+    from ftvoter.sim.outcomes import NEVER
+    from ftvoter.sim.shard import STEPS_PER_CYCLE, Bench
+    from ftvoter.sim.toolchain import report
+    plan = json.loads(Path(os.environ["FTVOTER_CKPT_TEST"]).read_text())
+    checkpoints, k = read_checkpoints(plan["checkpoints"]), plan["k"]
+    bench = Bench(dut, plan["injection_fields"], plan["record_fields"])
+    slot = Slot(dut, plan["ckpt_fields"])
+    lanes, words = len(checkpoints.switch(0, 0)), checkpoints.block_words
+
+    async def image_is(at):
+        same = True
+        for lane in range(lanes):
+            blocks = sorted(set(checkpoints.ram(k, lane)) | set(checkpoints.ram(k + 1, lane)))
+            values = await slot.read_image(lane, [b * words + i for b in blocks
+                                                  for i in range(words)])
+            same &= values == [w for b in blocks for w in checkpoints.block(at, lane, b)]
+        return same
+
+    for lane, changes in enumerate(checkpoints.switch(0, k)):
+        await slot.write_image(lane, changes)
+    await slot.write_base(checkpoints.state(k))
+    figures = {"state_read_back": await slot.read_base() == checkpoints.state(k),
+               "image_read_back": await image_is(k)}
+    slot.set_mode(restore=1)
+    began = get_sim_time("step")
+    record = await bench.run({**NO_FAULT, "restart": 1}, checkpoints.cycles[k + 1] - 2)
+    figures["run_cycles"] = (get_sim_time("step") - began) // STEPS_PER_CYCLE
+    figures["end_cycle"] = record["cycle"]
+    figures["clean"] = all(record[key] == NEVER for key in ("mismatch_at", "diverged_at",
+                                                            "io_wrong_at", "self_error_at"))
+    slot.set_mode(save=1)
+    await bench.run({**NO_FAULT, "restart": 0}, checkpoints.cycles[k + 1] + 10)
+    slot.set_mode(hold=1)
+    state = await slot.read_base()
+    figures.update(saved_cycle=state[0], state_as_file=state == checkpoints.state(k + 1),
+                   image_as_file=await image_is(k + 1))
+    report(figures)

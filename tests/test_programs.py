@@ -306,3 +306,32 @@ def test_error_zig_missing(tmp_path, monkeypatch):
 def test_error_bad_ram_size():
     with pytest.raises(ValueError, match=r"^RAM size must be a positive multiple of 4, not 10$"):
         programs.build_program(programs.example("crc32"), ram_bytes=10)
+
+
+def ledger_model(requests, rounds):
+    """The result words programs/ledger.c writes and its digest, from its documented
+    behaviour: transactions.c's results, each folded into a ledger account every round."""
+    base, ledger, writes, digest = transaction_model(requests), [0] * 64, [], 0
+    for r in range(rounds):
+        for k, result in enumerate(base):
+            account = (k + r) % 64
+            ledger[account] = (ledger[account] + result) & M
+            word = result ^ r ^ ledger[account]
+            writes.append((iss.RESULTS + 4 * k, word))
+            digest = (((digest << 3) | (digest >> 29)) & M) ^ word
+    return writes, digest
+
+
+def test_ledger_matches_native_and_model():
+    # The long program of campaigns/picorv32-dmr-ledger.toml (about 11 million cycles on
+    # PicoRV32): all 700 rounds in the ISS (1.4 million instructions), natively, and in
+    # the Python model.
+    source = programs.PROGRAMS_DIR / "ledger.c"
+    requests = programs.example_requests()
+    result = compare(programs.build_program(source), source,
+                     programs.encode_requests(requests))
+    writes, digest = ledger_model(requests, 700)
+    assert result.exit_code == 0 and result.steps > 1_000_000
+    assert path_writes(result) == writes
+    assert result.console == b"." * 10 + f"\nledger 700 rounds 12 requests 0 errors digest " \
+                                          f"{digest:08x}\n".encode()

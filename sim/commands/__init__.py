@@ -10,6 +10,7 @@ from . import (
     availability,
     bench,
     bench_campaign,
+    bench_checkpoint,
     bench_dask,
     bench_resync,
     campaign,
@@ -27,4 +28,4 @@ __all__ = ["COMMANDS"]
 
 #: The command modules, in the order ``ftvoter --help`` lists them.
 COMMANDS = (verilog, sim, bench, sites, campaign, bench_campaign, bench_dask, bench_resync,
-            report, availability, synth, console, summary, regs)
+            bench_checkpoint, report, availability, synth, console, summary, regs)
