@@ -127,8 +127,14 @@ class TestCpuCampaign:
         # load) while the others stand still.
         import dataclasses
         spec = dataclasses.replace(load_spec(built), bench={"copies": 3})
-        run_campaign(spec, tmp_path, workers=1, progress=False)
-        assert by_id(tmp_path) == reference
+        run_campaign(spec, tmp_path / "loads", workers=1, progress=False)
+        assert by_id(tmp_path / "loads") == reference
+        # ... and with checkpoints: every restart of the three copies goes back to the
+        # checkpoint before their earliest start, the slot restoring every copy.
+        spec = dataclasses.replace(load_spec(with_checkpoints(built, tmp_path, 1000)),
+                                   bench={"copies": 3})
+        run_campaign(spec, tmp_path / "checkpoints", workers=1, progress=False)
+        assert by_id(tmp_path / "checkpoints") == reference
 
 
 def with_checkpoints(built, folder, interval):
