@@ -270,7 +270,7 @@ class CampaignBench(wiring.Component):
             system = with_memories(copy, self._paths, self._ram_words, self._ram_init)
             fragments[name] = EnableInserter(~load)(Fragment.get(system, platform))
         insert_loads(fragments["faulty"], fragments["golden"], load)
-        self._slot.insert_restores(fragments["golden"], fragments["faulty"])
+        self._slot.insert_restores(fragments["golden"], [fragments["faulty"]], [self._faulty])
         systems = Module()
         systems.submodules.golden = fragments["golden"]
         systems.submodules.faulty = fragments["faulty"]

@@ -126,7 +126,7 @@ class _NoSlot:
     def start(self, m, pending, injection, load_pulse, restart):
         self.reset = restart
 
-    def insert_restores(self, golden, faulty):
+    def insert_restores(self, golden, faulties, systems):
         pass
 
     def state_in(self, key, state_out):
@@ -192,11 +192,10 @@ class CheckpointSlot:
             states.append((("bridge",), bridge.state_out))
         return states
 
-    def insert_restores(self, golden, faulty):
-        """Add to every register of both fragment trees (golden, faulty): at ``restore``,
-        take its slice of the base; the faulty copy's injector counter takes the base's
-        cycle."""
-        injector_cycle = self._bench.faulty.injector.cycle
+    def insert_restores(self, golden, faulties, systems):
+        """Add to every register of the golden fragment tree and of each faulty one (a
+        list, with the faulty systems): at ``restore``, take its slice of the base; each
+        faulty copy's injector counter takes the base's cycle."""
         pieces = []
         golden_tree = _tree(golden)
         layout = []                            # (path, offset, chunks) of each fragment
@@ -215,9 +214,9 @@ class CheckpointSlot:
         self.words = words
         self.base = Signal(words * WORD, name="ckpt_base")
         self._captures = pieces
-        faulty_tree = _tree(faulty)
+        trees = [_tree(faulty) for faulty in faulties]
         for path, start, chunks in layout:
-            for tree in (golden_tree, faulty_tree):
+            for tree in (golden_tree, *trees):
                 mine = _chunks(tree[path])
                 if [len(c) for c in mine] != [len(c) for c in chunks]:
                     raise ValueError(f"The copies differ in their registers at "
@@ -227,13 +226,15 @@ class CheckpointSlot:
                     loads.append(chunk.eq(self.base[at:at + len(chunk)]))
                     at += len(chunk)
                 tree[path].add_statements("sync", Switch(self.restore, [(1, loads, None)]))
-        for path, fragment in faulty_tree.items():
-            if path not in golden_tree and any(c is injector_cycle for c in _chunks(fragment)):
-                fragment.add_statements("sync", Switch(self.restore, [
-                    (1, [injector_cycle.eq(self.base[:32])], None)]))
-                break
-        else:
-            raise ValueError("The faulty copy's fault injector has no cycle counter")
+        for tree, system in zip(trees, systems, strict=True):
+            cycle = system.injector.cycle
+            for path, fragment in tree.items():
+                if path not in golden_tree and any(c is cycle for c in _chunks(fragment)):
+                    fragment.add_statements("sync", Switch(self.restore, [
+                        (1, [cycle.eq(self.base[:32])], None)]))
+                    break
+            else:
+                raise ValueError("A faulty copy's fault injector has no cycle counter")
 
     def held(self, load):
         """The bench's load: with the host's hold (which stands the systems still)."""
