@@ -362,7 +362,7 @@ class CampaignBench(wiring.Component):
             insert_loads(fragment, golden, loads[k])
             systems.submodules["faulty" if k == 0 else f"faulty{k}"] = fragment
             fragments.append(fragment)
-        self._slot.insert_restores(golden, fragments)
+        self._slot.insert_restores(golden, fragments, self._faulties)
         return systems
 
     def _with_memories(self, copy):

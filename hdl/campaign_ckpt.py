@@ -126,7 +126,7 @@ class _NoSlot:
     def start(self, m, pending, injection, load_pulse, restart):
         self.reset = restart
 
-    def insert_restores(self, golden, faulties):
+    def insert_restores(self, golden, faulties, systems):
         pass
 
     def state_in(self, key, state_out):
@@ -192,10 +192,10 @@ class CheckpointSlot:
             states.append((("bridge",), bridge.state_out))
         return states
 
-    def insert_restores(self, golden, faulties):
-        """Add to every register of the fragment trees (``golden``, and each of
-        ``faulties``): at ``restore``, take its slice of the base; each faulty copy's
-        injector counter takes the base's cycle."""
+    def insert_restores(self, golden, faulties, systems):
+        """Add to every register of the golden fragment tree and of each faulty one (a
+        list, with the faulty systems): at ``restore``, take its slice of the base; each
+        faulty copy's injector counter takes the base's cycle."""
         pieces = []
         golden_tree = _tree(golden)
         layout = []                            # (path, offset, chunks) of each fragment
@@ -214,9 +214,9 @@ class CheckpointSlot:
         self.words = words
         self.base = Signal(words * WORD, name="ckpt_base")
         self._captures = pieces
-        faulty_trees = [_tree(faulty) for faulty in faulties]
+        trees = [_tree(faulty) for faulty in faulties]
         for path, start, chunks in layout:
-            for tree in (golden_tree, *faulty_trees):
+            for tree in (golden_tree, *trees):
                 mine = _chunks(tree[path])
                 if [len(c) for c in mine] != [len(c) for c in chunks]:
                     raise ValueError(f"The copies differ in their registers at "
@@ -226,16 +226,15 @@ class CheckpointSlot:
                     loads.append(chunk.eq(self.base[at:at + len(chunk)]))
                     at += len(chunk)
                 tree[path].add_statements("sync", Switch(self.restore, [(1, loads, None)]))
-        for copy, faulty_tree in zip(self._bench.faulties, faulty_trees, strict=True):
-            injector_cycle = copy.injector.cycle
-            for path, fragment in faulty_tree.items():
-                if path not in golden_tree and any(c is injector_cycle
-                                                   for c in _chunks(fragment)):
+        for tree, system in zip(trees, systems, strict=True):
+            cycle = system.injector.cycle
+            for path, fragment in tree.items():
+                if path not in golden_tree and any(c is cycle for c in _chunks(fragment)):
                     fragment.add_statements("sync", Switch(self.restore, [
-                        (1, [injector_cycle.eq(self.base[:32])], None)]))
+                        (1, [cycle.eq(self.base[:32])], None)]))
                     break
             else:
-                raise ValueError("The faulty copy's fault injector has no cycle counter")
+                raise ValueError("A faulty copy's fault injector has no cycle counter")
 
     def held(self, load):
         """The bench's load: with the host's hold (which stands the systems still)."""

@@ -133,3 +133,21 @@ def test_not_a_checkpoint_file(tmp_path):
     path.write_text("")
     with pytest.raises(CheckpointError, match=r"not a checkpoint file"):
         read_checkpoints(path)
+
+
+def test_which_benches_have_a_slot():
+    # CPU lanes with a lane RAM memory port have the slot's ports; the workload lanes'
+    # bench and a CPU bench with rollback (an undo log the slot does not save) have none.
+    from ftvoter.hdl.campaign_ckpt import supports_checkpoints
+    from ftvoter.sim.plan import inspect_bench, make_bench
+    cpu = make_bench(spec())
+    members = cpu.signature.members
+    assert {"ckpt_ctl", "ckpt_in", "ckpt_out", "ckpt_words", "ckpt_saved"} <= set(members)
+    assert members["ckpt_saved"].shape == 2 * 256      # two lanes of 256 blocks
+    assert supports_checkpoints(cpu.golden)
+    assert [name for name, _, _ in inspect_bench(spec())["ckpt_fields"]] == [
+        "hold", "save", "restore", "shift", "write", "mem_we", "mem_read", "lane", "addr"]
+    workload = parse_spec({"faults": {"count": 1}}, "w.toml")
+    assert inspect_bench(workload)["ckpt_fields"] is None
+    rollback = parse_spec({**CPU, "design": {"lane": "picorv32", "rollback": True}}, "r.toml")
+    assert not any(name.startswith("ckpt") for name in make_bench(rollback).signature.members)
