@@ -340,10 +340,11 @@ class CampaignBench(wiring.Component):
         loads = [Signal(name=f"load{k}") for k in copies]
         for k in copies:
             m.d.comb += loads[k].eq(load_pulses[k] | (copying & targets[k]))
-        # The host's hold (a checkpoint slot's) stands everything still, as a load does.
+        # The host's hold (a checkpoint slot's) stands everything still, as a load does, but
+        # does not delay a start: a load asked for as the hold ends is at the hold's cycle.
         m.d.comb += [restart.eq(restart_pulse | restoring),
                      loading.eq(self._slot.held(Cat(*loads).any())),
-                     busy.eq(restart_pulse | restoring | loading)]
+                     busy.eq(restart_pulse | restoring | Cat(*loads).any())]
         self._slot.start(m, accept[0], self._port("injection", 0), load_pulses[0], restart)
         return seen, accept, restart, loads, loading
 
