@@ -298,7 +298,11 @@ class CampaignBench(wiring.Component):
                                                           self._record))),
                          self._port("done_seq", k).eq(done_seq)]
             dones.append(done)
-            endings.append(ending & ~loading & ~restart & ~loads[k])
+            # (Not before the copy's first run: its program is all 0 until then.)
+            started = Signal(name=f"started{k}")
+            with m.If(accept[k]):
+                m.d.sync += started.eq(1)
+            endings.append(ending & started & ~loading & ~restart & ~loads[k])
             # Held while another copy loads (the golden copy and its events stand still).
             m.submodules[f"run{k}"] = ResetInserter(restart | loads[k])(
                 EnableInserter(~loading)(run))

@@ -94,6 +94,11 @@ class Bench:
         record)`` pairs, in copy order."""
         while True:
             await self._finished.value_change
+            if self.copies == 1:
+                # One copy: ``finished`` moves only when its run ends (a run that ended
+                # does not end again), so done and done_seq need not be read.
+                ended = [0]
+                break
             done = int(self._done.value)
             done_seq = int(self._done_seq.value)
             ended = [copy for copy in sorted(running) if done >> copy & 1 and
