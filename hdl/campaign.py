@@ -29,6 +29,7 @@ from .campaign_ckpt import checkpoint_ports, checkpoint_slot
 from .campaign_lane_faults import lane_fault_fields, lane_fault_record
 from .campaign_lanes import (
     copy_lane_memories,
+    has_state_ports,
     instrumented_bridge,
     load_bridge_state,
     load_lane_states,
@@ -81,15 +82,14 @@ class CampaignBench(wiring.Component):
     cycle of an event, or :data:`NEVER`.
 
     Lanes with a state port (a :class:`~ftvoter.hdl.units.netlist_core.NetlistCore`
-    core: ``core.state_out``/``state_in``/``state_load``) are loaded through it, and the
-    copies that stand still stand still through it. Lanes with a RAM with a memory port
-    (``ram.copy``, in domain :data:`COPY_DOMAIN`) have it copied block by block: a load
-    copies to the faulty lane RAM the blocks written since its last load (by it, or by
-    the golden twin); a restart restores every copy from the RAM's initial contents (the
-    program) for the blocks written since the last restart. A lane's RAM is part of its
-    state for ``state_differs``: its writes are compared with the golden twin's, in order.
-    CPU lanes' benches have a checkpoint slot (``ckpt_*``,
-    :mod:`~ftvoter.hdl.campaign_ckpt`): a restart may go back to it.
+    core) are loaded, and stand still, through it; after a restart each faulty copy takes
+    the golden one's state (flip-flops no reset reaches). Lane RAMs with a memory port
+    (``ram.copy``, in domain :data:`COPY_DOMAIN`) are copied block by block: a load, the
+    blocks written since the copy's last load (by it or the golden twin); a restart, from
+    the initial contents (the program), those written since the last restart. A lane's
+    RAM writes are compared with the golden twin's, in order (``state_differs``). CPU
+    lanes' benches have a checkpoint slot (``ckpt_*``, :mod:`~ftvoter.hdl.campaign_ckpt`):
+    a restart may go back to it.
 
     Parameters
     ----------
@@ -223,18 +223,13 @@ class CampaignBench(wiring.Component):
         """Bits of one copy's ``record``."""
         return self._record.size
 
-    @property
-    def golden(self):
-        return self._golden
+    golden = property(lambda self: self._golden)
 
     @property
-    def faulty(self):
-        """The first faulty copy."""
+    def faulty(self):       # the first faulty copy
         return self._faulties[0]
 
-    @property
-    def faulties(self):
-        return list(self._faulties)
+    faulties = property(lambda self: list(self._faulties))
 
     @property
     def sites(self):
@@ -341,9 +336,16 @@ class CampaignBench(wiring.Component):
         restoring, copying, targets = copy_lane_memories(
             m, self._golden, self._faulties, restart_pulse, load_pulses, self._slot)
         restart, loading = Signal(), Signal()
+        # Flip-flops no reset reaches (a core's register file) keep what the last run left:
+        # in the cycle after a restart every faulty copy takes the golden copy's state.
+        settle = Signal(name="restart_settle")
+        if has_state_ports(self._golden):
+            after = Signal()
+            m.d.sync += after.eq(restart)
+            m.d.comb += settle.eq(after & ~restart)
         loads = [Signal(name=f"load{k}") for k in copies]
         for k in copies:
-            m.d.comb += loads[k].eq(load_pulses[k] | (copying & targets[k]))
+            m.d.comb += loads[k].eq(load_pulses[k] | (copying & targets[k]) | settle)
         # The host's hold (a checkpoint slot's) stands everything still, as a load does, but
         # does not delay a start: a load asked for as the hold ends is at the hold's cycle.
         m.d.comb += [restart.eq(restart_pulse | restoring),

@@ -17,6 +17,7 @@ from .encodings import NEVER
 from .mem_copy import MemoryCopier
 
 __all__ = ["Events", "StreamCheck", "lane_outputs", "lane_pairs", "load_lane_states",
+           "has_state_ports",
            "copy_lane_memories", "ram_differs"]
 
 
@@ -215,6 +216,14 @@ def instrumented_bridge(system):
     if bridge is None or "state_out" not in bridge.signature.members:
         return None
     return bridge
+
+
+def has_state_ports(system):
+    """Whether the system has state ports the bench loads: cores given as netlists, an
+    instrumented bridge (their flip-flops are no Amaranth registers)."""
+    return instrumented_bridge(system) is not None or any(
+        getattr(unit, "core", None) is not None and
+        "state_out" in unit.core.signature.members for unit in system.units)
 
 
 def load_bridge_state(m, golden, faulties, loads, loading, slot=None):

@@ -3,8 +3,9 @@
 The bench of ``tb/test_campaign_tb.py`` (DMR, halt, every lane site and every flip-flop of
 the bridge) built with three faulty copies (``bench.copies``): each copy runs its own
 injection, started by a load from the golden copy in the cycle the others are in. The
-results must be those of the one-copy bench, id by id; a crashed simulator with several
-injections in flight must still pin the crash on the one that caused it.
+results must be those of the one-copy bench, id by id, on the local engine and on Dask; a
+crashed simulator with several injections in flight must still pin the crash on the one
+that caused it.
 """
 
 import dataclasses
@@ -81,3 +82,9 @@ class TestCopies:
         assert [k for k, r in results.items() if r["outcome"] == "sim_error"] == [37]
         del results[37]
         assert results == {k: v for k, v in reference.items() if k != 37}
+
+    def test_on_dask_the_same_records(self, specs, reference, tmp_path):
+        # The Dask backend's simulators (sim/shard_server.py) run their batches on the three
+        # copies too, going on from where the last batch ended.
+        run_campaign(specs[1], tmp_path, progress=False, cluster=2, batch=100)
+        assert by_id(tmp_path) == reference
